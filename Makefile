@@ -1,0 +1,57 @@
+# rail_stream: PGXS build, plus the two commands of the README.
+#
+#   make demo    load the sample data into a local PostgreSQL and print it
+#   make test    the whole suite (pg_regress, then the integration tests)
+#
+# Both install what is missing themselves (see test/deps.sh).
+
+EXTENSION    = rail_stream
+EXTVERSION   = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" $(EXTENSION).control)
+MODULE_big   = rail_stream
+OBJS         = src/rail_stream.o src/guc.o src/json.o src/decode.o \
+               src/feed_time.o src/transform.o src/trust.o src/cif.o \
+               src/generic.o src/sink.o src/ingest.o src/window.o \
+               src/sql_api.o
+PGFILEDESC   = "rail_stream - Kafka to PostgreSQL streaming ETL"
+
+# The install script is assembled from the parts under sql/, in this order.
+SQL_PARTS    = sql/machinery.sql sql/rail_model.sql sql/reference_data.sql \
+               sql/enrichment.sql sql/punctuality.sql
+DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA         = $(wildcard sql/$(EXTENSION)--*--*.sql)
+
+PG_CPPFLAGS  = -I$(srcdir)/src
+SHLIB_LINK   = -lrdkafka -ljansson -lcurl
+
+# pg_regress: tests in test/sql, expected output in expected/ (design card;
+# test/expected is a symbolic link to it, as PostgreSQL 15's pg_regress reads
+# <inputdir>/expected).
+TESTS        = $(sort $(wildcard test/sql/*.sql))
+REGRESS      = $(patsubst test/sql/%.sql,%,$(TESTS))
+REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION)
+
+EXTRA_CLEAN  = sql/$(EXTENSION)--$(EXTVERSION).sql
+
+PG_CONFIG   ?= /usr/lib/postgresql/15/bin/pg_config
+PGXS        := $(wildcard $(shell $(PG_CONFIG) --pgxs 2>/dev/null))
+ifneq ($(PGXS),)
+include $(PGXS)
+else
+all:
+	@echo "PostgreSQL 15 server headers are missing: run 'make test' or 'make demo'," >&2
+	@echo "which install them, or 'apt-get install postgresql-server-dev-15'." >&2
+	@exit 1
+endif
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@
+
+.PHONY: test demo deps
+deps:
+	test/deps.sh
+
+test: deps
+	test/run.sh
+
+demo: deps
+	test/demo.sh

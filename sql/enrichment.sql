@@ -1,0 +1,219 @@
+
+-- Enrichment: the talk's stream-table joins, done at insert time -----------
+--
+-- BEFORE INSERT OR UPDATE triggers look up what the talk joins in ksqlDB:
+-- a movement's location (by STANOX), TOC, activation (by train_id) and
+-- schedule (by the activation's schedule key); a cancellation's reason and
+-- location; an activation's origin; a schedule's origin and destination
+-- names.  A movement whose activation is unknown gets the talk's marker
+-- 'no_schedule_activation_found'.
+
+-- The name of a TRUST toc_id (sector code).  Several operators can share a
+-- sector code (88: Great Northern, Thameslink and Southern); their names are
+-- joined, whitelisted operators first.  Unknown codes read as the talk's
+-- '<unknown TOC code: NN>'.
+CREATE FUNCTION rail_stream.toc_name(toc_id text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT coalesce(
+        (SELECT string_agg(x.company_name, ' / ' ORDER BY x.toc_row)
+         FROM (SELECT t.company_name, t.toc_row,
+                      rank() OVER (ORDER BY t.whitelisted OPERATOR(pg_catalog.=) 'Y'
+                                   DESC NULLS LAST) AS preference
+               FROM rail.tocs t
+               WHERE t.toc_id OPERATOR(pg_catalog.=) toc_name.toc_id) x
+         WHERE x.preference OPERATOR(pg_catalog.=) 1),
+        '<unknown TOC code: ' OPERATOR(pg_catalog.||) toc_name.toc_id
+            OPERATOR(pg_catalog.||) '>');
+END;
+COMMENT ON FUNCTION rail_stream.toc_name(text) IS
+    'Operator name for a TRUST toc_id (sector code), from rail.tocs';
+
+-- One location per STANOX for lookups: many TIPLOCs share a STANOX, so the
+-- station (with a CRS code) wins, then a located row, then the lowest id.
+CREATE VIEW rail.locations_by_stanox AS
+    SELECT DISTINCT ON (l.stanox)
+           l.stanox, l.tiploc, l.crs,
+           coalesce(nullif(l.name, ''), l.description) AS name,
+           l.latitude, l.longitude, l.location_id
+    FROM rail.locations l
+    WHERE l.stanox IS NOT NULL
+    ORDER BY l.stanox, l.crs IS NULL, l.latitude IS NULL, l.location_id;
+COMMENT ON VIEW rail.locations_by_stanox IS 'One location per STANOX, as used by the enrichment triggers';
+
+CREATE FUNCTION rail._location_by_stanox(stanox text,
+    OUT tiploc text, OUT crs text, OUT name text,
+    OUT latitude double precision, OUT longitude double precision)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT l.tiploc, l.crs, coalesce(nullif(l.name, ''), l.description),
+           l.latitude, l.longitude
+    FROM rail.locations l
+    WHERE l.stanox OPERATOR(pg_catalog.=) _location_by_stanox.stanox
+    ORDER BY l.crs IS NULL, l.latitude IS NULL, l.location_id
+    LIMIT 1;
+END;
+
+-- A TIPLOC's name and position: the location master, else the CIF TIPLOC.
+CREATE FUNCTION rail._location_by_tiploc(tiploc text,
+    OUT name text, OUT latitude double precision, OUT longitude double precision)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT coalesce(
+               (SELECT coalesce(nullif(l.name, ''), l.description) FROM rail.locations l
+                WHERE l.tiploc OPERATOR(pg_catalog.=) _location_by_tiploc.tiploc
+                ORDER BY l.location_id LIMIT 1),
+               (SELECT t.tps_description FROM rail.tiplocs t
+                WHERE t.tiploc_code OPERATOR(pg_catalog.=) _location_by_tiploc.tiploc)),
+           l2.latitude, l2.longitude
+    FROM (SELECT 1) AS one
+    LEFT JOIN LATERAL (SELECT l.latitude, l.longitude FROM rail.locations l
+                       WHERE l.tiploc OPERATOR(pg_catalog.=) _location_by_tiploc.tiploc
+                       ORDER BY l.location_id LIMIT 1) l2 ON true;
+END;
+
+CREATE FUNCTION rail._enrich_movement() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    loc record;
+    act record;
+    sch record;
+BEGIN
+    SELECT * INTO loc FROM rail._location_by_stanox(NEW.loc_stanox);
+    NEW.loc_name := loc.name;
+    NEW.loc_tiploc := loc.tiploc;
+    NEW.loc_crs := loc.crs;
+    NEW.loc_lat := loc.latitude;
+    NEW.loc_lon := loc.longitude;
+    NEW.toc_name := rail_stream.toc_name(NEW.toc_id);
+
+    SELECT a.schedule_key, a.train_uid INTO act
+    FROM rail.activations a WHERE a.train_id = NEW.train_id;
+    NEW.schedule_key := coalesce(act.schedule_key, 'no_schedule_activation_found');
+    NEW.train_uid := act.train_uid;
+
+    SELECT s.power_type_desc, s.train_category_desc, s.num_stops,
+           s.origin_tiploc, s.origin_name, s.origin_public_departure,
+           s.destination_tiploc, s.destination_name, s.destination_public_arrival
+    INTO sch
+    FROM rail.schedules s WHERE s.schedule_key = act.schedule_key;
+    NEW.power_type := sch.power_type_desc;
+    NEW.train_category := sch.train_category_desc;
+    NEW.schedule_num_stops := sch.num_stops;
+    NEW.origin_tiploc := sch.origin_tiploc;
+    NEW.origin_name := sch.origin_name;
+    NEW.origin_public_departure := sch.origin_public_departure;
+    NEW.destination_tiploc := sch.destination_tiploc;
+    NEW.destination_name := sch.destination_name;
+    NEW.destination_public_arrival := sch.destination_public_arrival;
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER enrich BEFORE INSERT OR UPDATE ON rail.movements
+    FOR EACH ROW EXECUTE FUNCTION rail._enrich_movement();
+
+CREATE FUNCTION rail._enrich_cancellation() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    loc record;
+BEGIN
+    SELECT * INTO loc FROM rail._location_by_stanox(NEW.loc_stanox);
+    NEW.loc_name := loc.name;
+    NEW.loc_tiploc := loc.tiploc;
+    NEW.loc_lat := loc.latitude;
+    NEW.loc_lon := loc.longitude;
+    NEW.toc_name := rail_stream.toc_name(NEW.toc_id);
+    SELECT r.canx_reason, r.canx_abbrev INTO NEW.canx_reason, NEW.canx_abbrev
+    FROM rail.cancellation_reasons r WHERE r.canx_reason_code = NEW.canx_reason_code;
+    SELECT a.schedule_key, a.train_uid INTO NEW.schedule_key, NEW.train_uid
+    FROM rail.activations a WHERE a.train_id = NEW.train_id;
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER enrich BEFORE INSERT OR UPDATE ON rail.cancellations
+    FOR EACH ROW EXECUTE FUNCTION rail._enrich_cancellation();
+
+CREATE FUNCTION rail._enrich_activation() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    loc record;
+BEGIN
+    SELECT * INTO loc FROM rail._location_by_stanox(NEW.sched_origin_stanox);
+    NEW.sched_origin_name := loc.name;
+    NEW.sched_origin_tiploc := loc.tiploc;
+    NEW.sched_origin_lat := loc.latitude;
+    NEW.sched_origin_lon := loc.longitude;
+    NEW.toc_name := rail_stream.toc_name(NEW.toc_id);
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER enrich BEFORE INSERT OR UPDATE ON rail.activations
+    FOR EACH ROW EXECUTE FUNCTION rail._enrich_activation();
+
+CREATE FUNCTION rail._enrich_schedule() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT l.name, l.latitude, l.longitude
+    INTO NEW.origin_name, NEW.origin_lat, NEW.origin_lon
+    FROM rail._location_by_tiploc(NEW.origin_tiploc) l;
+    SELECT l.name, l.latitude, l.longitude
+    INTO NEW.destination_name, NEW.destination_lat, NEW.destination_lon
+    FROM rail._location_by_tiploc(NEW.destination_tiploc) l;
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER enrich BEFORE INSERT OR UPDATE ON rail.schedules
+    FOR EACH ROW EXECUTE FUNCTION rail._enrich_schedule();
+
+-- rail.locations_csv: each CSV row becomes a location; the file's literal
+-- "null" and empty fields become NULL.
+CREATE FUNCTION rail._load_location_csv() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO rail.locations AS l
+    SELECT v.location_id::integer, v.name, v.description, v.tiploc, v.crs, v.nlc,
+           v.stanox, v.notes, v.longitude::double precision,
+           v.latitude::double precision, v.is_off_network::boolean,
+           v.timing_point_type
+    FROM (SELECT nullif(nullif(NEW.location_id, 'null'), '') AS location_id,
+                 nullif(nullif(NEW.name, 'null'), '') AS name,
+                 nullif(nullif(NEW.description, 'null'), '') AS description,
+                 nullif(nullif(NEW.tiploc, 'null'), '') AS tiploc,
+                 nullif(nullif(NEW.crs, 'null'), '') AS crs,
+                 nullif(nullif(NEW.nlc, 'null'), '') AS nlc,
+                 nullif(nullif(NEW.stanox, 'null'), '') AS stanox,
+                 nullif(nullif(NEW.notes, 'null'), '') AS notes,
+                 nullif(nullif(NEW.longitude, 'null'), '') AS longitude,
+                 nullif(nullif(NEW.latitude, 'null'), '') AS latitude,
+                 nullif(nullif(NEW."isOffNetwork", 'null'), '') AS is_off_network,
+                 nullif(nullif(NEW."timingPointType", 'null'), '') AS timing_point_type) v
+    ON CONFLICT (location_id) DO UPDATE
+        SET name = EXCLUDED.name, description = EXCLUDED.description,
+            tiploc = EXCLUDED.tiploc, crs = EXCLUDED.crs, nlc = EXCLUDED.nlc,
+            stanox = EXCLUDED.stanox, notes = EXCLUDED.notes,
+            longitude = EXCLUDED.longitude, latitude = EXCLUDED.latitude,
+            is_off_network = EXCLUDED.is_off_network,
+            timing_point_type = EXCLUDED.timing_point_type;
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER load INSTEAD OF INSERT ON rail.locations_csv
+    FOR EACH ROW EXECUTE FUNCTION rail._load_location_csv();

@@ -1,0 +1,412 @@
+/*-------------------------------------------------------------------------
+ *
+ * cif.c
+ *	  The SCHEDULE feed (CIF extract in JSON), one record per message.
+ *
+ * An extract is a header (JsonTimetableV1), TIPLOCs (TiplocV1),
+ * associations (JsonAssociationV1), schedules (JsonScheduleV1) and a final
+ * {"EOF": true}.  Each record carries a transaction_type: "Create" (and
+ * "Update" for TIPLOCs) upserts its row, "Delete" deletes it, so that the
+ * daily update files apply on top of a full extract.
+ *
+ * A schedule is keyed by "train_uid/start_date/stp_indicator", the talk's
+ * SCHEDULE_KEY, and carries its decoded code lists and its origin and
+ * destination.  Its calling points go to rail.schedule_locations, replaced
+ * as a whole when the schedule is written again.  STP cancellations ("C")
+ * have no calling points and a null power type.
+ *
+ * Copyright (c) 2026, rail_stream developers
+ *
+ * IDENTIFICATION
+ *	  src/cif.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/timestamp.h"
+
+#include "decode.h"
+#include "feed_time.h"
+#include "transform.h"
+
+#define T(name)			{name, RS_FIELD_TEXT, false}
+#define KEY(name)		{name, RS_FIELD_TEXT, true}
+#define COL(name, col)	{name, RS_FIELD_TEXT, false, col}
+#define END				{NULL, RS_FIELD_TEXT, false}
+
+static const RsField tiploc_fields[] = {
+	KEY("tiploc_code"), T("transaction_type"), T("nalco"), T("stanox"),
+	T("crs_code"), T("description"), T("tps_description"), END
+};
+
+static const RsField association_fields[] = {
+	T("transaction_type"), KEY("main_train_uid"), KEY("assoc_train_uid"),
+	{"assoc_start_date", RS_FIELD_DATE, true}, {"assoc_end_date", RS_FIELD_DATE},
+	T("assoc_days"), T("category"), T("date_indicator"), KEY("location"),
+	T("base_location_suffix"), T("assoc_location_suffix"), T("diagram_type"),
+	{"CIF_stp_indicator", RS_FIELD_TEXT, true, "stp_indicator"}, END
+};
+
+static const RsField schedule_fields[] = {
+	COL("CIF_bank_holiday_running", "bank_holiday_running"),
+	{"CIF_stp_indicator", RS_FIELD_TEXT, true, "stp_indicator"},
+	{"CIF_train_uid", RS_FIELD_TEXT, true, "train_uid"},
+	T("applicable_timetable"), T("atoc_code"), T("schedule_days_runs"),
+	{"schedule_end_date", RS_FIELD_DATE},
+	{"schedule_start_date", RS_FIELD_DATE, true},
+	T("train_status"), T("transaction_type"), END
+};
+
+static const RsField new_segment_fields[] = {
+	T("traction_class"), T("uic_code"), END
+};
+
+static const RsField segment_fields[] = {
+	T("signalling_id"),
+	COL("CIF_train_category", "train_category"),
+	COL("CIF_headcode", "headcode"),
+	{"CIF_course_indicator", RS_FIELD_INT4, false, "course_indicator"},
+	COL("CIF_train_service_code", "train_service_code"),
+	COL("CIF_business_sector", "business_sector"),
+	COL("CIF_power_type", "power_type"),
+	COL("CIF_timing_load", "timing_load"),
+	{"CIF_speed", RS_FIELD_INT4, false, "speed"},
+	COL("CIF_operating_characteristics", "operating_characteristics"),
+	COL("CIF_train_class", "train_class"),
+	COL("CIF_sleepers", "sleepers"),
+	COL("CIF_reservations", "reservations"),
+	COL("CIF_connection_indicator", "connection_indicator"),
+	COL("CIF_catering_code", "catering_code"),
+	COL("CIF_service_branding", "service_branding"),
+	END
+};
+
+static const RsField location_fields[] = {
+	T("location_type"), T("record_identity"), KEY("tiploc_code"),
+	T("tiploc_instance"), T("platform"), T("line"), T("path"),
+	T("engineering_allowance"), T("pathing_allowance"),
+	T("performance_allowance"), END
+};
+
+/* calling-point times, "HHMM" or "HHMMH" */
+static const char *const location_times[] = {
+	"arrival", "departure", "pass", "public_arrival", "public_departure", NULL
+};
+
+/* decoded columns of a schedule and the code list behind each */
+static const struct
+{
+	const char *field;
+	const char *column;
+	RsCodeList	list;
+}			schedule_decodes[] = {
+	{"CIF_power_type", "power_type_desc", RS_CODES_POWER_TYPE},
+	{"CIF_train_category", "train_category_desc", RS_CODES_TRAIN_CATEGORY},
+	{"CIF_train_class", "seating_classes", RS_CODES_SEATING_CLASS},
+	{"CIF_sleepers", "sleeping_accommodation", RS_CODES_SLEEPERS},
+	{"CIF_reservations", "reservations_desc", RS_CODES_RESERVATIONS},
+};
+
+static List *header_rows(const RsJson *header);
+static List *tiploc_rows(const RsJson *tiploc);
+static List *association_rows(const RsJson *association);
+static List *schedule_rows(const RsJson *schedule);
+static void add_schedule_summary(RsRow *row, const RsJson *schedule,
+								 const RsJson *segment,
+								 const RsJson *locations);
+static void add_end_point(RsRow *row, const RsJson *location,
+						  const char *prefix, const char *time_field,
+						  const char *public_field);
+static RsRow *location_row(const char *key, int seq, const RsJson *location);
+static Datum cif_time(const RsJson *object, const char *field, bool *isnull);
+static bool is_delete(const RsJson *record);
+
+typedef List *(*RecordFunc) (const RsJson *record);
+
+static const struct
+{
+	const char *name;
+	RecordFunc	rows;
+}			record_types[] = {
+	{"JsonTimetableV1", header_rows},
+	{"TiplocV1", tiploc_rows},
+	{"JsonAssociationV1", association_rows},
+	{"JsonScheduleV1", schedule_rows},
+};
+
+/*
+ * rs_cif_transform
+ *		The rows that one SCHEDULE record writes or deletes.
+ */
+List *
+rs_cif_transform(const RsJson *record)
+{
+	if (rs_json_type(record) != RS_JSON_OBJECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("CIF record is a JSON %s, not an object",
+						rs_json_type_name(record))));
+
+	for (int i = 0; i < lengthof(record_types); i++)
+	{
+		const RsJson *body = rs_field_object(record, record_types[i].name);
+
+		if (body != NULL)
+			return record_types[i].rows(body);
+	}
+	if (rs_json_get(record, "EOF") != NULL)
+		return NIL;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unrecognized CIF record"),
+			 errdetail("A record is an object with one member: JsonTimetableV1, TiplocV1, JsonAssociationV1, JsonScheduleV1 or EOF.")));
+	return NIL;					/* keep compiler quiet */
+}
+
+static bool
+is_delete(const RsJson *record)
+{
+	char	   *type = rs_field_text(record, "transaction_type");
+
+	return type != NULL && strcmp(type, "Delete") == 0;
+}
+
+/* JsonTimetableV1: the extract's header */
+static List *
+header_rows(const RsJson *header)
+{
+	RsRow	   *row = rs_row_new(RS_ROW_UPSERT, rs_rail_relid("cif_headers"), 9);
+	const RsJson *sender = rs_field_object(header, "Sender");
+	const RsJson *metadata = rs_field_object(header, "Metadata");
+	bool		isnull;
+	int32		seconds = rs_field_int4(header, "timestamp", &isnull);
+	int32		sequence;
+
+	if (isnull || metadata == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("CIF header has no \"timestamp\" or \"Metadata\"")));
+	sequence = rs_field_int4(metadata, "sequence", &isnull);
+	rs_row_add(row, "extract_timestamp", TIMESTAMPTZOID,
+			   TimestampTzGetDatum(rs_utc_ms_to_timestamptz((int64) seconds * 1000)),
+			   false);
+	rs_row_add(row, "sequence", INT4OID, Int32GetDatum(sequence), isnull);
+	rs_row_add_text(row, "metadata_type", rs_field_text(metadata, "type"));
+	rs_row_add_text(row, "classification", rs_field_text(header, "classification"));
+	rs_row_add_text(row, "owner", rs_field_text(header, "owner"));
+	rs_row_add_text(row, "sender_organisation",
+					sender ? rs_field_text(sender, "organisation") : NULL);
+	rs_row_add_text(row, "sender_application",
+					sender ? rs_field_text(sender, "application") : NULL);
+	rs_row_add_text(row, "sender_component",
+					sender ? rs_field_text(sender, "component") : NULL);
+	return list_make1(row);
+}
+
+/* TiplocV1: a timing point */
+static List *
+tiploc_rows(const RsJson *tiploc)
+{
+	Oid			relid = rs_rail_relid("tiplocs");
+	RsRow	   *row;
+
+	if (is_delete(tiploc))
+	{
+		row = rs_row_new(RS_ROW_DELETE, relid, 1);
+		rs_add_fields(row, tiploc, (RsField[]) {KEY("tiploc_code"), END});
+		return list_make1(row);
+	}
+	row = rs_row_new(RS_ROW_UPSERT, relid, rs_field_columns(tiploc_fields));
+	rs_add_fields(row, tiploc, tiploc_fields);
+	return list_make1(row);
+}
+
+/* JsonAssociationV1: a join, divide or next working of two trains */
+static List *
+association_rows(const RsJson *association)
+{
+	RsRowOp		op = is_delete(association) ? RS_ROW_DELETE : RS_ROW_UPSERT;
+	RsRow	   *row = rs_row_new(op, rs_rail_relid("associations"),
+								 rs_field_columns(association_fields));
+
+	if (op == RS_ROW_DELETE)
+	{
+		static const RsField key_fields[] = {
+			KEY("main_train_uid"), KEY("assoc_train_uid"),
+			{"assoc_start_date", RS_FIELD_DATE, true}, KEY("location"),
+			{"CIF_stp_indicator", RS_FIELD_TEXT, true, "stp_indicator"}, END
+		};
+
+		rs_add_fields(row, association, key_fields);
+	}
+	else
+		rs_add_fields(row, association, association_fields);
+	return list_make1(row);
+}
+
+/*
+ * JsonScheduleV1: a schedule and its calling points.  A created schedule
+ * replaces its calling points: they are deleted and written again.
+ */
+static List *
+schedule_rows(const RsJson *schedule)
+{
+	Oid			relid = rs_rail_relid("schedules");
+	const RsJson *segment = rs_field_object(schedule, "schedule_segment");
+	const RsJson *new_segment = rs_field_object(schedule, "new_schedule_segment");
+	const RsJson *locations = NULL;
+	char	   *start_date = rs_field_text(schedule, "schedule_start_date");
+	char	   *key;
+	RsRow	   *row;
+	RsRow	   *clear;
+	List	   *rows;
+
+	key = rs_schedule_key(rs_field_text(schedule, "CIF_train_uid"),
+						  start_date ? pnstrdup(start_date, 10) : NULL,
+						  rs_field_text(schedule, "CIF_stp_indicator"));
+	if (key == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("CIF schedule has no complete key"),
+				 errdetail("CIF_train_uid, schedule_start_date and CIF_stp_indicator are all required.")));
+
+	if (is_delete(schedule))
+	{
+		/* its calling points go with it (ON DELETE CASCADE) */
+		row = rs_row_new(RS_ROW_DELETE, relid, 1);
+		rs_row_add_text(row, "schedule_key", key);
+		return list_make1(row);
+	}
+
+	if (segment != NULL)
+	{
+		locations = rs_json_get(segment, "schedule_location");
+		if (locations != NULL && rs_json_type(locations) == RS_JSON_NULL)
+			locations = NULL;
+		if (locations != NULL && rs_json_type(locations) != RS_JSON_ARRAY)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("field \"schedule_location\" is a JSON %s, not an array",
+							rs_json_type_name(locations))));
+	}
+
+	row = rs_row_new(RS_ROW_UPSERT, relid,
+					 1 + rs_field_columns(schedule_fields) +
+					 rs_field_columns(new_segment_fields) +
+					 rs_field_columns(segment_fields) +
+					 lengthof(schedule_decodes) + 10);
+	rs_row_add_text(row, "schedule_key", key);
+	rs_add_fields(row, schedule, schedule_fields);
+	if (new_segment != NULL)
+		rs_add_fields(row, new_segment, new_segment_fields);
+	if (segment != NULL)
+		rs_add_fields(row, segment, segment_fields);
+	add_schedule_summary(row, schedule, segment, locations);
+
+	clear = rs_row_new(RS_ROW_DELETE, rs_rail_relid("schedule_locations"), 1);
+	rs_row_add_text(clear, "schedule_key", key);
+	rows = list_make2(row, clear);
+	for (size_t i = 0; locations != NULL && i < rs_json_size(locations); i++)
+		rows = lappend(rows, location_row(key, i + 1, rs_json_at(locations, i)));
+	return rows;
+}
+
+/*
+ * The decoded code lists, the number of stops, the origin (first calling
+ * point) and the destination (last one) of a schedule.
+ */
+static void
+add_schedule_summary(RsRow *row, const RsJson *schedule,
+					 const RsJson *segment, const RsJson *locations)
+{
+	size_t		stops = locations ? rs_json_size(locations) : 0;
+
+	rs_row_add_text(row, "train_status_desc",
+					rs_decode(RS_CODES_TRAIN_STATUS,
+							  rs_field_text(schedule, "train_status")));
+	for (int i = 0; i < lengthof(schedule_decodes); i++)
+	{
+		const RsJson *node = segment ? rs_json_get(segment, schedule_decodes[i].field) : NULL;
+		char	   *code = node ? rs_json_scalar_text(node) : NULL;
+
+		rs_row_add_text(row, schedule_decodes[i].column,
+						rs_decode(schedule_decodes[i].list, code));
+	}
+	rs_row_add(row, "num_stops", INT4OID, Int32GetDatum((int32) stops), false);
+	if (stops == 0)
+		return;
+	add_end_point(row, rs_json_at(locations, 0), "origin",
+				  "departure", "public_departure");
+	add_end_point(row, rs_json_at(locations, stops - 1), "destination",
+				  "arrival", "public_arrival");
+}
+
+/* <prefix>_tiploc, _<time_field>, _<public_field> and _platform */
+static void
+add_end_point(RsRow *row, const RsJson *location, const char *prefix,
+			  const char *time_field, const char *public_field)
+{
+	bool		isnull;
+	Datum		t;
+
+	if (rs_json_type(location) != RS_JSON_OBJECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("schedule location is a JSON %s, not an object",
+						rs_json_type_name(location))));
+	rs_row_add_text(row, psprintf("%s_tiploc", prefix),
+					rs_field_text(location, "tiploc_code"));
+	t = cif_time(location, time_field, &isnull);
+	rs_row_add(row, psprintf("%s_%s", prefix, time_field), TIMEOID, t, isnull);
+	t = cif_time(location, public_field, &isnull);
+	rs_row_add(row, psprintf("%s_%s", prefix, public_field), TIMEOID, t, isnull);
+	rs_row_add_text(row, psprintf("%s_platform", prefix),
+					rs_field_text(location, "platform"));
+}
+
+/* One calling point of a schedule, numbered from 1 in running order. */
+static RsRow *
+location_row(const char *key, int seq, const RsJson *location)
+{
+	RsRow	   *row;
+
+	if (rs_json_type(location) != RS_JSON_OBJECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("schedule location is a JSON %s, not an object",
+						rs_json_type_name(location))));
+	row = rs_row_new(RS_ROW_UPSERT, rs_rail_relid("schedule_locations"),
+					 2 + rs_field_columns(location_fields) + 5);
+	rs_row_add_text(row, "schedule_key", key);
+	rs_row_add(row, "seq", INT4OID, Int32GetDatum(seq), false);
+	rs_add_fields(row, location, location_fields);
+	for (int i = 0; location_times[i] != NULL; i++)
+	{
+		bool		isnull;
+		Datum		t = cif_time(location, location_times[i], &isnull);
+
+		rs_row_add(row, location_times[i], TIMEOID, t, isnull);
+	}
+	return row;
+}
+
+static Datum
+cif_time(const RsJson *object, const char *field, bool *isnull)
+{
+	char	   *text = rs_field_text(object, field);
+	TimeADT		t;
+
+	*isnull = (text == NULL);
+	if (text == NULL)
+		return (Datum) 0;
+	if (!rs_parse_cif_time(text, &t))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
+				 errmsg("invalid value for field \"%s\": \"%s\"", field, text),
+				 errdetail("CIF times have the form HHMM, with \"H\" appended for half a minute.")));
+	return TimeADTGetDatum(t);
+}

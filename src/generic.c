@@ -1,0 +1,242 @@
+/*-------------------------------------------------------------------------
+ *
+ * generic.c
+ *	  The "reference:" and "json:" feeds: JSON objects into any keyed table.
+ *
+ * The members of a message's JSON object map to the columns of the target
+ * table by name, exactly or else ignoring case (the talk's alert_config
+ * topic writes "STATION").  Members without a column are ignored; columns
+ * without a member keep their value, or get their default on insert.  Each
+ * value goes through its column type's input function, json and jsonb
+ * columns take any JSON value, and the empty string is NULL for every type
+ * but text types.
+ *
+ * A message upserts on the table's primary key.  When the key has a single
+ * column that the object lacks, the Kafka key supplies it: that is how
+ * "kcat -K:" reference data such as canx_reason_code.dat arrives.  A
+ * tombstone (a message without a value) deletes the row with the Kafka key,
+ * given as text for a single-column key or as a JSON object otherwise.
+ *
+ * Copyright (c) 2026, rail_stream developers
+ *
+ * IDENTIFICATION
+ *	  src/generic.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "access/sysattr.h"
+#include "catalog/pg_type.h"
+#include "nodes/bitmapset.h"
+#include "parser/parse_coerce.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+
+#include "transform.h"
+
+/* What the member callback needs to fill a row */
+typedef struct MemberContext
+{
+	TupleDesc	tupdesc;
+	RsRow	   *row;
+	Bitmapset  *seen;			/* attnums already set */
+} MemberContext;
+
+static Bitmapset *primary_key(Relation rel);
+static void add_member(const char *key, const RsJson *value, void *arg);
+static int	find_column(TupleDesc tupdesc, const char *name);
+static Datum convert_value(const RsJson *value, Form_pg_attribute attr,
+						   bool *isnull);
+static Datum convert_text(const char *text, Form_pg_attribute attr);
+static void add_key(RsRow *row, TupleDesc tupdesc, Bitmapset *pkey,
+					const char *key);
+
+/*
+ * rs_generic_check_target
+ *		A feed's target table must have a primary key to upsert on.
+ */
+void
+rs_generic_check_target(Oid relid)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel))));
+	if (primary_key(rel) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("table \"%s\" has no primary key", RelationGetRelationName(rel)),
+				 errhint("Messages are upserted on the primary key of the target table.")));
+	relation_close(rel, AccessShareLock);
+}
+
+static Bitmapset *
+primary_key(Relation rel)
+{
+	return RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
+}
+
+/*
+ * rs_generic_transform
+ *		The row that one message upserts, or deletes for a tombstone.
+ */
+List *
+rs_generic_transform(Oid relid, const RsJson *value, const char *key)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	Bitmapset  *pkey = primary_key(rel);
+	MemberContext cxt;
+
+	if (value != NULL && rs_json_type(value) != RS_JSON_OBJECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("message is a JSON %s, not an object", rs_json_type_name(value)),
+				 errhint("Each message must be a JSON object whose members are columns of table \"%s\".",
+						 RelationGetRelationName(rel))));
+
+	cxt.tupdesc = tupdesc;
+	cxt.row = rs_row_new(value ? RS_ROW_UPSERT : RS_ROW_DELETE, relid,
+						 tupdesc->natts);
+	cxt.seen = NULL;
+	if (value != NULL)
+		rs_json_foreach(value, add_member, &cxt);
+
+	/* the Kafka key fills a single-column key the object lacks */
+	if (!bms_is_subset(pkey, cxt.seen) && key != NULL &&
+		(value == NULL || bms_num_members(pkey) == 1))
+		add_key(cxt.row, tupdesc, bms_difference(pkey, cxt.seen), key);
+	else if (value == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("tombstone has no key"),
+				 errdetail("A message without a value deletes the row with its key.")));
+
+	relation_close(rel, AccessShareLock);
+	return list_make1(cxt.row);
+}
+
+static void
+add_member(const char *key, const RsJson *value, void *arg)
+{
+	MemberContext *cxt = arg;
+	int			attnum = find_column(cxt->tupdesc, key);
+	Form_pg_attribute attr;
+	bool		isnull;
+	Datum		datum;
+
+	if (attnum == InvalidAttrNumber || bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, cxt->seen))
+		return;
+	attr = TupleDescAttr(cxt->tupdesc, attnum - 1);
+	datum = convert_value(value, attr, &isnull);
+	rs_row_add(cxt->row, pstrdup(NameStr(attr->attname)), attr->atttypid,
+			   datum, isnull);
+	cxt->seen = bms_add_member(cxt->seen, attnum - FirstLowInvalidHeapAttributeNumber);
+}
+
+/* The column for a JSON member: same name, else same name ignoring case. */
+static int
+find_column(TupleDesc tupdesc, const char *name)
+{
+	int			match = InvalidAttrNumber;
+
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(tupdesc, i);
+
+		if (attr->attisdropped || attr->attgenerated)
+			continue;
+		if (strcmp(NameStr(attr->attname), name) == 0)
+			return attr->attnum;
+		if (match == InvalidAttrNumber &&
+			pg_strcasecmp(NameStr(attr->attname), name) == 0)
+			match = attr->attnum;
+	}
+	return match;
+}
+
+static Datum
+convert_value(const RsJson *value, Form_pg_attribute attr, bool *isnull)
+{
+	RsJsonType type = rs_json_type(value);
+	char	   *text;
+
+	*isnull = (type == RS_JSON_NULL);
+	if (*isnull)
+		return (Datum) 0;
+	if (attr->atttypid == JSONBOID)
+		return PointerGetDatum(rs_json_to_jsonb(value));
+	if (attr->atttypid == JSONOID)
+	{
+		size_t		len;
+
+		return PointerGetDatum(cstring_to_text(rs_json_dump(value, &len)));
+	}
+	if (type == RS_JSON_OBJECT || type == RS_JSON_ARRAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("field \"%s\" is a JSON %s, but column \"%s\" is of type %s",
+						NameStr(attr->attname), rs_json_type_name(value),
+						NameStr(attr->attname), format_type_be(attr->atttypid))));
+	text = rs_json_scalar_text(value);
+	if (*text == '\0' && TypeCategory(attr->atttypid) != TYPCATEGORY_STRING)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	return convert_text(text, attr);
+}
+
+static Datum
+convert_text(const char *text, Form_pg_attribute attr)
+{
+	Oid			typinput;
+	Oid			typioparam;
+
+	getTypeInputInfo(attr->atttypid, &typinput, &typioparam);
+	return OidInputFunctionCall(typinput, (char *) text, typioparam,
+								attr->atttypmod);
+}
+
+/*
+ * add_key
+ *		The key columns in missing, from the Kafka key: its text for one
+ *		column, a JSON object of the columns for several.
+ */
+static void
+add_key(RsRow *row, TupleDesc tupdesc, Bitmapset *missing, const char *key)
+{
+	if (bms_num_members(missing) == 1)
+	{
+		int			member = bms_next_member(missing, -1);
+		Form_pg_attribute attr;
+
+		attr = TupleDescAttr(tupdesc, member + FirstLowInvalidHeapAttributeNumber - 1);
+		rs_row_add(row, NameStr(attr->attname), attr->atttypid,
+				   convert_text(key, attr), false);
+	}
+	else
+	{
+		MemberContext cxt = {tupdesc, row, NULL};
+		const RsJson *json = rs_json_parse(key, strlen(key), "message key");
+
+		if (rs_json_type(json) != RS_JSON_OBJECT)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("message key is a JSON %s, not an object",
+							rs_json_type_name(json)),
+					 errdetail("The table's primary key has several columns.")));
+		rs_json_foreach(json, add_member, &cxt);
+		if (!bms_is_subset(missing, cxt.seen))
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("message key lacks a column of the primary key")));
+	}
+}

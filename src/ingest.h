@@ -1,0 +1,41 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest.h
+ *	  Run one message through transform and sink; keep what fails.
+ *
+ * Copyright (c) 2026, rail_stream developers
+ *
+ * IDENTIFICATION
+ *	  src/ingest.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RAIL_STREAM_INGEST_H
+#define RAIL_STREAM_INGEST_H
+
+#include "datatype/timestamp.h"
+#include "utils/jsonb.h"
+
+#include "transform.h"
+
+/* A message and where it came from */
+typedef struct RsMessage
+{
+	const char *feed_name;		/* as given: "trust", "json:t", ... */
+	RsFeed		feed;			/* parsed by rs_feed_parse */
+	const char *data;			/* the value, not NUL-terminated */
+	size_t		len;
+	bool		isnull;			/* no value: a tombstone */
+	const char *key;			/* NUL-terminated, or NULL */
+
+	/* Kafka origin: topic is NULL for messages given to ingest_message() */
+	const char *topic;
+	int32		partition;
+	int64		offset;
+	TimestampTz timestamp;
+	Jsonb	   *headers;		/* or NULL */
+} RsMessage;
+
+extern uint64 rs_ingest(const RsMessage *msg, int *dead_letters);
+
+#endif							/* RAIL_STREAM_INGEST_H */

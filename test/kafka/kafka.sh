@@ -1,0 +1,416 @@
+#!/usr/bin/env bash
+# Single-node Apache Kafka (KRaft, combined broker+controller) on 127.0.0.1
+# for rail_stream's tests and demo.  Jars come from Maven Central via mvn;
+# nothing else is downloaded.
+#
+#   kafka.sh fetch                      resolve jars into the cache (idempotent)
+#   kafka.sh start <dir> [port]         format + start a broker, print bootstrap
+#   kafka.sh stop <dir>                 SIGTERM, then SIGKILL after a timeout
+#   kafka.sh status <dir>               exit 0 if running, 3 if stopped
+#   kafka.sh create-topic <bootstrap> <topic> <partitions>
+#   kafka.sh classpath                  print the java -cp value
+#
+# Environment:
+#   RAIL_STREAM_CACHE    cache root (default <repo>/.cache); jars go to
+#                        $RAIL_STREAM_CACHE/kafka-<version>/lib, Maven's local
+#                        repository to $RAIL_STREAM_CACHE/m2 (not ~/.m2)
+#   RAIL_STREAM_M2_REPO  override Maven's local repository location
+#   KAFKA_VERSION        default 4.1.2; 3.9.x also works (reload4j logging)
+#   KAFKA_HEAP_OPTS      default "-Xms128m -Xmx512m"
+#   KAFKA_START_TIMEOUT  seconds to wait for the broker to answer (default 90)
+#   KAFKA_STOP_TIMEOUT   seconds between SIGTERM and SIGKILL (default 30)
+#   KAFKA_NUM_PARTITIONS partitions of auto-created topics (default 1)
+#   KAFKA_EXTRA_PROPERTIES  lines appended to server.properties (e.g.
+#                        "log.retention.ms=60000"); later keys win
+#   JAVA_HOME / JAVA     java to use (default: java on PATH)
+#
+# <dir> layout: server.properties, ports, kafka.pid, kafka.log (broker
+# stdout/stderr), format.log, data/ (log.dirs, incl. the KRaft metadata log).
+# Data survives stop/start; delete <dir> for a clean broker.
+set -euo pipefail
+unset CDPATH  # `cd` in $(...) must not print anything
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+
+KAFKA_VERSION=${KAFKA_VERSION:-4.1.2}
+CACHE=$(realpath -m "${RAIL_STREAM_CACHE:-$REPO/.cache}")
+KAFKA_HOME=$CACHE/kafka-$KAFKA_VERSION
+LIB=$KAFKA_HOME/lib
+M2_REPO=${RAIL_STREAM_M2_REPO:-$CACHE/m2}
+# Maven 3.8.7's super-POM does not pin maven-dependency-plugin; pin it.
+DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.6.1
+
+START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
+STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
+NUM_PARTITIONS=${KAFKA_NUM_PARTITIONS:-1}
+HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}
+if [[ -n ${JAVA:-} ]]; then :
+elif [[ -n ${JAVA_HOME:-} ]]; then JAVA=$JAVA_HOME/bin/java
+else JAVA=java
+fi
+
+# JVM flags for a 2-core machine: SerialGC and C1 only (TieredStopAtLevel=1)
+# cut startup CPU a lot; throughput does not matter for tests.  No perf data
+# file in /tmp/hsperfdata_<user>.
+COMMON_JVM_OPTS=(-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData
+                 -Djava.awt.headless=true)
+TOOL_JVM_OPTS=(-Xmx256m "${COMMON_JVM_OPTS[@]}")
+
+log() { printf 'kafka.sh: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+usage() {
+    sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2
+    exit 2
+}
+
+is_kafka3() { [[ $KAFKA_VERSION == 3.* ]]; }
+
+# Logging backend differs: Kafka 4.x uses log4j2, 3.9 log4j 1 (reload4j).
+log_jvm_opts() {
+    if is_kafka3; then
+        echo "-Dlog4j.configuration=file:$HERE/log4j.properties"
+    else
+        echo "-Dlog4j2.configurationFile=$HERE/log4j2.properties"
+    fi
+}
+
+# ---------------------------------------------------------------- fetch ----
+
+have_jars() { [[ -f $KAFKA_HOME/.complete ]]; }
+
+cmd_fetch() {
+    have_jars && return 0
+    command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
+    mkdir -p "$CACHE"
+    # Serialise concurrent fetches (parallel test runs) on one lock file.
+    exec 9>"$CACHE/.kafka-fetch.lock"
+    flock 9
+    if ! have_jars; then
+        fetch_locked
+    fi
+    exec 9>&-
+}
+
+fetch_locked() {
+    local tmp logging=log4j2 t0=$SECONDS
+    is_kafka3 && logging=reload4j
+    tmp=$(mktemp -d "$CACHE/.kafka-$KAFKA_VERSION.XXXXXX")
+    log "fetching Kafka $KAFKA_VERSION jars from Maven Central into $LIB"
+    # -Dmaven.repo.local keeps downloads in the cache, not in ~/.m2 (which
+    # may not exist or be writable, e.g. for the postgres user).
+    # Debian's Maven 3.8.7 prints bare ESC[0m sequences even with -B -q;
+    # the sed strips them (pipefail keeps mvn's exit status).
+    if ! mvn -B -q -ntp -f "$HERE/pom.xml" \
+            -Dmaven.repo.local="$M2_REPO" \
+            -Dkafka.version="$KAFKA_VERSION" -Dkafka.logging="$logging" \
+            "$DEP_PLUGIN:copy-dependencies" \
+            -DincludeScope=runtime -DoutputDirectory="$tmp/lib" 2>&1 |
+            sed -e 's/\x1b\[[0-9;]*m//g' -e '/^$/d' >&2; then
+        rm -rf "$tmp"
+        die "mvn failed to resolve Kafka $KAFKA_VERSION"
+    fi
+    rm -rf "$KAFKA_HOME"
+    mkdir -p "$KAFKA_HOME"
+    mv "$tmp/lib" "$LIB"
+    rm -rf "$tmp"
+    touch "$KAFKA_HOME/.complete"
+    log "fetched $(find "$LIB" -name '*.jar' | wc -l) jars in $((SECONDS - t0)) s"
+}
+
+ensure_jars() {
+    have_jars || cmd_fetch
+    have_jars || die "no Kafka jars in $LIB"
+}
+
+cmd_classpath() {
+    ensure_jars
+    echo "$LIB/*"
+}
+
+# ------------------------------------------------------- process helpers ----
+
+# Pid of the broker running on <dir>, or failure.  Checks the command line
+# too, so a stale pid file whose pid was reused is not mistaken for Kafka.
+# Reads /proc instead of kill -0 so it also works for another user's broker.
+running_pid() {
+    local dir=$1 pid cmdline
+    [[ -f $dir/kafka.pid ]] || return 1
+    pid=$(<"$dir/kafka.pid")
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    [[ $cmdline == *"kafka.Kafka $dir/server.properties"* ]] || return 1
+    echo "$pid"
+}
+
+# True while pid exists and is not a zombie.
+alive() {
+    local state
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ $state != Z ]]
+}
+
+# Wait until pid is gone (or a zombie); fail after $2 seconds.
+wait_gone() {
+    local pid=$1 deadline=$((SECONDS + $2))
+    while ((SECONDS < deadline)); do
+        alive "$pid" || return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# True if something accepts TCP connections on 127.0.0.1:port.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A random free port in 20000..44999 (racy, but good enough for tests).
+free_port() {
+    local port avoid=${1:-0}
+    for _ in {1..100}; do
+        port=$((20000 + RANDOM % 25000))
+        ((port != avoid)) && ! port_in_use "$port" && { echo "$port"; return; }
+    done
+    die "no free port found"
+}
+
+# The broker answers metadata requests and lists itself.
+broker_answers() {
+    local out
+    out=$(kcat -L -b "$1" -m 2 2>/dev/null) || return 1
+    [[ $out == *"broker 1 at"* ]]
+}
+
+# Kafka Uuid: 16 random bytes, base64url without padding (22 chars).  Kafka
+# itself never generates ids starting with '-' (they would look like a
+# command-line option), so neither do we.  Avoids a 2 s JVM start for
+# `StorageTool random-uuid`.
+new_cluster_id() {
+    local id
+    while :; do
+        id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+        [[ $id == -* ]] || break
+    done
+    echo "$id"
+}
+
+# ---------------------------------------------------------------- start ----
+
+write_server_properties() {
+    local dir=$1 port=$2 cport=$3
+    cat >"$dir/server.properties" <<EOF
+# Generated by test/kafka/kafka.sh; rewritten on every start.
+# One combined broker+controller node with a static quorum of itself
+# (controller.quorum.voters), so 'format' needs no --standalone flag.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$dir/data
+
+# Single node: internal topics with replication factor 1 and one partition
+# (the default 50 __consumer_offsets partitions slow down the first join).
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+# First consumer-group join without the default 3 s wait for more members.
+group.initial.rebalance.delay.ms=0
+# Lets tests use session.timeout.ms below the default minimum of 6000.
+group.min.session.timeout.ms=1000
+
+# librdkafka producers create a missing topic on first produce (producer
+# default allow.auto.create.topics=true); it gets num.partitions.  librdkafka
+# consumers default to allow.auto.create.topics=false: no auto-create.
+auto.create.topics.enable=true
+num.partitions=$NUM_PARTITIONS
+default.replication.factor=1
+
+# Small-machine tuning.  The log cleaner allocates its dedupe buffer on the
+# heap at startup (default 128 MiB), which must shrink with a small -Xmx.
+num.network.threads=2
+num.io.threads=2
+background.threads=2
+num.recovery.threads.per.data.dir=1
+log.cleaner.dedupe.buffer.size=16777216
+EOF
+    if ! is_kafka3; then
+        cat >>"$dir/server.properties" <<EOF
+
+# Kafka 4.x share groups (KIP-932) internal topic; unknown to 3.9.
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.num.partitions=1
+EOF
+    fi
+    if [[ -n ${KAFKA_EXTRA_PROPERTIES:-} ]]; then
+        printf '\n# From KAFKA_EXTRA_PROPERTIES (later keys win).\n%s\n' \
+            "$KAFKA_EXTRA_PROPERTIES" >>"$dir/server.properties"
+    fi
+}
+
+# Choose ports: explicit argument, else the ports of the previous run on this
+# dir (so a restarted broker keeps its bootstrap address), else random.
+choose_ports() {
+    local dir=$1 want=$2 port='' cport=''
+    [[ -f $dir/ports ]] && read -r port cport <"$dir/ports"
+    [[ -n $want ]] && port=$want
+    [[ -n $port ]] || port=$(free_port)
+    port_in_use "$port" && die "port $port is already in use"
+    if [[ -z $cport || $cport == "$port" ]] || port_in_use "$cport"; then
+        cport=$(free_port "$port")
+    fi
+    echo "$port $cport" >"$dir/ports"
+    echo "$port $cport"
+}
+
+format_storage() {
+    local dir=$1
+    [[ -f $dir/data/meta.properties ]] && return 0
+    log "formatting KRaft storage in $dir/data"
+    # --ignore-formatted: harmless if a half-finished earlier start formatted.
+    if ! "$JAVA" "${TOOL_JVM_OPTS[@]}" "$(log_jvm_opts)" -cp "$LIB/*" \
+            kafka.tools.StorageTool format -t "$(new_cluster_id)" \
+            -c "$dir/server.properties" --ignore-formatted \
+            >"$dir/format.log" 2>&1; then
+        cat "$dir/format.log" >&2
+        die "kafka-storage format failed"
+    fi
+}
+
+launch_broker() {
+    local dir=$1
+    # setsid: own session, so Ctrl-C or a process-group kill aimed at the
+    # caller does not hit the broker; `kafka.sh stop` is the way to end it.
+    # In a non-interactive script the background child is not a group
+    # leader, so setsid execs java directly and $! is java's pid.
+    # log4j2.shutdownHookEnabled=false: Kafka's own shutdown hook logs after
+    # log4j2's hook ran, which printed "Unable to register Log4j shutdown
+    # hook because JVM is shutting down" on every stop.
+    # shellcheck disable=SC2086  # HEAP_OPTS is split into words on purpose
+    setsid "$JAVA" $HEAP_OPTS "${COMMON_JVM_OPTS[@]}" \
+        -XX:+ExitOnOutOfMemoryError "$(log_jvm_opts)" \
+        -Dlog4j2.shutdownHookEnabled=false \
+        -Dkafka.logs.dir="$dir" -cp "$LIB/*" \
+        kafka.Kafka "$dir/server.properties" \
+        >>"$dir/kafka.log" 2>&1 </dev/null &
+    echo $! >"$dir/kafka.pid"
+}
+
+wait_ready() {
+    local dir=$1 bootstrap=$2 deadline=$((SECONDS + START_TIMEOUT)) pid
+    pid=$(<"$dir/kafka.pid")
+    while ((SECONDS < deadline)); do
+        # Not running_pid: right after the fork the child may not have
+        # exec'd java yet, so its command line is still bash's.
+        if ! alive "$pid"; then
+            tail -n 30 "$dir/kafka.log" >&2
+            rm -f "$dir/kafka.pid"
+            die "broker exited during startup (see $dir/kafka.log)"
+        fi
+        broker_answers "$bootstrap" && return 0
+        sleep 0.5
+    done
+    log "broker did not answer on $bootstrap within $START_TIMEOUT s; stopping it"
+    tail -n 30 "$dir/kafka.log" >&2
+    cmd_stop "$dir"
+    exit 1
+}
+
+cmd_start() {
+    [[ $# -ge 1 && $# -le 2 ]] || die "usage: start <dir> [port]"
+    local dir=$1 want=${2:-} ports port cport t0=$SECONDS
+    command -v kcat >/dev/null || die "kcat not found (apt-get install kcat)"
+    ensure_jars
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd -P)
+    if running_pid "$dir" >/dev/null; then
+        die "a broker is already running on $dir (pid $(<"$dir/kafka.pid"))"
+    fi
+    rm -f "$dir/kafka.pid"
+    ports=$(choose_ports "$dir" "$want")
+    read -r port cport <<<"$ports"
+    write_server_properties "$dir" "$port" "$cport"
+    format_storage "$dir"
+    printf '\n=== kafka.sh start %s (Kafka %s) ===\n' "$(date -Is)" \
+        "$KAFKA_VERSION" >>"$dir/kafka.log"
+    launch_broker "$dir"
+    wait_ready "$dir" "127.0.0.1:$port"
+    log "broker pid $(<"$dir/kafka.pid") ready in $((SECONDS - t0)) s"
+    echo "127.0.0.1:$port"
+}
+
+# ----------------------------------------------------------- stop/status ----
+
+cmd_stop() {
+    [[ $# -eq 1 ]] || die "usage: stop <dir>"
+    local dir=$1 pid
+    dir=$(cd "$dir" 2>/dev/null && pwd -P) || { log "no such dir"; return 0; }
+    if ! pid=$(running_pid "$dir"); then
+        rm -f "$dir/kafka.pid"
+        log "not running"
+        return 0
+    fi
+    # SIGTERM = controlled shutdown (flushes logs, writes a clean-shutdown
+    # marker so the next start skips log recovery).
+    kill -TERM "$pid"
+    if ! wait_gone "$pid" "$STOP_TIMEOUT"; then
+        log "pid $pid still alive after $STOP_TIMEOUT s; sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        wait_gone "$pid" 10 || die "pid $pid survived SIGKILL"
+    fi
+    rm -f "$dir/kafka.pid"
+    log "stopped pid $pid"
+}
+
+cmd_status() {
+    [[ $# -eq 1 ]] || die "usage: status <dir>"
+    local dir=$1 pid port cport
+    dir=$(cd "$dir" 2>/dev/null && pwd -P) || { echo stopped; return 3; }
+    if ! pid=$(running_pid "$dir"); then
+        echo stopped
+        return 3
+    fi
+    read -r port cport <"$dir/ports"
+    if broker_answers "127.0.0.1:$port"; then
+        echo "running pid=$pid bootstrap=127.0.0.1:$port"
+    else
+        echo "starting pid=$pid bootstrap=127.0.0.1:$port (not answering yet)"
+    fi
+}
+
+# ---------------------------------------------------------------- admin ----
+
+# Kafka's own kafka-topics tool.  Main class is org.apache.kafka.tools.
+# TopicCommand in both 3.9 and 4.x (kafka.admin.TopicCommand is gone).
+# Fails if the topic already exists.
+cmd_create_topic() {
+    [[ $# -eq 3 ]] || die "usage: create-topic <bootstrap> <topic> <partitions>"
+    local bootstrap=$1 topic=$2 partitions=$3
+    ensure_jars
+    "$JAVA" "${TOOL_JVM_OPTS[@]}" "$(log_jvm_opts)" -cp "$LIB/*" \
+        org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" \
+        --create --topic "$topic" --partitions "$partitions" \
+        --replication-factor 1
+}
+
+main() {
+    local cmd=${1:-}
+    [[ $# -gt 0 ]] && shift
+    case $cmd in
+        fetch) cmd_fetch "$@" ;;
+        start) cmd_start "$@" ;;
+        stop) cmd_stop "$@" ;;
+        status) cmd_status "$@" ;;
+        create-topic) cmd_create_topic "$@" ;;
+        classpath) cmd_classpath ;;
+        *) usage ;;
+    esac
+}
+
+main "$@"
