@@ -54,4 +54,4 @@ test: deps
 	test/run.sh
 
 demo: deps
-	test/demo.sh
+	demo/demo.sh

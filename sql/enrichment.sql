@@ -8,27 +8,39 @@
 -- names.  A movement whose activation is unknown gets the talk's marker
 -- 'no_schedule_activation_found'.
 
--- The name of a TRUST toc_id (sector code).  Several operators can share a
--- sector code (88: Great Northern, Thameslink and Southern); their names are
--- joined, whitelisted operators first.  Unknown codes read as the talk's
+-- The operator name of each TRUST toc_id (sector code).  Several rows of the
+-- TOC table can share a sector code; the whitelisted ones win, and their names
+-- are joined.  Sector 88 is one operator, Govia Thameslink Railway, which runs
+-- Great Northern, Thameslink and Southern.  Users may correct names here.
+CREATE TABLE rail.toc_sectors (
+    toc_id      text NOT NULL PRIMARY KEY,
+    toc_name    text NOT NULL
+);
+COMMENT ON TABLE rail.toc_sectors IS 'The name shown for each TRUST toc_id (sector code)';
+INSERT INTO rail.toc_sectors (toc_id, toc_name)
+SELECT x.toc_id, string_agg(x.company_name, ' / ' ORDER BY x.toc_row)
+FROM (SELECT t.toc_id, t.company_name, t.toc_row,
+             rank() OVER (PARTITION BY t.toc_id
+                          ORDER BY t.whitelisted = 'Y' DESC NULLS LAST) AS preference
+      FROM rail.tocs t WHERE t.toc_id IS NOT NULL) x
+WHERE x.preference = 1
+GROUP BY x.toc_id;
+UPDATE rail.toc_sectors SET toc_name = 'Govia Thameslink Railway' WHERE toc_id = '88';
+
+-- The talk's TOC decode, for every operator: unknown codes read as
 -- '<unknown TOC code: NN>'.
 CREATE FUNCTION rail_stream.toc_name(toc_id text) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     SELECT coalesce(
-        (SELECT string_agg(x.company_name, ' / ' ORDER BY x.toc_row)
-         FROM (SELECT t.company_name, t.toc_row,
-                      rank() OVER (ORDER BY t.whitelisted OPERATOR(pg_catalog.=) 'Y'
-                                   DESC NULLS LAST) AS preference
-               FROM rail.tocs t
-               WHERE t.toc_id OPERATOR(pg_catalog.=) toc_name.toc_id) x
-         WHERE x.preference OPERATOR(pg_catalog.=) 1),
+        (SELECT s.toc_name FROM rail.toc_sectors s
+         WHERE s.toc_id OPERATOR(pg_catalog.=) toc_name.toc_id),
         '<unknown TOC code: ' OPERATOR(pg_catalog.||) toc_name.toc_id
             OPERATOR(pg_catalog.||) '>');
 END;
 COMMENT ON FUNCTION rail_stream.toc_name(text) IS
-    'Operator name for a TRUST toc_id (sector code), from rail.tocs';
+    'Operator name for a TRUST toc_id (sector code), from rail.toc_sectors';
 
 -- One location per STANOX for lookups: many TIPLOCs share a STANOX, so the
 -- station (with a CRS code) wins, then a located row, then the lowest id.

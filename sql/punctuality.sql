@@ -92,8 +92,9 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass TRUST toc_ids, as in ARRAY[''23'', ''61''].';
     END IF;
+    -- columns are named after the TOC, within the 63 bytes of an identifier
     SELECT string_agg(format('coalesce(sum(c.movements) FILTER (WHERE c.toc_id = %L), 0) AS %I',
-                             t.id, rail_stream.toc_name(t.id)), ', ' ORDER BY t.n)
+                             t.id, left(rail_stream.toc_name(t.id), 63)), ', ' ORDER BY t.n)
     INTO cols
     FROM unnest(toc_ids) WITH ORDINALITY AS t(id, n);
     EXECUTE format('CREATE VIEW %s AS SELECT c.day, c.variation_status, %s'

@@ -36,7 +36,8 @@
 #define NODE(n) ((json_t *) (n))
 
 static void free_document(void *arg);
-static int	parse_errcode(const json_error_t *error);
+static void report_parse_error(const json_error_t *error, const char *what,
+							   size_t len);
 static Numeric number_to_numeric(const json_t *node);
 static JsonbValue *push_node(JsonbParseState **state, const json_t *node,
 							 JsonbIteratorToken token);
@@ -54,6 +55,7 @@ rs_json_parse(const char *data, size_t len, const char *what)
 {
 	json_error_t error;
 	json_t	   *root;
+	const char *nul;
 	MemoryContextCallback *cb;
 
 	if (len == 0)
@@ -62,15 +64,19 @@ rs_json_parse(const char *data, size_t len, const char *what)
 				 errmsg("%s is empty", what),
 				 errhint("A message must hold one JSON document.")));
 
+	nul = memchr(data, '\0', len);
+	if (nul != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+				 errmsg("%s contains a NUL byte", what),
+				 errdetail("The NUL byte is byte %zu of %zu.",
+						   (size_t) (nul - data) + 1, len)));
+
 	/* allocate the callback first, so that a palloc failure leaks nothing */
 	cb = palloc(sizeof(MemoryContextCallback));
 	root = json_loadb(data, len, JSON_DECODE_ANY, &error);
 	if (root == NULL)
-		ereport(ERROR,
-				(errcode(parse_errcode(&error)),
-				 errmsg("invalid JSON in %s: %s", what, error.text),
-				 errdetail("The error is at line %d, column %d (byte %d of %zu).",
-						   error.line, error.column, error.position, len)));
+		report_parse_error(&error, what, len);
 
 	cb->func = free_document;
 	cb->arg = root;
@@ -84,23 +90,50 @@ free_document(void *arg)
 	json_decref((json_t *) arg);
 }
 
-/* Map jansson's reason for rejecting input to a SQLSTATE. */
-static int
-parse_errcode(const json_error_t *error)
+/*
+ * report_parse_error
+ *		Raise jansson's reason for rejecting input as an ERROR with a SQLSTATE
+ *		and PostgreSQL's wording where PostgreSQL has one.
+ */
+static void
+report_parse_error(const json_error_t *error, const char *what, size_t len)
 {
 	switch (json_error_code(error))
 	{
 		case json_error_invalid_utf8:
-			return ERRCODE_CHARACTER_NOT_IN_REPERTOIRE;
+			ereport(ERROR,
+					(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+					 errmsg("invalid byte sequence for encoding \"UTF8\" in %s", what),
+					 errdetail("The invalid byte is byte %d of %zu.",
+							   error->position, len)));
+			break;
 		case json_error_null_character:
 		case json_error_null_byte_in_key:
-			return ERRCODE_UNTRANSLATABLE_CHARACTER;
+			ereport(ERROR,
+					(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+					 errmsg("unsupported Unicode escape sequence in %s", what),
+					 errdetail("\\u0000 cannot be converted to text (line %d, column %d).",
+							   error->line, error->column)));
+			break;
 		case json_error_stack_overflow:
-			return ERRCODE_STATEMENT_TOO_COMPLEX;
+			ereport(ERROR,
+					(errcode(ERRCODE_STATEMENT_TOO_COMPLEX),
+					 errmsg("%s is nested too deeply", what),
+					 errdetail("The maximum depth of JSON arrays and objects is %d.",
+							   JSON_PARSER_MAX_DEPTH)));
+			break;
 		case json_error_out_of_memory:
-			return ERRCODE_OUT_OF_MEMORY;
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory"),
+					 errdetail("Failed while parsing %s of %zu bytes.", what, len)));
+			break;
 		default:
-			return ERRCODE_INVALID_TEXT_REPRESENTATION;
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid JSON in %s: %s", what, error->text),
+					 errdetail("The error is at line %d, column %d (byte %d of %zu).",
+							   error->line, error->column, error->position, len)));
 	}
 }
 

@@ -117,16 +117,21 @@ get_plan(const RsRow *row)
 	key.op = row->op;
 	key.shape = row_shape(row);
 	plan = hash_search(sink_plans, &key, HASH_ENTER, &found);
-	if (found && plan->valid && same_shape(plan, row))
-		return plan;
-
-	if (found)
+	if (!found)
 	{
-		/* stale, or another shape with the same hash: replace it */
-		if (plan->plan)
-			SPI_freeplan(plan->plan);
+		plan->valid = false;
+		plan->ncols = 0;
+		plan->names = NULL;
+		plan->types = NULL;
 		plan->plan = NULL;
 	}
+	else if (plan->valid && same_shape(plan, row))
+		return plan;
+
+	/* new, stale, or another shape with the same hash: (re)build it */
+	if (plan->plan)
+		SPI_freeplan(plan->plan);
+	plan->plan = NULL;
 	plan->valid = false;
 	plan->plan = SPI_prepare(build_sql(row), row->ncols, row->types);
 	if (plan->plan == NULL)
@@ -171,7 +176,7 @@ save_shape(SinkPlan *plan, const RsRow *row)
 {
 	MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
 
-	if (plan->valid || plan->names != NULL)
+	if (plan->names != NULL)
 	{
 		for (int i = 0; i < plan->ncols; i++)
 			pfree(plan->names[i]);

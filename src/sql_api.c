@@ -21,6 +21,7 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -259,8 +260,19 @@ rs_correct_schedule_type_sql(PG_FUNCTION_ARGS)
 Datum
 rs_schedule_key_sql(PG_FUNCTION_ARGS)
 {
-	char	   *date = DatumGetCString(DirectFunctionCall1(date_out,
-														   PG_GETARG_DATUM(1)));
+	DateADT		start = PG_GETARG_DATEADT(1);
+	int			year,
+				month,
+				day;
+	char	   *date;
+
+	/* always YYYY-MM-DD, as the feeds write it, whatever the DateStyle */
+	if (DATE_NOT_FINITE(start))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("schedule start date must be finite")));
+	j2date(start + POSTGRES_EPOCH_JDATE, &year, &month, &day);
+	date = psprintf("%04d-%02d-%02d", year, month, day);
 
 	PG_RETURN_TEXT_P(cstring_to_text(rs_schedule_key(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 													 date,

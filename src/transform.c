@@ -37,7 +37,8 @@
 
 static Oid	feed_target(const char *name, const char *default_schema);
 static void add_field(RsRow *row, const RsJson *object, const RsField *field);
-static int64 parse_int8(const char *field, const char *text);
+static int64 parse_int8(const char *field, const char *text,
+						const char *expected);
 static bool parse_json_bool(const char *field, const RsJson *node);
 static void add_time(RsRow *row, const char *name, const char *text,
 					 bool event_time);
@@ -334,7 +335,7 @@ rs_field_int4(const RsJson *object, const char *name, bool *isnull)
 	*isnull = (text == NULL || strspn(text, " ") == strlen(text));
 	if (*isnull)
 		return 0;
-	v = parse_int8(name, text);
+	v = parse_int8(name, text, "an integer");
 	if (v < PG_INT32_MIN || v > PG_INT32_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -343,8 +344,9 @@ rs_field_int4(const RsJson *object, const char *name, bool *isnull)
 	return (int32) v;
 }
 
+/* expected completes "The field must hold ..." in the error detail */
 static int64
-parse_int8(const char *field, const char *text)
+parse_int8(const char *field, const char *text, const char *expected)
 {
 	char	   *end;
 	long long	v;
@@ -357,7 +359,7 @@ parse_int8(const char *field, const char *text)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid value for field \"%s\": \"%s\"", field, text),
-				 errdetail("The field must hold an integer.")));
+				 errdetail("The field must hold %s.", expected)));
 	return (int64) v;
 }
 
@@ -395,7 +397,7 @@ add_time(RsRow *row, const char *name, const char *text, bool event_time)
 		rs_row_add(row, ms_name, INT8OID, (Datum) 0, true);
 		return;
 	}
-	ms = parse_int8(name, text);
+	ms = parse_int8(name, text, "milliseconds since the Unix epoch");
 	ts = event_time ? rs_local_ms_to_timestamptz(ms) : rs_utc_ms_to_timestamptz(ms);
 	rs_row_add(row, name, TIMESTAMPTZOID, TimestampTzGetDatum(ts), false);
 	rs_row_add(row, ms_name, INT8OID, Int64GetDatum(ms), false);

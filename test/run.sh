@@ -21,4 +21,9 @@ make -s installcheck || status=$?
 if [ $status -ne 0 ] && [ -f regression.diffs ]; then
 	cat regression.diffs
 fi
+
+# one closing line for the whole suite
+passed=$(grep -c ' \.\.\. ok ' regression.out || true)
+failed=$(grep -c ' \.\.\. FAILED ' regression.out || true)
+echo "$passed passed, $failed failed"
 exit $status

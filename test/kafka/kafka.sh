@@ -380,7 +380,7 @@ cmd_status() {
     if broker_answers "127.0.0.1:$port"; then
         echo "running pid=$pid bootstrap=127.0.0.1:$port"
     else
-        echo "starting pid=$pid bootstrap=127.0.0.1:$port (not answering yet)"
+        echo "running pid=$pid bootstrap=127.0.0.1:$port (not answering)"
     fi
 }
 

@@ -1,0 +1,101 @@
+-- The TRUST feed: real frames in, typed rows out.
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+
+\set frame_2024 `cat data/trust/trust_frame_2024-07-28_matnich89_part1.json`
+\set frame_2017 `cat data/trust/trust_frame_2017-11-03_deadcore_part1.json`
+\set examples `cat data/trust/trust_examples_all_msg_types.json`
+
+-- explode_movements: bare array, ActiveMQ envelope, its Avro-JSON rendering,
+-- and jsonb input all give the same rows.
+SELECT count(*), count(DISTINCT body->>'train_id'), min(msg_type), max(msg_type)
+FROM rail_stream.explode_movements(:'frame_2024');
+SELECT count(*) FROM rail_stream.explode_movements(
+    jsonb_build_object('messageType', 'text', 'text', :'frame_2024')::text);
+SELECT count(*) FROM rail_stream.explode_movements(
+    jsonb_build_object('text', jsonb_build_object('string', :'frame_2017'))::text);
+SELECT count(*) FROM rail_stream.explode_movements(
+    jsonb_build_object('text', :'frame_2017'));
+SELECT count(*) FROM rail_stream.explode_movements(:'frame_2017'::jsonb);
+-- the same as the plain-SQL way of the benchmark
+SELECT (SELECT array_agg(e ORDER BY n) FROM jsonb_array_elements(:'examples'::jsonb)
+            WITH ORDINALITY AS x(e, n))
+     = (SELECT array_agg(jsonb_build_object('header', header, 'body', body))
+        FROM rail_stream.explode_movements(:'examples')) AS same_as_jsonb;
+SELECT msg_type, header->>'original_data_source' AS source, body->>'train_id' AS train_id
+FROM rail_stream.explode_movements(:'examples');
+
+-- Both frames and the seven example messages land.
+SELECT rail_stream.ingest_message('trust', :'frame_2024') AS rows_2024;
+SELECT rail_stream.ingest_message('trust',
+    jsonb_build_object('text', :'frame_2017')::text) AS rows_2017;
+SELECT rail_stream.ingest_message('trust', :'examples') AS rows_examples;
+
+SELECT 'activations' AS t, count(*) FROM rail.activations
+UNION ALL SELECT 'cancellations', count(*) FROM rail.cancellations
+UNION ALL SELECT 'movements', count(*) FROM rail.movements
+UNION ALL SELECT 'reinstatements', count(*) FROM rail.reinstatements
+UNION ALL SELECT 'changes_of_origin', count(*) FROM rail.changes_of_origin
+UNION ALL SELECT 'changes_of_identity', count(*) FROM rail.changes_of_identity
+UNION ALL SELECT 'changes_of_location', count(*) FROM rail.changes_of_location;
+
+-- Statuses per frame match the data's README (6/5/5 in each).
+SELECT date_part('year', actual_timestamp) AS year, variation_status, count(*)
+FROM rail.movements GROUP BY 1, 2 ORDER BY 1, 2;
+
+-- 2024 (BST): the event time is an hour before its wall-clock value, and
+-- close to the queue time; omitted fields are NULL; GPS data is kept.
+SELECT train_id, actual_timestamp, actual_timestamp_ms, msg_queue_timestamp,
+       actual_timestamp - msg_queue_timestamp AS lead,
+       timetable_variation, variation, late_ind, platform, platform_text,
+       gbtt_timestamp IS NULL AS no_gbtt, current_train_id, line_ind,
+       correction_ind, train_terminated, offroute_ind, msg_key
+FROM rail.movements WHERE date_part('year', actual_timestamp) = 2024
+ORDER BY train_id, loc_stanox, planned_event_type LIMIT 6;
+SELECT original_data_source, user_id, count(*) FROM rail.movements
+WHERE date_part('year', actual_timestamp) = 2024 GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT max(abs(extract(epoch FROM actual_timestamp - msg_queue_timestamp))) < 3600
+       AS bst_converted
+FROM rail.movements WHERE date_part('year', actual_timestamp) = 2024;
+
+-- 2017 (GMT): empty strings are NULL, train_file_address null is NULL.
+SELECT train_id, actual_timestamp, original_loc_stanox, current_train_id,
+       platform, platform_text, train_file_address, line_ind, source_dev_id,
+       delay_monitoring_point, next_report_run_time, toc_id, toc_name
+FROM rail.movements WHERE date_part('year', actual_timestamp) = 2017
+  AND msg_queue_timestamp_ms = 1509718652000
+ORDER BY train_id, loc_stanox LIMIT 4;
+
+-- Each example message in its table, typed.
+SELECT train_id, train_uid, schedule_type, stp_indicator, schedule_key,
+       schedule_start_date, schedule_end_date, tp_origin_timestamp,
+       origin_dep_timestamp, creation_timestamp, toc_name, sched_origin_stanox
+FROM rail.activations;
+SELECT train_id, canx_type, canx_reason_code, canx_reason, canx_timestamp,
+       dep_timestamp, orig_loc_stanox, orig_loc_timestamp, toc_name
+FROM rail.cancellations;
+SELECT train_id, reinstatement_timestamp, dep_timestamp, loc_stanox, toc_id
+FROM rail.reinstatements;
+SELECT train_id, coo_timestamp, reason_code, loc_stanox FROM rail.changes_of_origin;
+SELECT train_id, revised_train_id, event_timestamp, train_file_address
+FROM rail.changes_of_identity;
+SELECT train_id, event_timestamp, loc_stanox, original_loc_stanox,
+       original_loc_timestamp, dep_timestamp
+FROM rail.changes_of_location;
+SELECT train_id, user_id, source_dev_id, event_source, actual_timestamp,
+       variation, schedule_key
+FROM rail.movements WHERE msg_queue_timestamp_ms = 1511528232000;
+
+-- Re-sending a frame writes nothing new: upserts on the talk's keys.
+SELECT rail_stream.ingest_message('trust', :'frame_2024') AS rows_rewritten;
+SELECT count(*) FROM rail.movements;
+
+-- A field the feed may add one day is kept, not dropped.
+SELECT rail_stream.ingest_message('trust',
+    '[{"header":{"msg_type":"0003","msg_queue_timestamp":"1722158477000"},
+       "body":{"train_id":"999X99MX28","planned_event_type":"ARRIVAL",
+               "loc_stanox":"17132","actual_timestamp":"1722162000000",
+               "variation_status":"LATE","timetable_variation":"7",
+               "toc_id":"61","new_field":"kept"}}]');
+SELECT train_id, variation, extra_fields FROM rail.movements
+WHERE train_id = '999X99MX28';

@@ -1,0 +1,67 @@
+-- The SCHEDULE feed: one CIF record per message, as kcat puts each line of
+-- the extract on CIF_FULL_DAILY.
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+
+-- One line per row, read raw: CSV with delimiter and quote that JSON never
+-- contains, so that backslashes in the JSON survive.
+CREATE TEMP TABLE cif_lines (n serial, line text);
+\copy cif_lines (line) FROM 'data/cif/cif_toc_full_GX_2018-07-02_seq2210_trimmed.ndjson' WITH (FORMAT csv, DELIMITER E'\x02', QUOTE E'\x01')
+SELECT count(*) AS lines FROM cif_lines;
+
+SELECT sum(rail_stream.ingest_message('cif', line) ORDER BY n) AS rows_written
+FROM cif_lines;
+
+SELECT extract_timestamp, sequence, metadata_type, owner, sender_component
+FROM rail.cif_headers;
+SELECT count(*) AS tiplocs FROM rail.tiplocs;
+SELECT tiploc_code, transaction_type, nalco, stanox, crs_code, description,
+       tps_description
+FROM rail.tiplocs WHERE tiploc_code IN ('BURGESH', 'AACHEN', 'LEEDS')
+ORDER BY tiploc_code;
+
+-- One schedule per schedule key; power types decoded; STP cancellations
+-- have no calling points and no power type.
+SELECT count(*) AS schedules, count(DISTINCT schedule_key) AS keys FROM rail.schedules;
+SELECT (SELECT count(*) FROM cif_lines WHERE line LIKE '{"JsonScheduleV1"%') AS in_file;
+SELECT stp_indicator, power_type, power_type_desc, count(*),
+       sum(num_stops) FILTER (WHERE num_stops = 0) AS no_stops
+FROM rail.schedules GROUP BY 1, 2, 3 ORDER BY 1, 2;
+SELECT schedule_key, atoc_code, signalling_id, train_category, train_category_desc,
+       seating_classes, speed, num_stops, origin_tiploc, origin_departure,
+       origin_public_departure, origin_platform, destination_tiploc,
+       destination_arrival, destination_public_arrival
+FROM rail.schedules WHERE schedule_key = 'W65870/2018-05-26/P';
+SELECT seq, location_type, tiploc_code, arrival, departure, pass,
+       public_arrival, public_departure, platform, pathing_allowance
+FROM rail.schedule_locations WHERE schedule_key = 'W65870/2018-05-26/P'
+ORDER BY seq LIMIT 5;
+SELECT (SELECT count(*) FROM rail.schedule_locations) AS locations,
+       (SELECT sum(num_stops) FROM rail.schedules) AS stops;
+
+-- Associations, and the demo's own sample with its bus and ECS schedules.
+CREATE TEMP TABLE demo_lines (n serial, line text);
+\copy demo_lines (line) FROM 'data/cif/demo-scene_CifFile_sample.json' WITH (FORMAT csv, DELIMITER E'\x02', QUOTE E'\x01')
+\copy demo_lines (line) FROM 'data/cif/demo-scene_schedule_sample_2019-05-21.json' WITH (FORMAT csv, DELIMITER E'\x02', QUOTE E'\x01')
+SELECT sum(rail_stream.ingest_message('cif', line) ORDER BY n) FROM demo_lines;
+SELECT count(*) AS associations FROM rail.associations;
+SELECT main_train_uid, assoc_train_uid, assoc_start_date, assoc_end_date,
+       category, date_indicator, location, stp_indicator
+FROM rail.associations ORDER BY 1, 2, 3 LIMIT 3;
+SELECT schedule_key, train_status, train_status_desc, power_type_desc,
+       origin_tiploc, destination_tiploc, num_stops
+FROM rail.schedules WHERE atoc_code = 'TP' ORDER BY schedule_key;
+
+-- Delete transactions remove the row (and a schedule's calling points).
+SELECT rail_stream.ingest_message('cif',
+    '{"TiplocV1":{"transaction_type":"Delete","tiploc_code":"AACHEN"}}') AS tiploc_deleted;
+SELECT rail_stream.ingest_message('cif',
+    '{"JsonScheduleV1":{"CIF_train_uid":"W47142","schedule_start_date":"2018-07-01",'
+    '"CIF_stp_indicator":"O","transaction_type":"Delete"}}') AS schedule_deleted;
+SELECT count(*) AS tiplocs FROM rail.tiplocs;
+SELECT count(*) AS schedules FROM rail.schedules
+WHERE schedule_key = 'W47142/2018-07-01/O';
+SELECT count(*) AS locations FROM rail.schedule_locations
+WHERE schedule_key = 'W47142/2018-07-01/O';
+-- and the EOF record writes nothing
+SELECT rail_stream.ingest_message('cif', '{"EOF":true}') AS eof;

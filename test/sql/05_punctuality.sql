@@ -1,0 +1,81 @@
+-- Daily punctuality, kept exactly once by the movement's own transaction,
+-- and tumbling_window_counts over any table.
+SET TimeZone = 'Europe/London';
+SET DateStyle = 'ISO, YMD';
+
+-- The maintained counts agree with counting the movements.
+SELECT (SELECT array_agg(row(day, toc_id, variation_status, movements)::text
+                         ORDER BY day, toc_id, variation_status)
+        FROM rail.daily_movement_counts)
+     = (SELECT array_agg(row(d, toc_id, variation_status, n)::text
+                         ORDER BY d, toc_id, variation_status)
+        FROM (SELECT (actual_timestamp AT TIME ZONE 'Europe/London')::date AS d,
+                     toc_id, variation_status, count(*) AS n
+              FROM rail.movements GROUP BY 1, 2, 3) g) AS counts_agree;
+
+-- The talk's table: a row per day and status, a column per TOC.
+SELECT * FROM rail.daily_punctuality ORDER BY day, variation_status;
+SELECT rail_stream.create_punctuality_view('public.punctuality_south', ARRAY['88', '80', '29']);
+SELECT * FROM public.punctuality_south ORDER BY day, variation_status;
+
+-- A corrected movement updates its row and moves its count from ON TIME
+-- to LATE; sending the correction again changes nothing.
+SELECT variation_status, variation, movements_late, movements_on_time
+FROM rail.movements m,
+     LATERAL (SELECT sum(movements) FILTER (WHERE variation_status = 'LATE') AS movements_late,
+                     sum(movements) FILTER (WHERE variation_status = 'ON TIME') AS movements_on_time
+              FROM rail.daily_movement_counts c
+              WHERE c.day = '2024-07-28' AND c.toc_id = '29') c
+WHERE m.msg_key = '662P06ME28/DEPARTURE/65606';
+
+\set correction '[{"header":{"msg_type":"0003","msg_queue_timestamp":"1722158600000","source_system_id":"TRUST","original_data_source":"SDR"},"body":{"train_id":"662P06ME28","actual_timestamp":"1722162240000","loc_stanox":"65606","planned_timestamp":"1722162000000","planned_event_type":"DEPARTURE","event_type":"DEPARTURE","event_source":"MANUAL","correction_ind":"true","offroute_ind":"false","toc_id":"29","division_code":"29","timetable_variation":"4","variation_status":"LATE","train_terminated":"false","delay_monitoring_point":"false","reporting_stanox":"00000"}}]'
+SELECT rail_stream.ingest_message('trust', :'correction') AS corrected;
+SELECT rail_stream.ingest_message('trust', :'correction') AS corrected_again;
+SELECT variation_status, variation, correction_ind, event_source, movements_late, movements_on_time
+FROM rail.movements m,
+     LATERAL (SELECT sum(movements) FILTER (WHERE variation_status = 'LATE') AS movements_late,
+                     sum(movements) FILTER (WHERE variation_status = 'ON TIME') AS movements_on_time
+              FROM rail.daily_movement_counts c
+              WHERE c.day = '2024-07-28' AND c.toc_id = '29') c
+WHERE m.msg_key = '662P06ME28/DEPARTURE/65606';
+SELECT count(*) FROM rail.movements WHERE train_id = '662P06ME28';
+
+-- Deleting a movement takes its count away.
+BEGIN;
+DELETE FROM rail.movements WHERE msg_key = '662P06ME28/DEPARTURE/65606';
+SELECT sum(movements) FROM rail.daily_movement_counts WHERE day = '2024-07-28' AND toc_id = '29';
+ROLLBACK;
+
+-- tumbling_window_counts agrees with a plain GROUP BY, by day, TOC and status.
+SELECT (SELECT array_agg(row(window_start, window_end, group_values, count)::text
+                         ORDER BY window_start, group_values)
+        FROM rail_stream.tumbling_window_counts('rail.movements', 'actual_timestamp',
+                                                '1 day', '{toc_id,variation_status}'))
+     = (SELECT array_agg(row(d, d + interval '1 day', ARRAY[toc_id, variation_status], n)::text
+                         ORDER BY d, ARRAY[toc_id, variation_status])
+        FROM (SELECT date_trunc('day', actual_timestamp) AS d, toc_id, variation_status,
+                     count(*) AS n
+              FROM rail.movements GROUP BY 1, 2, 3) g) AS windows_agree;
+
+SELECT * FROM rail_stream.tumbling_window_counts('rail.movements', 'actual_timestamp',
+                                                 '1 day', '{variation_status}');
+-- 15-minute windows over one frame, with bounds; and no groups at all.
+SELECT * FROM rail_stream.tumbling_window_counts('rail.movements', 'actual_timestamp',
+    '15 minutes', '{}', '2024-07-28 00:00', '2024-07-29 00:00');
+SELECT * FROM rail_stream.tumbling_window_counts('rail.schedules', 'schedule_start_date',
+    '7 days', '{stp_indicator}', '2018-06-25', '2018-07-09');
+-- Days are UK calendar days: 2024-03-31 had 23 hours.
+CREATE TEMP TABLE dst (t timestamptz);
+INSERT INTO dst VALUES ('2024-03-30 23:30'), ('2024-03-31 00:30'), ('2024-03-31 23:30');
+SELECT window_start, window_end - window_start AS length, count
+FROM rail_stream.tumbling_window_counts('dst', 't', '1 day');
+
+-- Bad arguments are clear errors.
+SELECT * FROM rail_stream.tumbling_window_counts('rail.movements', 'no_such_column', '1 day');
+SELECT * FROM rail_stream.tumbling_window_counts('rail.movements', 'actual_timestamp', '1 day', '{nope}');
+SELECT * FROM rail_stream.tumbling_window_counts('rail.movements', 'toc_id', '1 day');
+SELECT * FROM rail_stream.tumbling_window_counts('rail.movements', 'actual_timestamp', '0 days');
+SELECT * FROM rail_stream.tumbling_window_counts('rail.movements', 'actual_timestamp', '-1 hour');
+SELECT * FROM rail_stream.tumbling_window_counts('rail.movements', 'actual_timestamp', '1 month');
+SELECT * FROM rail_stream.tumbling_window_counts('rail.no_such_table', 'actual_timestamp', '1 day');
+SELECT * FROM rail_stream.tumbling_window_counts('rail.movements', 'actual_timestamp', NULL);

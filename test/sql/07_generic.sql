@@ -1,0 +1,57 @@
+-- reference: and json: feeds: JSON objects into keyed tables, as kcat -K:
+-- loads the talk's reference topics.
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+
+-- canx_reason_code.dat is "CODE:{json}": the key fills the primary key.
+TRUNCATE rail.cancellation_reasons;
+CREATE TEMP TABLE dat (n serial, line text);
+\copy dat (line) FROM 'data/reference/canx_reason_code.dat' WITH (FORMAT csv, DELIMITER E'\x02', QUOTE E'\x01')
+SELECT sum(rail_stream.ingest_message('reference:cancellation_reasons',
+                                      substr(line, strpos(line, ':') + 1),
+                                      split_part(line, ':', 1)) ORDER BY n) AS written
+FROM dat;
+SELECT * FROM rail.cancellation_reasons WHERE canx_reason_code IN ('AA', 'YI', 'TG')
+ORDER BY 1;
+
+-- Any table with a primary key; member names match columns (or ignoring
+-- case), unknown members are ignored, missing columns keep their value.
+CREATE TABLE public.alert_config (
+    station text PRIMARY KEY,
+    alert_over_mins integer NOT NULL,
+    note text DEFAULT 'from kafka',
+    tags jsonb
+);
+SELECT rail_stream.ingest_message('json:public.alert_config',
+    '{"STATION":"BEN RHYDDING","ALERT_OVER_MINS":"5","colour":"red"}', 'BEN RHYDDING');
+SELECT rail_stream.ingest_message('json:alert_config',
+    '{"STATION":"LEEDS","ALERT_OVER_MINS":45,"tags":["busy",{"platforms":17}]}');
+SELECT rail_stream.ingest_message('json:alert_config', '{"ALERT_OVER_MINS":"30"}', 'KINGS CROSS');
+SELECT * FROM public.alert_config ORDER BY station;
+-- an update touches only the members given
+SELECT rail_stream.ingest_message('json:alert_config', '{"station":"LEEDS","alert_over_mins":40}');
+SELECT * FROM public.alert_config WHERE station = 'LEEDS';
+-- a tombstone (no value) deletes the row with the key
+SELECT rail_stream.ingest_message('json:alert_config', NULL::text, 'BEN RHYDDING') AS deleted;
+SELECT station FROM public.alert_config ORDER BY station;
+
+-- Composite keys: the key is a JSON object.
+CREATE TABLE public.readings (site text, at timestamptz, value numeric,
+                              PRIMARY KEY (site, at));
+SELECT rail_stream.ingest_message('json:readings', '{"site":"A","at":"2024-07-28 10:00+01","value":1.5}');
+SELECT rail_stream.ingest_message('json:readings', NULL::text, '{"site":"A","at":"2024-07-28 09:00Z"}') AS deleted;
+SELECT count(*) FROM public.readings;
+
+-- Bad messages for these feeds go to the dead letters too.
+TRUNCATE rail_stream.dead_letters;
+SELECT rail_stream.ingest_message('json:alert_config', '["LEEDS", 45]', 'array');
+SELECT rail_stream.ingest_message('json:alert_config', '{"station":"YORK","alert_over_mins":"soon"}', 'not-int');
+SELECT rail_stream.ingest_message('json:alert_config', '{"alert_over_mins":3}', NULL);
+SELECT rail_stream.ingest_message('json:alert_config', '{"station":"YORK","alert_over_mins":null}', 'not-null');
+SELECT rail_stream.ingest_message('json:alert_config', NULL::text, NULL);
+SELECT rail_stream.ingest_message('json:readings', NULL::text, 'A');
+SELECT key, sqlstate, error_message FROM rail_stream.dead_letters ORDER BY id;
+
+-- A target table without a primary key is refused up front.
+CREATE TABLE public.no_key (a int);
+SELECT rail_stream.ingest_message('json:no_key', '{"a":1}');
