@@ -33,10 +33,10 @@
 #include "feed_time.h"
 #include "transform.h"
 
-#define T(name)			{name, RS_FIELD_TEXT, false}
-#define KEY(name)		{name, RS_FIELD_TEXT, true}
-#define COL(name, col)	{name, RS_FIELD_TEXT, false, col}
-#define END				{NULL, RS_FIELD_TEXT, false}
+#define T(n)			{.name = n, .kind = RS_FIELD_TEXT}
+#define KEY(n)			{.name = n, .kind = RS_FIELD_TEXT, .required = true}
+#define COL(n, col)	{.name = n, .kind = RS_FIELD_TEXT, .column = col}
+#define END				{.name = NULL}
 
 static const RsField tiploc_fields[] = {
 	KEY("tiploc_code"), T("transaction_type"), T("nalco"), T("stanox"),
@@ -45,19 +45,19 @@ static const RsField tiploc_fields[] = {
 
 static const RsField association_fields[] = {
 	T("transaction_type"), KEY("main_train_uid"), KEY("assoc_train_uid"),
-	{"assoc_start_date", RS_FIELD_DATE, true}, {"assoc_end_date", RS_FIELD_DATE},
+	{.name = "assoc_start_date", .kind = RS_FIELD_DATE, .required = true}, {.name = "assoc_end_date", .kind = RS_FIELD_DATE},
 	T("assoc_days"), T("category"), T("date_indicator"), KEY("location"),
 	T("base_location_suffix"), T("assoc_location_suffix"), T("diagram_type"),
-	{"CIF_stp_indicator", RS_FIELD_TEXT, true, "stp_indicator"}, END
+	{.name = "CIF_stp_indicator", .kind = RS_FIELD_TEXT, .required = true, .column = "stp_indicator"}, END
 };
 
 static const RsField schedule_fields[] = {
 	COL("CIF_bank_holiday_running", "bank_holiday_running"),
-	{"CIF_stp_indicator", RS_FIELD_TEXT, true, "stp_indicator"},
-	{"CIF_train_uid", RS_FIELD_TEXT, true, "train_uid"},
+	{.name = "CIF_stp_indicator", .kind = RS_FIELD_TEXT, .required = true, .column = "stp_indicator"},
+	{.name = "CIF_train_uid", .kind = RS_FIELD_TEXT, .required = true, .column = "train_uid"},
 	T("applicable_timetable"), T("atoc_code"), T("schedule_days_runs"),
-	{"schedule_end_date", RS_FIELD_DATE},
-	{"schedule_start_date", RS_FIELD_DATE, true},
+	{.name = "schedule_end_date", .kind = RS_FIELD_DATE},
+	{.name = "schedule_start_date", .kind = RS_FIELD_DATE, .required = true},
 	T("train_status"), T("transaction_type"), END
 };
 
@@ -69,12 +69,12 @@ static const RsField segment_fields[] = {
 	T("signalling_id"),
 	COL("CIF_train_category", "train_category"),
 	COL("CIF_headcode", "headcode"),
-	{"CIF_course_indicator", RS_FIELD_INT4, false, "course_indicator"},
+	{.name = "CIF_course_indicator", .kind = RS_FIELD_INT4, .column = "course_indicator"},
 	COL("CIF_train_service_code", "train_service_code"),
 	COL("CIF_business_sector", "business_sector"),
 	COL("CIF_power_type", "power_type"),
 	COL("CIF_timing_load", "timing_load"),
-	{"CIF_speed", RS_FIELD_INT4, false, "speed"},
+	{.name = "CIF_speed", .kind = RS_FIELD_INT4, .column = "speed"},
 	COL("CIF_operating_characteristics", "operating_characteristics"),
 	COL("CIF_train_class", "train_class"),
 	COL("CIF_sleepers", "sleepers"),
@@ -151,7 +151,7 @@ rs_cif_transform(const RsJson *record)
 				 errmsg("CIF record is a JSON %s, not an object",
 						rs_json_type_name(record))));
 
-	for (int i = 0; i < lengthof(record_types); i++)
+	for (size_t i = 0; i < lengthof(record_types); i++)
 	{
 		const RsJson *body = rs_field_object(record, record_types[i].name);
 
@@ -237,8 +237,8 @@ association_rows(const RsJson *association)
 	{
 		static const RsField key_fields[] = {
 			KEY("main_train_uid"), KEY("assoc_train_uid"),
-			{"assoc_start_date", RS_FIELD_DATE, true}, KEY("location"),
-			{"CIF_stp_indicator", RS_FIELD_TEXT, true, "stp_indicator"}, END
+			{.name = "assoc_start_date", .kind = RS_FIELD_DATE, .required = true}, KEY("location"),
+			{.name = "CIF_stp_indicator", .kind = RS_FIELD_TEXT, .required = true, .column = "stp_indicator"}, END
 		};
 
 		rs_add_fields(row, association, key_fields);
@@ -328,7 +328,7 @@ add_schedule_summary(RsRow *row, const RsJson *schedule,
 	rs_row_add_text(row, "train_status_desc",
 					rs_decode(RS_CODES_TRAIN_STATUS,
 							  rs_field_text(schedule, "train_status")));
-	for (int i = 0; i < lengthof(schedule_decodes); i++)
+	for (size_t i = 0; i < lengthof(schedule_decodes); i++)
 	{
 		const RsJson *node = segment ? rs_json_get(segment, schedule_decodes[i].field) : NULL;
 		char	   *code = node ? rs_json_scalar_text(node) : NULL;

@@ -30,19 +30,19 @@
 #include "decode.h"
 #include "transform.h"
 
-#define T(name)		{name, RS_FIELD_TEXT, false}
-#define KEY(name)	{name, RS_FIELD_TEXT, true}
-#define INT(name)	{name, RS_FIELD_INT4, false}
-#define BOOL(name)	{name, RS_FIELD_BOOL, false}
-#define TIME(name)	{name, RS_FIELD_EVENT_TIME, false}
-#define KEYTIME(name) {name, RS_FIELD_EVENT_TIME, true}
-#define DATE(name)	{name, RS_FIELD_DATE, false}
-#define END			{NULL, RS_FIELD_TEXT, false}
+#define T(n)		{.name = n, .kind = RS_FIELD_TEXT}
+#define KEY(n)		{.name = n, .kind = RS_FIELD_TEXT, .required = true}
+#define INT(n)		{.name = n, .kind = RS_FIELD_INT4}
+#define BOOL(n)		{.name = n, .kind = RS_FIELD_BOOL}
+#define TIME(n)		{.name = n, .kind = RS_FIELD_EVENT_TIME}
+#define KEYTIME(n)	{.name = n, .kind = RS_FIELD_EVENT_TIME, .required = true}
+#define DATE(n)		{.name = n, .kind = RS_FIELD_DATE}
+#define END			{.name = NULL}
 
 static const RsField header_fields[] = {
 	KEY("msg_type"), T("source_dev_id"), T("user_id"),
 	T("original_data_source"),
-	{"msg_queue_timestamp", RS_FIELD_UTC_TIME, false},
+	{.name = "msg_queue_timestamp", .kind = RS_FIELD_UTC_TIME},
 	T("source_system_id"), END
 };
 
