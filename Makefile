@@ -11,12 +11,14 @@ MODULE_big   = rail_stream
 OBJS         = src/rail_stream.o src/guc.o src/json.o src/decode.o \
                src/feed_time.o src/transform.o src/trust.o src/cif.o \
                src/generic.o src/sink.o src/ingest.o src/window.o \
-               src/sql_api.o
+               src/sql_api.o src/shmem.o src/kafka_consumer.o \
+               src/worker.o src/launcher.o
 PGFILEDESC   = "rail_stream - Kafka to PostgreSQL streaming ETL"
 
 # The install script is assembled from the parts under sql/, in this order.
 SQL_PARTS    = sql/machinery.sql sql/rail_model.sql sql/reference_data.sql \
-               sql/enrichment.sql sql/punctuality.sql
+               sql/enrichment.sql sql/punctuality.sql \
+               sql/subscriptions.sql
 DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA         = $(wildcard sql/$(EXTENSION)--*--*.sql)
 

@@ -19,6 +19,7 @@ GRANT USAGE ON SCHEMA rail TO PUBLIC;
 CREATE TABLE rail_stream.dead_letters (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     feed            text NOT NULL,
+    subscription    text,
     topic           text,
     partition       integer,
     "offset"        bigint,

@@ -3,6 +3,13 @@
  * guc.c
  *	  Configuration parameters of rail_stream, all under "rail_stream.".
  *
+ * Parameters that size shared memory or name the database of the workers
+ * take effect at server start, and exist only when the library is preloaded
+ * (a library loaded later cannot define them); the workers' tunables take
+ * effect on reload (SIGHUP).
+ * Per-subscription options (rail_stream.create_subscription) override the
+ * batch settings and the brokers.
+ *
  * Copyright (c) 2026, rail_stream developers
  *
  * IDENTIFICATION
@@ -12,12 +19,19 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "guc.h"
 
-/* the largest message accepted, in kB; larger ones go to the dead letters */
 int			rs_max_message_size = 1024;
+char	   *rs_database = NULL;
+char	   *rs_brokers = NULL;
+int			rs_batch_size = 1000;
+int			rs_batch_ms = 100;
+int			rs_max_workers = 8;
+int			rs_restart_backoff_max = 60;
+int			rs_queue_kbytes = 16384;
 
 /*
  * rs_guc_init
@@ -34,6 +48,66 @@ rs_guc_init(void)
 							1024, 1, 1024 * 1024,
 							PGC_SUSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("rail_stream.brokers",
+							   gettext_noop("Sets the Kafka bootstrap servers of subscriptions that name none."),
+							   gettext_noop("A comma-separated list of host:port."),
+							   &rs_brokers,
+							   "127.0.0.1:9092",
+							   PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rail_stream.batch_size",
+							gettext_noop("Sets the largest number of Kafka messages written per transaction."),
+							NULL,
+							&rs_batch_size,
+							1000, 1, 100000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rail_stream.batch_ms",
+							gettext_noop("Sets the longest time a batch waits for more messages before it is written."),
+							gettext_noop("This bounds the latency that batching adds."),
+							&rs_batch_ms,
+							100, 1, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rail_stream.restart_backoff_max",
+							gettext_noop("Sets the longest wait before a failed ingest worker is restarted."),
+							gettext_noop("The wait doubles from one second after each failure, up to this."),
+							&rs_restart_backoff_max,
+							60, 1, 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rail_stream.queue_kbytes",
+							gettext_noop("Sets how much fetched Kafka data an ingest worker may hold before it is written."),
+							gettext_noop("This is librdkafka's queued.max.messages.kbytes; it bounds the worker's memory."),
+							&rs_queue_kbytes,
+							16384, 1024, 1024 * 1024,
+							PGC_SIGHUP, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	/* these size shared memory or start workers: only when preloading */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		DefineCustomStringVariable("rail_stream.database",
+								   gettext_noop("Sets the database whose subscriptions the background workers run."),
+								   NULL,
+								   &rs_database,
+								   "postgres",
+								   PGC_POSTMASTER, 0,
+								   NULL, NULL, NULL);
+
+		DefineCustomIntVariable("rail_stream.max_workers",
+								gettext_noop("Sets the largest number of ingest workers that can run at once."),
+								gettext_noop("Each also takes a slot of max_worker_processes."),
+								&rs_max_workers,
+								8, 1, 256,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+	}
 
 	MarkGUCPrefixReserved("rail_stream");
 }

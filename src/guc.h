@@ -14,6 +14,13 @@
 #define RAIL_STREAM_GUC_H
 
 extern int	rs_max_message_size;
+extern char *rs_database;
+extern char *rs_brokers;
+extern int	rs_batch_size;
+extern int	rs_batch_ms;
+extern int	rs_max_workers;
+extern int	rs_restart_backoff_max;
+extern int	rs_queue_kbytes;
 
 extern void rs_guc_init(void);
 

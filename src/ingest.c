@@ -7,6 +7,9 @@
  * Kafka workers alike.  A bad message must neither be lost nor take its
  * neighbours down, and the good path must stay fast, so:
  *
+ *	0. A worker's batch of Kafka messages is written in one subtransaction
+ *	   (rs_ingest_batch); if any message fails, the batch is rolled back and
+ *	   each message goes through the steps below on its own.
  *	1. The whole message (for TRUST, every train message of the frame) is
  *	   transformed and written in one subtransaction.
  *	2. If that fails with an error that belongs to the message (bad JSON, a
@@ -21,8 +24,11 @@
  * the caller's transaction fails as a whole, and nothing is dead-lettered
  * that a retry could have written.
  *
- * The caller must be connected to SPI.  Everything a message allocates,
- * including jansson's documents, lives in a context deleted at the end.
+ * Dead letters are written as the extension's owner, so that a subscription
+ * owner or an ingest_message() caller without rights on the table can still
+ * leave one.  The caller must be connected to SPI.  Everything a message
+ * allocates, including jansson's documents, lives in a context deleted at
+ * the end.
  *
  * Copyright (c) 2026, rail_stream developers
  *
@@ -34,11 +40,16 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/lsyscache.h"
 #include "utils/resowner.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "ingest.h"
@@ -47,13 +58,17 @@
 /* What ingest is working on, for error context */
 typedef struct IngestState
 {
-	const RsMessage *msg;
+	RsMessage  *msg;
 	const RsUnit *unit;			/* NULL while splitting the message */
 } IngestState;
 
 static bool try_write(IngestState *state, List **units, uint64 *rows,
 					  ErrorData **error);
+static bool try_write_batch(RsMessage *msgs, int n, uint64 *rows);
+static bool catch_message_error(MemoryContext cxt, ResourceOwner owner,
+								ErrorData **error);
 static uint64 write_units(IngestState *state, List *units);
+static void note_event_time(RsMessage *msg, const RsRow *row);
 static bool is_message_error(const ErrorData *edata);
 static void dead_letter(const RsMessage *msg, const RsUnit *unit,
 						const ErrorData *edata);
@@ -65,7 +80,7 @@ static void ingest_error_context(void *arg);
  *		and adds the number of dead letters it stored to *dead_letters.
  */
 uint64
-rs_ingest(const RsMessage *msg, int *dead_letters)
+rs_ingest(RsMessage *msg, int *dead_letters)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext msgcxt;
@@ -149,21 +164,100 @@ try_write(IngestState *state, List **units, uint64 *rows, ErrorData **error)
 	PG_CATCH();
 	{
 		error_context_stack = errcallback.previous;
-		MemoryContextSwitchTo(msgcxt);
-		*error = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(msgcxt);
-		CurrentResourceOwner = owner;
-		if (!is_message_error(*error))
-			ReThrowError(*error);
-		ok = false;
+		ok = catch_message_error(msgcxt, owner, error);
 	}
 	PG_END_TRY();
 
 	MemoryContextSwitchTo(msgcxt);
 	CurrentResourceOwner = owner;
 	state->unit = NULL;
+	return ok;
+}
+
+/*
+ * catch_message_error
+ *		In a PG_CATCH block: roll back the subtransaction, and re-throw the
+ *		error unless it belongs to the message.  Returns false, with the
+ *		error copied into cxt.
+ */
+static bool
+catch_message_error(MemoryContext cxt, ResourceOwner owner, ErrorData **error)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	if (!is_message_error(edata))
+		ReThrowError(edata);
+	if (error)
+		*error = edata;
+	return false;
+}
+
+/*
+ * rs_ingest_batch
+ *		Write n messages, fast: all in one subtransaction; if one of them
+ *		fails, roll back and write each through rs_ingest().
+ */
+uint64
+rs_ingest_batch(RsMessage *msgs, int n, int *dead_letters)
+{
+	uint64		rows = 0;
+
+	if (try_write_batch(msgs, n, &rows))
+		return rows;
+	rows = 0;
+	for (int i = 0; i < n; i++)
+		rows += rs_ingest(&msgs[i], dead_letters);
+	return rows;
+}
+
+static bool
+try_write_batch(RsMessage *msgs, int n, uint64 *rows)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext batchcxt;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorContextCallback errcallback;
+	IngestState state = {NULL, NULL};
+	volatile bool ok = true;
+
+	batchcxt = AllocSetContextCreate(caller, "rail_stream batch",
+									 ALLOCSET_DEFAULT_SIZES);
+	errcallback.callback = ingest_error_context;
+	errcallback.arg = &state;
+	errcallback.previous = error_context_stack;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(batchcxt);
+	PG_TRY();
+	{
+		error_context_stack = &errcallback;
+		for (int i = 0; i < n; i++)
+		{
+			state.msg = &msgs[i];
+			*rows += write_units(&state,
+								 rs_split_message(&msgs[i].feed, msgs[i].data,
+												  msgs[i].len, msgs[i].isnull));
+			MemoryContextReset(batchcxt);
+		}
+		error_context_stack = errcallback.previous;
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		error_context_stack = errcallback.previous;
+		ok = catch_message_error(batchcxt, owner, NULL);
+	}
+	PG_END_TRY();
+
+	MemoryContextSwitchTo(caller);
+	CurrentResourceOwner = owner;
+	MemoryContextDelete(batchcxt);
 	return ok;
 }
 
@@ -180,9 +274,58 @@ write_units(IngestState *state, List *units)
 		state->unit = lfirst(lc);
 		foreach(rc, rs_transform_unit(&state->msg->feed, state->unit,
 									  state->msg->key))
+		{
 			rows += rs_sink_write(lfirst(rc));
+			note_event_time(state->msg, lfirst(rc));
+		}
 	}
 	return rows;
+}
+
+/* Keep the feed's own latest time (msg_queue_timestamp) for the status view. */
+static void
+note_event_time(RsMessage *msg, const RsRow *row)
+{
+	for (int i = 0; i < row->ncols; i++)
+	{
+		if (row->types[i] == TIMESTAMPTZOID && !row->nulls[i] &&
+			strcmp(row->names[i], "msg_queue_timestamp") == 0)
+		{
+			TimestampTz t = DatumGetTimestampTz(row->values[i]);
+
+			if (t > msg->event_time)
+				msg->event_time = t;
+			return;
+		}
+	}
+}
+
+/*
+ * rs_become_owner
+ *		Run as the owner of the extension's tables until rs_restore_user().
+ */
+void
+rs_become_owner(RsSavedUser *saved)
+{
+	Oid			relid;
+	HeapTuple	tuple;
+	Oid			owner;
+
+	relid = get_relname_relid("dead_letters", get_namespace_oid("rail_stream", false));
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+void
+rs_restore_user(const RsSavedUser *saved)
+{
+	SetUserIdAndSecContext(saved->userid, saved->sec_context);
 }
 
 /*
@@ -221,11 +364,12 @@ static void
 dead_letter(const RsMessage *msg, const RsUnit *unit, const ErrorData *edata)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[15] = {TEXTOID, TEXTOID, INT4OID, INT8OID, TIMESTAMPTZOID,
+	Oid			types[16] = {TEXTOID, TEXTOID, INT4OID, INT8OID, TIMESTAMPTZOID,
 		TEXTOID, JSONBOID, BYTEAOID, INT4OID, INT4OID,
-	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[15];
-	char		nulls[16] = "               ";
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[16];
+	char		nulls[17] = "                ";
+	RsSavedUser saved;
 	bytea	   *raw;
 	const char *data = msg->data;
 	size_t		len = msg->len;
@@ -237,9 +381,10 @@ dead_letter(const RsMessage *msg, const RsUnit *unit, const ErrorData *edata)
 		plan = SPI_prepare("INSERT INTO rail_stream.dead_letters"
 						   " (feed, topic, partition, \"offset\", kafka_timestamp,"
 						   " key, headers, value, message_index, message_count,"
-						   " error_message, error_detail, error_hint, error_context, sqlstate)"
+						   " error_message, error_detail, error_hint, error_context, sqlstate,"
+						   " subscription)"
 						   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-						   " $11, $12, $13, $14, $15)", 15, types);
+						   " $11, $12, $13, $14, $15, $16)", 16, types);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed for dead letters: %s",
 				 SPI_result_code_string(SPI_result));
@@ -270,9 +415,13 @@ dead_letter(const RsMessage *msg, const RsUnit *unit, const ErrorData *edata)
 	SET(12, edata->hint == NULL, CStringGetTextDatum(edata->hint ? edata->hint : ""));
 	SET(13, edata->context == NULL, CStringGetTextDatum(edata->context ? edata->context : ""));
 	SET(14, false, CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode)));
+	SET(15, msg->subscription == NULL,
+		CStringGetTextDatum(msg->subscription ? msg->subscription : ""));
 #undef SET
 
+	rs_become_owner(&saved);
 	ret = SPI_execute_plan(plan, values, nulls, false, 0);
+	rs_restore_user(&saved);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "unexpected SPI result %d storing a dead letter", ret);
 }

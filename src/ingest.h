@@ -29,13 +29,27 @@ typedef struct RsMessage
 	const char *key;			/* NUL-terminated, or NULL */
 
 	/* Kafka origin: topic is NULL for messages given to ingest_message() */
+	const char *subscription;
 	const char *topic;
 	int32		partition;
 	int64		offset;
 	TimestampTz timestamp;
 	Jsonb	   *headers;		/* or NULL */
+
+	/* set by ingest: the latest msg_queue_timestamp written, or 0 */
+	TimestampTz event_time;
 } RsMessage;
 
-extern uint64 rs_ingest(const RsMessage *msg, int *dead_letters);
+/* The user a function runs as, while it runs as the extension's owner */
+typedef struct RsSavedUser
+{
+	Oid			userid;
+	int			sec_context;
+} RsSavedUser;
+
+extern uint64 rs_ingest(RsMessage *msg, int *dead_letters);
+extern uint64 rs_ingest_batch(RsMessage *msgs, int n, int *dead_letters);
+extern void rs_become_owner(RsSavedUser *saved);
+extern void rs_restore_user(const RsSavedUser *saved);
 
 #endif							/* RAIL_STREAM_INGEST_H */

@@ -4,9 +4,10 @@
  *	  Module entry point of rail_stream.
  *
  * The SQL functions (transforms, decodes, ingest_message, window counts)
- * need nothing but CREATE EXTENSION: _PG_init only defines the parameters,
- * so the library works without shared_preload_libraries, for instance on a
- * managed server or in a pg_regress run.
+ * need nothing but CREATE EXTENSION: without shared_preload_libraries,
+ * _PG_init only defines the parameters, so the library works on a managed
+ * server or in a pg_regress run.  Preloaded, it also sets up the shared
+ * memory and registers the launcher of the Kafka ingest workers.
  *
  * Copyright (c) 2026, rail_stream developers
  *
@@ -21,6 +22,8 @@
 #include "miscadmin.h"
 
 #include "guc.h"
+#include "shmem.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -32,4 +35,8 @@ _PG_init(void)
 	if (IsBinaryUpgrade)
 		return;
 	rs_guc_init();
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	rs_shmem_init();
+	rs_launcher_register();
 }

@@ -26,10 +26,13 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "commands/trigger.h"
 #include "decode.h"
 #include "feed_time.h"
 #include "ingest.h"
 #include "json.h"
+#include "kafka_consumer.h"
+#include "shmem.h"
 #include "transform.h"
 
 PG_FUNCTION_INFO_V1(rs_ingest_message_text);
@@ -47,6 +50,11 @@ PG_FUNCTION_INFO_V1(rs_platform_text_sql);
 PG_FUNCTION_INFO_V1(rs_correct_schedule_type_sql);
 PG_FUNCTION_INFO_V1(rs_schedule_key_sql);
 PG_FUNCTION_INFO_V1(rs_trust_event_time);
+PG_FUNCTION_INFO_V1(rs_check_feed);
+PG_FUNCTION_INFO_V1(rs_check_kafka_property);
+PG_FUNCTION_INFO_V1(rs_wake_launcher);
+PG_FUNCTION_INFO_V1(rs_worker_status);
+PG_FUNCTION_INFO_V1(rs_replay_message);
 
 static Datum ingest(FunctionCallInfo fcinfo, const char *data, size_t len);
 static void explode_frame(ReturnSetInfo *rsinfo, const char *data, size_t len);
@@ -284,4 +292,162 @@ Datum
 rs_trust_event_time(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TIMESTAMPTZ(rs_local_ms_to_timestamptz(PG_GETARG_INT64(0)));
+}
+
+/*
+ * _feed_target(feed text) RETURNS regclass: the target table of a
+ * reference: or json: feed, NULL for trust and cif; an ERROR if the feed is
+ * invalid.
+ */
+Datum
+rs_check_feed(PG_FUNCTION_ARGS)
+{
+	RsFeed		feed;
+
+	rs_feed_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)), &feed);
+	if (!OidIsValid(feed.relid))
+		PG_RETURN_NULL();
+	PG_RETURN_OID(feed.relid);
+}
+
+/* _check_kafka_property(name text, value text): librdkafka must accept it */
+Datum
+rs_check_kafka_property(PG_FUNCTION_ARGS)
+{
+	rs_kafka_check_property(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+							text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	PG_RETURN_VOID();
+}
+
+/*
+ * _wake_launcher() trigger: a change to the subscriptions reaches the
+ * launcher when its transaction commits.
+ */
+Datum
+rs_wake_launcher(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"_wake_launcher\" must be called as a trigger")));
+	rs_wake_launcher_at_commit();
+	return PointerGetDatum(NULL);
+}
+
+static const char *
+state_name(RsWorkerState state)
+{
+	switch (state)
+	{
+		case RS_STATE_STARTING:
+			return "starting";
+		case RS_STATE_RUNNING:
+			return "running";
+		case RS_STATE_BACKING_OFF:
+			return "backing off";
+		case RS_STATE_FAILED:
+			return "failed";
+		case RS_STATE_FREE:
+			break;
+	}
+	return "stopped";
+}
+
+/*
+ * _worker_status() RETURNS SETOF record: what the ingest workers publish in
+ * shared memory, one row per worker and partition (partition NULL for a
+ * worker that has none yet).  Empty when the library is not preloaded.
+ */
+Datum
+rs_worker_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TimestampTz now = GetCurrentTimestamp();
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (rs_shared == NULL)
+		return (Datum) 0;
+
+	LWLockAcquire(rs_shared->lock, LW_SHARED);
+	for (int i = 0; i < rs_shared->nslots; i++)
+	{
+		RsWorkerSlot *slot = rs_slot(i);
+
+		if (slot->state == RS_STATE_FREE)
+			continue;
+		for (int p = 0; p < Max(slot->npartitions, 1); p++)
+		{
+			RsPartitionStatus *ps = slot->npartitions ? &slot->partitions[p] : NULL;
+			Datum		values[14];
+			bool		nulls[14];
+
+			memset(nulls, 0, sizeof(nulls));
+			values[0] = Int64GetDatum(slot->subscription_id);
+			values[1] = Int32GetDatum(slot->worker_index);
+			values[2] = Int32GetDatum(slot->pid);
+			nulls[2] = (slot->pid == 0);
+			values[3] = CStringGetTextDatum(state_name(slot->state));
+			nulls[4] = nulls[5] = nulls[6] = nulls[7] = nulls[8] = nulls[9] = (ps == NULL);
+			if (ps)
+			{
+				values[4] = Int32GetDatum(ps->partition);
+				values[5] = Int64GetDatum(ps->committed_offset);
+				nulls[5] = (ps->committed_offset < 0);
+				values[6] = Int64GetDatum(ps->high_watermark);
+				nulls[6] = (ps->high_watermark < 0);
+				values[7] = TimestampTzGetDatum(ps->last_message_at);
+				nulls[7] = (ps->last_message_at == 0);
+				values[8] = TimestampTzGetDatum(ps->last_event_at);
+				nulls[8] = (ps->last_event_at == 0);
+				values[9] = Float8GetDatum(rs_slot_rate(ps, now));
+			}
+			values[10] = Int64GetDatum(slot->batches);
+			values[11] = Int64GetDatum(slot->dead_letters);
+			values[12] = CStringGetTextDatum(slot->last_error);
+			nulls[12] = (slot->last_error[0] == '\0');
+			values[13] = TimestampTzGetDatum(slot->last_error_at);
+			nulls[13] = (slot->last_error_at == 0);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	LWLockRelease(rs_shared->lock);
+	return (Datum) 0;
+}
+
+/*
+ * _replay_message(feed, value bytea, key, subscription, topic, partition,
+ *		offset, kafka_timestamp, headers) RETURNS bigint
+ *
+ * ingest_message() with a Kafka origin, for replaying dead letters: a
+ * message that fails again is stored again with where it came from.
+ */
+Datum
+rs_replay_message(PG_FUNCTION_ARGS)
+{
+	RsMessage	msg;
+	bytea	   *value = PG_ARGISNULL(1) ? NULL : PG_GETARG_BYTEA_PP(1);
+	int			dead = 0;
+	uint64		rows;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.feed_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	rs_feed_parse(msg.feed_name, &msg.feed);
+	msg.data = value ? VARDATA_ANY(value) : NULL;
+	msg.len = value ? VARSIZE_ANY_EXHDR(value) : 0;
+	msg.isnull = (value == NULL);
+	msg.key = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	msg.subscription = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	if (!PG_ARGISNULL(4))
+	{
+		msg.topic = text_to_cstring(PG_GETARG_TEXT_PP(4));
+		msg.partition = PG_ARGISNULL(5) ? -1 : PG_GETARG_INT32(5);
+		msg.offset = PG_ARGISNULL(6) ? -1 : PG_GETARG_INT64(6);
+		msg.timestamp = PG_ARGISNULL(7) ? 0 : PG_GETARG_TIMESTAMPTZ(7);
+	}
+	msg.headers = PG_ARGISNULL(8) ? NULL : PG_GETARG_JSONB_P(8);
+
+	SPI_connect();
+	rows = rs_ingest(&msg, &dead);
+	SPI_finish();
+	PG_RETURN_INT64((int64) rows);
 }

@@ -1,0 +1,479 @@
+
+-- Subscriptions: Kafka topics that the ingest workers consume ---------------
+--
+-- Managing subscriptions is for superusers and members of the role
+-- rail_stream_admin (created by the administrator, not by the extension).
+-- Row-level security enforces it on the tables; the functions check first,
+-- to say so plainly.  Changes reach the launcher when they commit.
+
+CREATE FUNCTION rail_stream._is_admin() RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r
+                     WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER), false)
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                   WHERE r.rolname OPERATOR(pg_catalog.=) 'rail_stream_admin'
+                     AND pg_catalog.pg_has_role(CURRENT_USER, r.oid, 'MEMBER'));
+END;
+
+CREATE FUNCTION rail_stream._require_admin() RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT rail_stream._is_admin() THEN
+        RAISE EXCEPTION 'permission denied to manage rail_stream subscriptions'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Only superusers and members of role "rail_stream_admin" manage subscriptions.',
+                  HINT = format('GRANT rail_stream_admin TO %I;', CURRENT_USER);
+    END IF;
+END;
+$$;
+
+CREATE TABLE rail_stream.subscriptions (
+    id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name                text NOT NULL UNIQUE
+                        CHECK (name ~ '^[A-Za-z0-9_.-]{1,100}$'),
+    topic               text NOT NULL,
+    feed                text NOT NULL,
+    brokers             text,
+    start_position      text NOT NULL DEFAULT 'earliest',
+    batch_size          integer CHECK (batch_size BETWEEN 1 AND 100000),
+    batch_ms            integer CHECK (batch_ms BETWEEN 1 AND 60000),
+    parallelism         integer NOT NULL DEFAULT 1 CHECK (parallelism BETWEEN 1 AND 256),
+    kafka_properties    jsonb NOT NULL DEFAULT '{}',
+    owner               regrole NOT NULL DEFAULT CURRENT_USER::regrole,
+    enabled             boolean NOT NULL DEFAULT true,
+    paused              boolean NOT NULL DEFAULT false,
+    config_version      integer NOT NULL DEFAULT 1,
+    created_at          timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE rail_stream.subscriptions IS
+    'Kafka topics consumed by the ingest workers (kafka_properties may hold credentials)';
+ALTER TABLE rail_stream.subscriptions ENABLE ROW LEVEL SECURITY;
+CREATE POLICY admins_only ON rail_stream.subscriptions
+    USING (rail_stream._is_admin()) WITH CHECK (rail_stream._is_admin());
+REVOKE ALL ON rail_stream.subscriptions FROM PUBLIC;
+-- rows are visible to administrators only (the policy above)
+GRANT SELECT, INSERT, UPDATE, DELETE ON rail_stream.subscriptions TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('rail_stream.subscriptions', '');
+
+-- Where each partition of each subscription has got: the next offset to
+-- read, written in the same transaction as the rows of the messages before
+-- it.  -2 and -1 stand for "earliest" and "latest" after reset_offsets().
+CREATE TABLE rail_stream.subscription_offsets (
+    subscription_id     bigint NOT NULL REFERENCES rail_stream.subscriptions ON DELETE CASCADE,
+    partition           integer NOT NULL,
+    next_offset         bigint NOT NULL,
+    updated_at          timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (subscription_id, partition)
+);
+COMMENT ON TABLE rail_stream.subscription_offsets IS
+    'Per partition, the next Kafka offset to read; committed with the rows (exactly once)';
+ALTER TABLE rail_stream.subscription_offsets ENABLE ROW LEVEL SECURITY;
+CREATE POLICY read_all ON rail_stream.subscription_offsets FOR SELECT USING (true);
+CREATE POLICY admins_write ON rail_stream.subscription_offsets
+    USING (rail_stream._is_admin()) WITH CHECK (rail_stream._is_admin());
+REVOKE ALL ON rail_stream.subscription_offsets FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON rail_stream.subscription_offsets TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('rail_stream.subscription_offsets', '');
+
+CREATE INDEX ON rail_stream.dead_letters (subscription, partition);
+
+CREATE FUNCTION rail_stream._wake_launcher() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'rs_wake_launcher';
+CREATE TRIGGER wake_launcher AFTER INSERT OR UPDATE OR DELETE ON rail_stream.subscriptions
+    FOR EACH STATEMENT EXECUTE FUNCTION rail_stream._wake_launcher();
+
+CREATE FUNCTION rail_stream._feed_target(feed text) RETURNS regclass
+LANGUAGE c STRICT STABLE AS 'MODULE_PATHNAME', 'rs_check_feed';
+
+CREATE FUNCTION rail_stream._check_kafka_property(name text, value text) RETURNS void
+LANGUAGE c STRICT STABLE AS 'MODULE_PATHNAME', 'rs_check_kafka_property';
+
+-- The owner of a subscription must be able to write what its feed writes.
+CREATE FUNCTION rail_stream._check_feed(feed text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target regclass := rail_stream._feed_target(feed);
+    tables regclass[];
+    t regclass;
+BEGIN
+    tables := CASE
+        WHEN feed = 'trust' THEN ARRAY['rail.activations', 'rail.cancellations',
+            'rail.movements', 'rail.reinstatements', 'rail.changes_of_origin',
+            'rail.changes_of_identity', 'rail.changes_of_location']::regclass[]
+        WHEN feed = 'cif' THEN ARRAY['rail.cif_headers', 'rail.tiplocs',
+            'rail.associations', 'rail.schedules', 'rail.schedule_locations']::regclass[]
+        ELSE ARRAY[target] END;
+    FOREACH t IN ARRAY tables LOOP
+        IF NOT has_table_privilege(t, 'INSERT, UPDATE') THEN
+            RAISE EXCEPTION 'permission denied for table %', t
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = format('The subscription''s owner, %I, must be able to insert and update the rows that feed "%s" writes.',
+                                      CURRENT_USER, feed);
+        END IF;
+    END LOOP;
+END;
+$$;
+
+-- Check the options of a subscription; returns them normalised.
+CREATE FUNCTION rail_stream._check_options(options jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k text;
+    v jsonb;
+    p text;
+    pv jsonb;
+    result jsonb := '{}';
+    n numeric;
+    limits constant jsonb := jsonb_build_object(
+        'batch_size', jsonb_build_array(1, 100000),
+        'batch_ms', jsonb_build_array(1, 60000),
+        'parallelism', jsonb_build_array(1, coalesce(current_setting('rail_stream.max_workers', true)::int, 256)));
+BEGIN
+    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'subscription options must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR k, v IN SELECT * FROM jsonb_each(options) LOOP
+        IF k = 'start' THEN
+            IF jsonb_typeof(v) <> 'string' THEN
+                RAISE EXCEPTION 'invalid value for option "start": %', v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Use "earliest", "latest" or a timestamp.';
+            ELSIF v #>> '{}' IN ('earliest', 'latest') THEN
+                result := result || jsonb_build_object(k, v);
+            ELSE
+                BEGIN
+                    result := result || jsonb_build_object(k,
+                        to_char((v #>> '{}')::timestamptz AT TIME ZONE 'UTC',
+                                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+                EXCEPTION WHEN data_exception THEN
+                    RAISE EXCEPTION 'invalid value for option "start": %', v
+                        USING ERRCODE = 'invalid_parameter_value',
+                              HINT = 'Use "earliest", "latest" or a timestamp.';
+                END;
+            END IF;
+        ELSIF limits ? k THEN
+            IF jsonb_typeof(v) <> 'number' OR (v #>> '{}')::numeric <> trunc((v #>> '{}')::numeric)
+               OR (v #>> '{}')::numeric NOT BETWEEN (limits -> k ->> 0)::numeric AND (limits -> k ->> 1)::numeric THEN
+                RAISE EXCEPTION 'invalid value for option "%": %', k, v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = format('Use an integer from %s to %s.', limits -> k ->> 0, limits -> k ->> 1);
+            END IF;
+            result := result || jsonb_build_object(k, v);
+        ELSIF k = 'kafka' THEN
+            IF jsonb_typeof(v) <> 'object' THEN
+                RAISE EXCEPTION 'invalid value for option "kafka": %', v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Give librdkafka properties as an object, as in {"security.protocol": "ssl"}.';
+            END IF;
+            FOR p, pv IN SELECT * FROM jsonb_each(v) LOOP
+                IF p IN ('enable.auto.commit', 'enable.auto.offset.store', 'group.id',
+                         'bootstrap.servers', 'enable.partition.eof', 'log.queue') THEN
+                    RAISE EXCEPTION 'Kafka property "%" cannot be set for a subscription', p
+                        USING ERRCODE = 'invalid_parameter_value',
+                              DETAIL = 'rail_stream sets it itself: it stores offsets in PostgreSQL and names brokers and groups.';
+                END IF;
+                IF jsonb_typeof(pv) IN ('object', 'array', 'null') THEN
+                    RAISE EXCEPTION 'invalid value for Kafka property "%": %', p, pv
+                        USING ERRCODE = 'invalid_parameter_value';
+                END IF;
+                PERFORM rail_stream._check_kafka_property(p, pv #>> '{}');
+            END LOOP;
+            result := result || jsonb_build_object(k,
+                (SELECT coalesce(jsonb_object_agg(e.key, e.value #>> '{}'), '{}')
+                 FROM jsonb_each(v) e));
+        ELSE
+            RAISE EXCEPTION 'unrecognized subscription option "%"', k
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'The options are start, batch_size, batch_ms, parallelism and kafka.';
+        END IF;
+    END LOOP;
+    RETURN result;
+END;
+$$;
+
+CREATE FUNCTION rail_stream._subscription(name text) RETURNS rail_stream.subscriptions
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s rail_stream.subscriptions;
+BEGIN
+    SELECT * INTO s FROM rail_stream.subscriptions WHERE subscriptions.name = _subscription.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'subscription "%" does not exist', name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN s;
+END;
+$$;
+
+CREATE FUNCTION rail_stream.create_subscription(name text, topic text, feed text,
+    brokers text DEFAULT NULL, options jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o jsonb;
+    new_id bigint;
+BEGIN
+    PERFORM rail_stream._require_admin();
+    IF name IS NULL OR topic IS NULL OR feed IS NULL THEN
+        RAISE EXCEPTION 'name, topic and feed must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM rail_stream._check_feed(feed);
+    o := rail_stream._check_options(coalesce(options, '{}'));
+    INSERT INTO rail_stream.subscriptions AS s (name, topic, feed, brokers,
+        start_position, batch_size, batch_ms, parallelism, kafka_properties)
+    VALUES (name, topic, feed, brokers, coalesce(o ->> 'start', 'earliest'),
+            (o ->> 'batch_size')::int, (o ->> 'batch_ms')::int,
+            coalesce((o ->> 'parallelism')::int, 1), coalesce(o -> 'kafka', '{}'))
+    RETURNING s.id INTO new_id;
+    RETURN new_id;
+EXCEPTION
+    WHEN unique_violation THEN
+        RAISE EXCEPTION 'subscription "%" already exists', name
+            USING ERRCODE = 'duplicate_object';
+    WHEN check_violation THEN
+        RAISE EXCEPTION 'invalid subscription name "%"', name
+            USING ERRCODE = 'invalid_name',
+                  DETAIL = 'A name has 1 to 100 letters, digits, dots, dashes and underscores; it names the Kafka consumer group.';
+END;
+$$;
+COMMENT ON FUNCTION rail_stream.create_subscription(text, text, text, text, jsonb) IS
+    'Consume a Kafka topic into the feed''s tables, exactly once; runs at commit';
+
+CREATE FUNCTION rail_stream.alter_subscription(name text, topic text DEFAULT NULL,
+    feed text DEFAULT NULL, brokers text DEFAULT NULL, options jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s rail_stream.subscriptions;
+    o jsonb;
+BEGIN
+    PERFORM rail_stream._require_admin();
+    s := rail_stream._subscription(name);
+    IF feed IS NOT NULL THEN
+        PERFORM rail_stream._check_feed(feed);
+    END IF;
+    o := rail_stream._check_options(coalesce(options, '{}'));
+    UPDATE rail_stream.subscriptions u SET
+        topic = coalesce(alter_subscription.topic, u.topic),
+        feed = coalesce(alter_subscription.feed, u.feed),
+        brokers = coalesce(alter_subscription.brokers, u.brokers),
+        start_position = coalesce(o ->> 'start', u.start_position),
+        batch_size = coalesce((o ->> 'batch_size')::int, u.batch_size),
+        batch_ms = coalesce((o ->> 'batch_ms')::int, u.batch_ms),
+        parallelism = coalesce((o ->> 'parallelism')::int, u.parallelism),
+        kafka_properties = coalesce(o -> 'kafka', u.kafka_properties),
+        config_version = u.config_version + 1
+    WHERE u.id = s.id;
+    -- offsets belong to the topic they were read from
+    IF alter_subscription.topic IS NOT NULL AND alter_subscription.topic <> s.topic THEN
+        DELETE FROM rail_stream.subscription_offsets WHERE subscription_id = s.id;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION rail_stream.alter_subscription(text, text, text, text, jsonb) IS
+    'Change a subscription; its workers restart with the change at commit';
+
+CREATE FUNCTION rail_stream.drop_subscription(name text, if_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM rail_stream._require_admin();
+    DELETE FROM rail_stream.subscriptions s WHERE s.name = drop_subscription.name;
+    IF NOT FOUND AND NOT if_exists THEN
+        RAISE EXCEPTION 'subscription "%" does not exist', name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION rail_stream.drop_subscription(text, boolean) IS
+    'Stop and remove a subscription and its stored offsets (the rows it wrote stay)';
+
+CREATE FUNCTION rail_stream.pause_subscription(name text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM rail_stream._require_admin();
+    PERFORM rail_stream._subscription(name);
+    UPDATE rail_stream.subscriptions s SET paused = true WHERE s.name = pause_subscription.name;
+END;
+$$;
+COMMENT ON FUNCTION rail_stream.pause_subscription(text) IS
+    'Stop consuming at commit; the stored offsets stay where they are';
+
+CREATE FUNCTION rail_stream.resume_subscription(name text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM rail_stream._require_admin();
+    PERFORM rail_stream._subscription(name);
+    UPDATE rail_stream.subscriptions s SET paused = false WHERE s.name = resume_subscription.name;
+END;
+$$;
+COMMENT ON FUNCTION rail_stream.resume_subscription(text) IS
+    'Consume again from the stored offsets';
+
+-- reset_offsets(name, to): to is 'earliest', 'latest', a timestamp, or a
+-- JSON object of offsets per partition, as '{"0": 1200, "3": 0}'.
+CREATE FUNCTION rail_stream.reset_offsets(name text, "to" text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s rail_stream.subscriptions;
+    positions jsonb;
+    p text;
+    v jsonb;
+BEGIN
+    PERFORM rail_stream._require_admin();
+    s := rail_stream._subscription(name);
+    IF "to" IS NULL THEN
+        RAISE EXCEPTION 'reset position must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF left(ltrim("to"), 1) = '{' THEN
+        positions := "to"::jsonb;
+        FOR p, v IN SELECT * FROM jsonb_each(positions) LOOP
+            IF p !~ '^[0-9]+$' OR jsonb_typeof(v) <> 'number' OR (v #>> '{}')::numeric < 0
+               OR (v #>> '{}')::numeric <> trunc((v #>> '{}')::numeric) THEN
+                RAISE EXCEPTION 'invalid offset for partition %: %', p, v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Give each partition a non-negative offset, as in {"0": 1200}.';
+            END IF;
+            INSERT INTO rail_stream.subscription_offsets AS o (subscription_id, partition, next_offset)
+            VALUES (s.id, p::int, (v #>> '{}')::bigint)
+            ON CONFLICT (subscription_id, partition)
+            DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = pg_catalog.now();
+        END LOOP;
+    ELSE
+        DELETE FROM rail_stream.subscription_offsets WHERE subscription_id = s.id;
+        UPDATE rail_stream.subscriptions u
+        SET start_position = rail_stream._check_options(jsonb_build_object('start', "to")) ->> 'start'
+        WHERE u.id = s.id;
+    END IF;
+    UPDATE rail_stream.subscriptions u SET config_version = u.config_version + 1 WHERE u.id = s.id;
+END;
+$$;
+COMMENT ON FUNCTION rail_stream.reset_offsets(text, text) IS
+    'Move a subscription to earliest, latest, a timestamp or given offsets; its workers restart there';
+
+CREATE FUNCTION rail_stream._replay_message(feed text, value bytea, key text,
+    subscription text, topic text, partition integer, "offset" bigint,
+    kafka_timestamp timestamptz, headers jsonb)
+RETURNS bigint
+LANGUAGE c CALLED ON NULL INPUT VOLATILE AS 'MODULE_PATHNAME', 'rs_replay_message';
+
+-- replay_dead_letters(subscription, ids): run stored dead letters through
+-- their feed again, after a fix.  A replayed dead letter is removed; one that
+-- fails again is stored again, as a new dead letter.
+CREATE FUNCTION rail_stream.replay_dead_letters(subscription text DEFAULT NULL,
+    ids bigint[] DEFAULT NULL,
+    OUT replayed integer, OUT failed integer, OUT rows_written bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d rail_stream.dead_letters;
+    last_id bigint;
+BEGIN
+    PERFORM rail_stream._require_admin();
+    replayed := 0;
+    rows_written := 0;
+    SELECT coalesce(max(id), 0) INTO last_id FROM rail_stream.dead_letters;
+    FOR d IN DELETE FROM rail_stream.dead_letters x
+             WHERE (replay_dead_letters.subscription IS NULL
+                    OR x.subscription = replay_dead_letters.subscription)
+               AND (ids IS NULL OR x.id = ANY (ids))
+               AND x.id <= last_id
+             RETURNING * LOOP
+        replayed := replayed + 1;
+        rows_written := rows_written + rail_stream._replay_message(d.feed,
+            -- a train message of a frame was stored alone: make it a frame again
+            CASE WHEN d.message_index IS NULL THEN d.value
+                 ELSE '\x5b'::bytea || d.value || '\x5d'::bytea END,
+            d.key, d.subscription, d.topic, d.partition, d."offset",
+            d.kafka_timestamp, d.headers);
+    END LOOP;
+    SELECT count(*) INTO failed FROM rail_stream.dead_letters WHERE id > last_id;
+END;
+$$;
+COMMENT ON FUNCTION rail_stream.replay_dead_letters(text, bigint[]) IS
+    'Run dead letters through their feed again; returns how many were replayed and failed again';
+
+-- Status ------------------------------------------------------------------
+
+CREATE FUNCTION rail_stream._worker_status(
+    OUT subscription_id bigint, OUT worker_index integer, OUT pid integer,
+    OUT state text, OUT partition integer, OUT committed_offset bigint,
+    OUT high_watermark bigint, OUT last_message_at timestamptz,
+    OUT last_event_at timestamptz, OUT messages_per_second double precision,
+    OUT batches bigint, OUT dead_letters bigint, OUT last_error text,
+    OUT last_error_at timestamptz)
+RETURNS SETOF record
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'rs_worker_status';
+
+-- One row per subscription and partition, from the workers' shared memory
+-- and the stored offsets; no broker is asked.  Administrators and pg_monitor
+-- see every subscription, other roles those they own.
+CREATE VIEW rail_stream.subscription_status AS
+WITH w AS (SELECT * FROM rail_stream._worker_status()),
+parts AS (
+    SELECT o.subscription_id, o.partition FROM rail_stream.subscription_offsets o
+    UNION
+    SELECT w.subscription_id, w.partition FROM w WHERE w.partition IS NOT NULL
+)
+SELECT s.name AS subscription,
+       s.topic,
+       p.partition,
+       CASE WHEN s.paused THEN 'paused'
+            WHEN NOT s.enabled THEN 'disabled'
+            ELSE coalesce(wp.state, ws.state, 'stopped') END AS state,
+       c.committed_offset,
+       wp.high_watermark,
+       wp.high_watermark - c.committed_offset AS lag,
+       wp.last_message_at,
+       wp.last_event_at,
+       CASE WHEN wp.high_watermark - c.committed_offset > 0
+            THEN extract(epoch FROM pg_catalog.now() - wp.last_message_at)
+            WHEN wp.high_watermark IS NOT NULL THEN 0 END AS lag_seconds,
+       wp.messages_per_second,
+       coalesce(wp.batches, ws.batches) AS batches,
+       (SELECT count(*) FROM rail_stream.dead_letters d
+        WHERE d.subscription = s.name AND d.partition IS NOT DISTINCT FROM p.partition) AS dead_letters,
+       coalesce(wp.last_error, ws.last_error) AS last_error,
+       coalesce(wp.last_error_at, ws.last_error_at) AS last_error_at,
+       coalesce(wp.pid, ws.pid) AS pid
+FROM rail_stream.subscriptions s
+LEFT JOIN parts p ON p.subscription_id = s.id
+LEFT JOIN w wp ON wp.subscription_id = s.id AND wp.partition = p.partition
+LEFT JOIN LATERAL (SELECT * FROM w WHERE w.subscription_id = s.id
+                   ORDER BY w.worker_index LIMIT 1) ws ON true
+LEFT JOIN rail_stream.subscription_offsets o
+       ON o.subscription_id = s.id AND o.partition = p.partition
+CROSS JOIN LATERAL (SELECT CASE WHEN coalesce(wp.committed_offset, o.next_offset) >= 0
+                                THEN coalesce(wp.committed_offset, o.next_offset) END
+                           AS committed_offset) c
+WHERE rail_stream._is_admin()
+   OR pg_catalog.pg_has_role(CURRENT_USER, 'pg_monitor', 'USAGE')
+   OR pg_catalog.pg_has_role(CURRENT_USER, s.owner, 'USAGE');
+COMMENT ON VIEW rail_stream.subscription_status IS
+    'Per subscription and partition: state, offsets, lag, rates and errors of the ingest workers';
+GRANT SELECT ON rail_stream.subscription_status TO PUBLIC;

@@ -1,0 +1,401 @@
+/*-------------------------------------------------------------------------
+ *
+ * kafka_consumer.c
+ *	  A Kafka consumer for one ingest worker, over librdkafka.
+ *
+ * This is the only file that knows about librdkafka.  librdkafka runs its
+ * own threads, and PostgreSQL's functions must never run on them, so:
+ *
+ *	- logs go to a queue of their own (log.queue), which the worker drains
+ *	  on its main thread in rs_kafka_report();
+ *	- the error callback runs inside rd_kafka_consumer_poll() on the main
+ *	  thread, but inside librdkafka's code, where an ereport() longjmp would
+ *	  be unsafe: it only copies the message into a buffer for later.
+ *
+ * Partitions are assigned explicitly (rd_kafka_assign), not through the
+ * group's rebalance protocol.  A worker owns the partitions p with
+ * p % parallelism = its index, and starts each at the offset stored in
+ * PostgreSQL, so no two workers ever write the same partition and no
+ * rebalance can interleave with a commit.  The group.id is still set, and
+ * offsets are committed to it after each database commit, so that Kafka's
+ * lag tools (kafka-consumer-groups, Burrow) see the subscription's progress.
+ *
+ * Copyright (c) 2026, rail_stream developers
+ *
+ * IDENTIFICATION
+ *	  src/kafka_consumer.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "kafka_consumer.h"
+
+struct RsKafkaConsumer
+{
+	rd_kafka_t *rk;
+	rd_kafka_queue_t *log_queue;
+	char	   *topic;
+	char		error[512];		/* last error from librdkafka, or "" */
+};
+
+static void set_property(rd_kafka_conf_t *conf, const char *name,
+						 const char *value);
+static void set_properties(rd_kafka_conf_t *conf, Jsonb *properties);
+static void error_callback(rd_kafka_t *rk, int err, const char *reason,
+						   void *opaque);
+
+/*
+ * rs_kafka_create
+ *		A consumer for topic; no partition is assigned yet.
+ *
+ * properties (a JSON object, may be NULL) hold extra librdkafka settings
+ * such as security.protocol; a bad one raises an ERROR naming it.
+ */
+RsKafkaConsumer *
+rs_kafka_create(const char *brokers, const char *group, const char *topic,
+				Jsonb *properties, int queue_kbytes)
+{
+	RsKafkaConsumer *consumer = palloc0(sizeof(RsKafkaConsumer));
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char		errstr[512];
+	char		kbytes[32];
+
+	set_property(conf, "bootstrap.servers", brokers);
+	set_property(conf, "group.id", group);
+	set_property(conf, "enable.auto.commit", "false");
+	set_property(conf, "enable.auto.offset.store", "false");
+	set_property(conf, "enable.partition.eof", "false");
+	set_property(conf, "log.queue", "true");
+	set_property(conf, "client.id", "rail_stream");
+	snprintf(kbytes, sizeof(kbytes), "%d", queue_kbytes);
+	set_property(conf, "queued.max.messages.kbytes", kbytes);
+	set_properties(conf, properties);
+	rd_kafka_conf_set_error_cb(conf, error_callback);
+	rd_kafka_conf_set_opaque(conf, consumer);
+
+	consumer->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (consumer->rk == NULL)
+	{
+		rd_kafka_conf_destroy(conf);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("could not create Kafka consumer: %s", errstr)));
+	}
+	consumer->log_queue = rd_kafka_queue_new(consumer->rk);
+	rd_kafka_set_log_queue(consumer->rk, consumer->log_queue);
+	rd_kafka_poll_set_consumer(consumer->rk);
+	consumer->topic = pstrdup(topic);
+	return consumer;
+}
+
+static void
+set_property(rd_kafka_conf_t *conf, const char *name, const char *value)
+{
+	char		errstr[512];
+
+	if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+	{
+		rd_kafka_conf_destroy(conf);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid Kafka property \"%s\": %s", name, errstr)));
+	}
+}
+
+static void
+set_properties(rd_kafka_conf_t *conf, Jsonb *properties)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken token;
+	char	   *name = NULL;
+
+	if (properties == NULL)
+		return;
+	it = JsonbIteratorInit(&properties->root);
+	while ((token = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (token == WJB_KEY)
+			name = pnstrdup(v.val.string.val, v.val.string.len);
+		else if (token == WJB_VALUE && v.type == jbvString)
+			set_property(conf, name, pnstrdup(v.val.string.val, v.val.string.len));
+		else if (token == WJB_VALUE)
+		{
+			rd_kafka_conf_destroy(conf);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid Kafka property \"%s\": the value must be a string", name)));
+		}
+	}
+}
+
+/*
+ * rs_kafka_check_property
+ *		Raise an ERROR if librdkafka would refuse a property; for validating
+ *		a subscription's options when it is created.
+ */
+void
+rs_kafka_check_property(const char *name, const char *value)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+	set_property(conf, name, value);
+	rd_kafka_conf_destroy(conf);
+}
+
+/* Runs inside rd_kafka_consumer_poll(): no ereport, no palloc. */
+static void
+error_callback(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	RsKafkaConsumer *consumer = opaque;
+
+	snprintf(consumer->error, sizeof(consumer->error), "%s: %s",
+			 rd_kafka_err2name(err), reason);
+}
+
+void
+rs_kafka_destroy(RsKafkaConsumer *consumer)
+{
+	if (consumer == NULL || consumer->rk == NULL)
+		return;
+	rd_kafka_queue_destroy(consumer->log_queue);
+	rd_kafka_consumer_close(consumer->rk);
+	rd_kafka_destroy(consumer->rk);
+	consumer->rk = NULL;
+}
+
+/*
+ * rs_kafka_partition_count
+ *		The number of partitions of the topic, asking a broker; 0 if the
+ *		topic does not exist (yet) or no broker answered, with the reason
+ *		left for rs_kafka_take_error().
+ */
+int
+rs_kafka_partition_count(RsKafkaConsumer *consumer, int timeout_ms)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(consumer->rk, consumer->topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t err;
+	int			count = 0;
+
+	err = rd_kafka_metadata(consumer->rk, 0, rkt, &md, timeout_ms);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		snprintf(consumer->error, sizeof(consumer->error),
+				 "could not read metadata of topic \"%s\": %s",
+				 consumer->topic, rd_kafka_err2str(err));
+	else if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		snprintf(consumer->error, sizeof(consumer->error),
+				 "topic \"%s\" is not available: %s", consumer->topic,
+				 rd_kafka_err2str(md->topic_cnt ? md->topics[0].err :
+								  RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+	else
+		count = md->topics[0].partition_cnt;
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	return count;
+}
+
+/*
+ * rs_kafka_assign
+ *		Consume exactly these partitions, each from its offset (or from
+ *		RS_OFFSET_BEGINNING / RS_OFFSET_END).
+ */
+void
+rs_kafka_assign(RsKafkaConsumer *consumer, int n, const int32 *partitions,
+				const int64 *offsets)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n);
+	rd_kafka_resp_err_t err;
+
+	for (int i = 0; i < n; i++)
+		rd_kafka_topic_partition_list_add(list, consumer->topic,
+										  partitions[i])->offset = offsets[i];
+	err = rd_kafka_assign(consumer->rk, list);
+	rd_kafka_topic_partition_list_destroy(list);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("could not assign partitions of topic \"%s\": %s",
+						consumer->topic, rd_kafka_err2str(err))));
+}
+
+/*
+ * rs_kafka_offsets_for_time
+ *		The first offset of each partition at or after time_ms, asking the
+ *		brokers; false (with an error to take) if they did not answer.
+ */
+bool
+rs_kafka_offsets_for_time(RsKafkaConsumer *consumer, int n,
+						  const int32 *partitions, int64 time_ms,
+						  int64 *offsets, int timeout_ms)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n);
+	rd_kafka_resp_err_t err;
+
+	for (int i = 0; i < n; i++)
+		rd_kafka_topic_partition_list_add(list, consumer->topic,
+										  partitions[i])->offset = time_ms;
+	err = rd_kafka_offsets_for_times(consumer->rk, list, timeout_ms);
+	for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < n; i++)
+		offsets[i] = list->elems[i].offset;
+	rd_kafka_topic_partition_list_destroy(list);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		snprintf(consumer->error, sizeof(consumer->error),
+				 "could not look up offsets by time: %s", rd_kafka_err2str(err));
+	return err == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/*
+ * rs_kafka_poll
+ *		Up to max messages, waiting at most timeout_ms for the first one.
+ *		Consumer errors (a broker down, say) are kept for rs_kafka_take_error
+ *		and do not count as messages.
+ */
+int
+rs_kafka_poll(RsKafkaConsumer *consumer, RsKafkaMessage *messages, int max,
+			  int timeout_ms)
+{
+	int			n = 0;
+
+	while (n < max)
+	{
+		rd_kafka_message_t *m;
+
+		m = rd_kafka_consumer_poll(consumer->rk, n == 0 ? timeout_ms : 0);
+		if (m == NULL)
+			break;
+		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		{
+			snprintf(consumer->error, sizeof(consumer->error), "%s",
+					 rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		messages[n].partition = m->partition;
+		messages[n].offset = m->offset;
+		messages[n].value = m->payload;
+		messages[n].len = m->payload ? m->len : 0;
+		messages[n].key = m->key;
+		messages[n].keylen = m->key ? m->key_len : 0;
+		messages[n].timestamp_ms = rd_kafka_message_timestamp(m, NULL);
+		messages[n].handle = m;
+		n++;
+	}
+	return n;
+}
+
+void
+rs_kafka_release(RsKafkaMessage *messages, int n)
+{
+	for (int i = 0; i < n; i++)
+		rd_kafka_message_destroy((rd_kafka_message_t *) messages[i].handle);
+}
+
+/*
+ * rs_kafka_commit
+ *		Tell the group how far the subscription has got, without waiting:
+ *		this is for lag tools; PostgreSQL holds the offsets that count.
+ */
+void
+rs_kafka_commit(RsKafkaConsumer *consumer, int n, const int32 *partitions,
+				const int64 *next_offsets)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n);
+
+	for (int i = 0; i < n; i++)
+		rd_kafka_topic_partition_list_add(list, consumer->topic,
+										  partitions[i])->offset = next_offsets[i];
+	(void) rd_kafka_commit(consumer->rk, list, 1);
+	rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* The partition's high watermark as last fetched (no broker call); -1 if unknown. */
+int64
+rs_kafka_high_watermark(RsKafkaConsumer *consumer, int32 partition)
+{
+	int64_t		low,
+				high;
+
+	if (rd_kafka_get_watermark_offsets(consumer->rk, consumer->topic, partition,
+									   &low, &high) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return -1;
+	return high;
+}
+
+/* A message's headers as a JSON object of strings, or NULL if it has none. */
+Jsonb *
+rs_kafka_headers(const RsKafkaMessage *message)
+{
+	rd_kafka_headers_t *headers;
+	JsonbParseState *state = NULL;
+	JsonbValue	v;
+	const char *name;
+	const void *value;
+	size_t		size;
+
+	if (rd_kafka_message_headers(message->handle, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return NULL;
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
+		 RD_KAFKA_RESP_ERR_NO_ERROR; i++)
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) name;
+		v.val.string.len = strlen(name);
+		pushJsonbValue(&state, WJB_KEY, &v);
+		if (value == NULL)
+			v.type = jbvNull;
+		else
+		{
+			/* header values are bytes: keep them as hex, losing nothing */
+			v.val.string.val = palloc(size * 2 + 1);
+			v.val.string.len = hex_encode(value, size, v.val.string.val);
+		}
+		pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/*
+ * rs_kafka_report
+ *		Write librdkafka's queued log lines to the server log, on the
+ *		worker's own thread.
+ */
+void
+rs_kafka_report(RsKafkaConsumer *consumer)
+{
+	rd_kafka_event_t *ev;
+
+	while ((ev = rd_kafka_queue_poll(consumer->log_queue, 0)) != NULL)
+	{
+		const char *facility;
+		const char *line;
+		int			level;
+
+		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_LOG &&
+			rd_kafka_event_log(ev, &facility, &line, &level) == 0)
+			ereport(level <= 4 ? WARNING : LOG,
+					(errmsg_internal("librdkafka %s: %s", facility, line)));
+		rd_kafka_event_destroy(ev);
+	}
+}
+
+/* The last error seen since the previous call, or NULL. */
+const char *
+rs_kafka_take_error(RsKafkaConsumer *consumer)
+{
+	static char taken[512];
+
+	if (consumer->error[0] == '\0')
+		return NULL;
+	strlcpy(taken, consumer->error, sizeof(taken));
+	consumer->error[0] = '\0';
+	return taken;
+}

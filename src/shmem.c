@@ -1,0 +1,190 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.c
+ *	  Shared state of the launcher and the ingest workers.
+ *
+ * One slot per running ingest worker (rail_stream.max_workers of them),
+ * owned by the launcher: it assigns a slot when it starts a worker and marks
+ * it backing off when the worker dies.  The worker fills in its partitions'
+ * offsets, watermarks, message rates and errors after every batch, so that
+ * rail_stream.subscription_status reads them without a broker call.  One
+ * LWLock protects it all; every holder keeps it for a few stores only.
+ *
+ * Copyright (c) 2026, rail_stream developers
+ *
+ * IDENTIFICATION
+ *	  src/shmem.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/timestamp.h"
+
+#include "guc.h"
+#include "shmem.h"
+
+RsShared   *rs_shared = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static bool wake_registered = false;
+
+static Size
+shared_size(void)
+{
+	return add_size(offsetof(RsShared, slots),
+					mul_size(rs_max_workers, sizeof(RsWorkerSlot)));
+}
+
+static void
+shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(shared_size());
+	RequestNamedLWLockTranche("rail_stream", 1);
+}
+
+static void
+shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	rs_shared = ShmemInitStruct("rail_stream", shared_size(), &found);
+	if (!found)
+	{
+		memset(rs_shared, 0, shared_size());
+		rs_shared->lock = &(GetNamedLWLockTranche("rail_stream"))->lock;
+		rs_shared->nslots = rs_max_workers;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * rs_shmem_init
+ *		Install the hooks; called from _PG_init while preloading.
+ */
+void
+rs_shmem_init(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = shmem_startup;
+}
+
+RsWorkerSlot *
+rs_slot(int index)
+{
+	Assert(rs_shared != NULL && index >= 0 && index < rs_shared->nslots);
+	return &rs_shared->slots[index];
+}
+
+/* Record an error for the status view; caller must not hold the lock. */
+void
+rs_slot_set_error(RsWorkerSlot *slot, const char *message)
+{
+	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+	strlcpy(slot->last_error, message, RS_ERROR_LEN);
+	slot->last_error_at = GetCurrentTimestamp();
+	LWLockRelease(rs_shared->lock);
+}
+
+/*
+ * The status of one partition in a slot, added if new (NULL when the slot
+ * reports on RS_MAX_PARTITIONS already).  Caller holds the lock.
+ */
+RsPartitionStatus *
+rs_slot_partition(RsWorkerSlot *slot, int32 partition)
+{
+	RsPartitionStatus *part;
+
+	for (int i = 0; i < slot->npartitions; i++)
+	{
+		if (slot->partitions[i].partition == partition)
+			return &slot->partitions[i];
+	}
+	if (slot->npartitions >= RS_MAX_PARTITIONS)
+		return NULL;
+	part = &slot->partitions[slot->npartitions++];
+	memset(part, 0, sizeof(RsPartitionStatus));
+	part->partition = partition;
+	part->high_watermark = -1;
+	part->committed_offset = -1;
+	return part;
+}
+
+/* Count messages in the current second's bucket; caller holds the lock. */
+void
+rs_slot_count(RsPartitionStatus *part, int64 messages, TimestampTz now)
+{
+	int64		second = now / USECS_PER_SEC;
+	int			bucket = second % RS_RATE_SECONDS;
+
+	if (part->rate_second[bucket] != second)
+	{
+		part->rate_second[bucket] = second;
+		part->rate_count[bucket] = 0;
+	}
+	part->rate_count[bucket] += messages;
+}
+
+/* Messages per second over the last minute; caller holds the lock. */
+double
+rs_slot_rate(const RsPartitionStatus *part, TimestampTz now)
+{
+	int64		second = now / USECS_PER_SEC;
+	int64		total = 0;
+
+	for (int i = 0; i < RS_RATE_SECONDS; i++)
+	{
+		if (part->rate_second[i] > second - RS_RATE_SECONDS &&
+			part->rate_second[i] <= second)
+			total += part->rate_count[i];
+	}
+	return (double) total / RS_RATE_SECONDS;
+}
+
+static void
+wake_at_commit(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT && rs_shared != NULL)
+	{
+		Latch	   *latch;
+
+		LWLockAcquire(rs_shared->lock, LW_SHARED);
+		latch = rs_shared->launcher_latch;
+		LWLockRelease(rs_shared->lock);
+		if (latch)
+			SetLatch(latch);
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		UnregisterXactCallback(wake_at_commit, NULL);
+		wake_registered = false;
+	}
+}
+
+/*
+ * rs_wake_launcher_at_commit
+ *		Have the launcher look at the subscriptions when this transaction
+ *		commits, and not at all if it aborts.
+ */
+void
+rs_wake_launcher_at_commit(void)
+{
+	if (rs_shared == NULL || wake_registered)
+		return;
+	RegisterXactCallback(wake_at_commit, NULL);
+	wake_registered = true;
+}

@@ -1,0 +1,82 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.h
+ *	  Shared state of the launcher and the ingest workers.
+ *
+ * Copyright (c) 2026, rail_stream developers
+ *
+ * IDENTIFICATION
+ *	  src/shmem.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RAIL_STREAM_SHMEM_H
+#define RAIL_STREAM_SHMEM_H
+
+#include "datatype/timestamp.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+
+#define RS_MAX_PARTITIONS	128 /* partitions one worker reports on */
+#define RS_RATE_SECONDS		60	/* window of messages_per_second */
+#define RS_ERROR_LEN		256
+
+typedef enum RsWorkerState
+{
+	RS_STATE_FREE = 0,			/* slot unused */
+	RS_STATE_STARTING,
+	RS_STATE_RUNNING,
+	RS_STATE_BACKING_OFF,		/* failed; restarts at restart_at */
+	RS_STATE_FAILED				/* failed; waits for the subscription to change */
+} RsWorkerState;
+
+typedef struct RsPartitionStatus
+{
+	int32		partition;
+	int64		committed_offset;	/* next offset to read, as committed */
+	int64		high_watermark; /* -1 while unknown */
+	TimestampTz last_message_at;	/* Kafka timestamp of the last message */
+	TimestampTz last_event_at;	/* the feed's own time of the last message */
+	int64		rate_second[RS_RATE_SECONDS];	/* ring of per-second counts */
+	int64		rate_count[RS_RATE_SECONDS];
+} RsPartitionStatus;
+
+typedef struct RsWorkerSlot
+{
+	int64		subscription_id;
+	int			worker_index;	/* 0 .. parallelism - 1 */
+	int			config_version; /* of the subscription it runs */
+	pid_t		pid;
+	RsWorkerState state;
+	TimestampTz restart_at;
+	int			failures;		/* consecutive, for the backoff */
+	bool		planned_exit;	/* the worker exits to be restarted at once */
+	int64		batches;
+	int64		dead_letters;
+	char		last_error[RS_ERROR_LEN];
+	TimestampTz last_error_at;
+	int			npartitions;
+	RsPartitionStatus partitions[RS_MAX_PARTITIONS];
+} RsWorkerSlot;
+
+typedef struct RsShared
+{
+	LWLock	   *lock;			/* protects everything below */
+	pid_t		launcher_pid;
+	Latch	   *launcher_latch;
+	int			nslots;
+	RsWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
+} RsShared;
+
+extern RsShared *rs_shared;
+
+extern void rs_shmem_init(void);
+extern RsWorkerSlot *rs_slot(int index);
+extern void rs_slot_set_error(RsWorkerSlot *slot, const char *message);
+extern void rs_slot_count(RsPartitionStatus *part, int64 messages,
+						  TimestampTz now);
+extern double rs_slot_rate(const RsPartitionStatus *part, TimestampTz now);
+extern RsPartitionStatus *rs_slot_partition(RsWorkerSlot *slot, int32 partition);
+extern void rs_wake_launcher_at_commit(void);
+
+#endif							/* RAIL_STREAM_SHMEM_H */

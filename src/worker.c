@@ -1,0 +1,713 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The ingest worker: one subscription's partitions, exactly once.
+ *
+ * The launcher starts one worker per subscription (or several, for its
+ * parallelism), connected to the database as the subscription's owner.  A
+ * worker owns the partitions p with p % parallelism = its index; it assigns
+ * them to its Kafka consumer starting at the offsets stored in
+ * rail_stream.subscription_offsets, then loops:
+ *
+ *	1. poll up to batch_size messages, waiting at most batch_ms after the
+ *	   first one;
+ *	2. in ONE transaction: transform and write them (ingest.c: rows, dead
+ *	   letters, and whatever the triggers write) and move each partition's
+ *	   stored offset past its last message, checking that it still holds the
+ *	   value this worker started from;
+ *	3. after the commit, commit the same offsets to the Kafka group (for lag
+ *	   tools only) and publish the progress in shared memory.
+ *
+ * A crash anywhere, even kill -9 of the postmaster, rolls back step 2 as a
+ * whole, and the restarted worker resumes from the stored offsets: every
+ * message is written exactly once.  The offset check in step 2 makes a
+ * second worker on the same partitions, or a concurrent reset_offsets(),
+ * fail the batch instead of writing twice.
+ *
+ * Errors that are not a message's fault (a lost privilege, a dropped table)
+ * end the worker with the error in its status; the launcher restarts it
+ * with backoff.  A broker outage does not: librdkafka reconnects by itself,
+ * and the outage shows as last_error meanwhile.
+ *
+ * Copyright (c) 2026, rail_stream developers
+ *
+ * IDENTIFICATION
+ *	  src/worker.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "guc.h"
+#include "ingest.h"
+#include "kafka_consumer.h"
+#include "shmem.h"
+#include "worker.h"
+
+/* A subscription, as the worker reads it at start */
+typedef struct Subscription
+{
+	int64		id;
+	char	   *name;
+	char	   *topic;
+	char	   *feed;
+	char	   *brokers;
+	char	   *start_position;
+	int			batch_size;		/* 0: rail_stream.batch_size */
+	int			batch_ms;		/* 0: rail_stream.batch_ms */
+	int			parallelism;
+	Jsonb	   *kafka;
+} Subscription;
+
+/* A partition this worker owns */
+typedef struct OwnedPartition
+{
+	int32		partition;
+	int64		next_offset;	/* stored offset the next batch starts from */
+	bool		stored;			/* whether a row holds it yet */
+	/* the current batch */
+	int64		last_offset;	/* -1 if the batch has none of it */
+	int64		messages;
+	TimestampTz last_message_at;
+	TimestampTz last_event_at;
+} OwnedPartition;
+
+typedef struct WorkerState
+{
+	RsWorkerArgs args;
+	RsWorkerSlot *slot;
+	Subscription *sub;
+	RsFeed		feed;
+	RsKafkaConsumer *consumer;
+	int			npartitions;	/* of the topic */
+	int			nowned;
+	OwnedPartition *owned;
+	RsKafkaMessage *messages;	/* batch buffer */
+	int			capacity;		/* of messages */
+	MemoryContext batch_cxt;
+	TimestampTz next_status;
+	TimestampTz next_metadata;
+} WorkerState;
+
+static WorkerState *worker = NULL;
+
+static void run_worker(void);
+static void load_subscription(int64 id);
+static void wait_for_partitions(void);
+static void assign_partitions(void);
+static int64 start_offset(OwnedPartition *p, bool *times_known);
+static int	collect_batch(int batch_size, int batch_ms);
+static void write_batch(int n);
+static RsMessage *build_messages(int n);
+static void store_offsets(void);
+static void publish_batch(int dead);
+static void publish_status(bool force);
+static OwnedPartition *owned(int32 partition);
+static void note_kafka_error(void);
+static void begin_transaction(const char *activity);
+static void commit_transaction(void);
+static void record_failure(void);
+static void destroy_consumer(int code, Datum arg);
+
+/*
+ * rs_ingest_worker_main
+ *		Entry point; main_arg is the subscription id.
+ */
+void
+rs_ingest_worker_main(Datum main_arg)
+{
+	MemoryContext cxt;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "rail_stream worker",
+								ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+	worker = palloc0(sizeof(WorkerState));
+	memcpy(&worker->args, MyBgworkerEntry->bgw_extra, sizeof(RsWorkerArgs));
+	worker->slot = rs_slot(worker->args.slot);
+	worker->batch_cxt = AllocSetContextCreate(cxt, "rail_stream batch",
+											  ALLOCSET_DEFAULT_SIZES);
+
+	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+	worker->slot->pid = MyProcPid;
+	worker->slot->state = RS_STATE_STARTING;
+	worker->slot->npartitions = 0;
+	LWLockRelease(rs_shared->lock);
+
+	BackgroundWorkerInitializeConnectionByOid(worker->args.database,
+											  worker->args.owner, 0);
+	PG_TRY();
+	{
+		load_subscription(DatumGetInt64(main_arg));
+		run_worker();
+	}
+	PG_CATCH();
+	{
+		record_failure();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+static void
+run_worker(void)
+{
+	Subscription *sub = worker->sub;
+
+	pgstat_report_appname(psprintf("rail_stream ingest %s", sub->name));
+	worker->consumer = rs_kafka_create(sub->brokers ? sub->brokers : rs_brokers,
+									   psprintf("rail_stream.%s", sub->name),
+									   sub->topic, sub->kafka, rs_queue_kbytes);
+	before_shmem_exit(destroy_consumer, (Datum) 0);
+	wait_for_partitions();
+	assign_partitions();
+
+	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+	worker->slot->state = RS_STATE_RUNNING;
+	LWLockRelease(rs_shared->lock);
+	ereport(LOG,
+			(errmsg("rail_stream ingest worker for subscription \"%s\" started on %d of %d partitions of topic \"%s\"",
+					sub->name, worker->nowned, worker->npartitions, sub->topic)));
+
+	for (;;)
+	{
+		int			batch_size = sub->batch_size ? sub->batch_size : rs_batch_size;
+		int			n;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (batch_size > worker->capacity)
+		{
+			if (worker->messages)
+				pfree(worker->messages);
+			worker->messages = MemoryContextAlloc(TopMemoryContext,
+												  batch_size * sizeof(RsKafkaMessage));
+			worker->capacity = batch_size;
+		}
+		n = collect_batch(batch_size, sub->batch_ms ? sub->batch_ms : rs_batch_ms);
+		rs_kafka_report(worker->consumer);
+		note_kafka_error();
+		if (n > 0)
+			write_batch(n);
+		publish_status(false);
+	}
+}
+
+/* Read the subscription as the extension's owner: its table is private. */
+static void
+load_subscription(int64 id)
+{
+	Subscription *sub = palloc0(sizeof(Subscription));
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(id)};
+	RsSavedUser saved;
+	MemoryContext cxt = CurrentMemoryContext;
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+
+	begin_transaction("rail_stream: reading the subscription");
+	rs_become_owner(&saved);
+	if (SPI_execute_with_args("SELECT name, topic, feed, brokers, start_position,"
+							  " batch_size, batch_ms, parallelism, kafka_properties"
+							  " FROM rail_stream.subscriptions WHERE id = $1",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read subscription %lld", (long long) id);
+	rs_restore_user(&saved);
+	if (SPI_processed == 0)
+	{
+		/* dropped before we started: nothing to do */
+		commit_transaction();
+		proc_exit(0);
+	}
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	MemoryContextSwitchTo(cxt);
+	sub->id = id;
+	sub->name = SPI_getvalue(tuple, desc, 1);
+	sub->topic = SPI_getvalue(tuple, desc, 2);
+	sub->feed = SPI_getvalue(tuple, desc, 3);
+	sub->brokers = SPI_getvalue(tuple, desc, 4);
+	sub->start_position = SPI_getvalue(tuple, desc, 5);
+	d = SPI_getbinval(tuple, desc, 6, &isnull);
+	sub->batch_size = isnull ? 0 : DatumGetInt32(d);
+	d = SPI_getbinval(tuple, desc, 7, &isnull);
+	sub->batch_ms = isnull ? 0 : DatumGetInt32(d);
+	sub->parallelism = DatumGetInt32(SPI_getbinval(tuple, desc, 8, &isnull));
+	d = SPI_getbinval(tuple, desc, 9, &isnull);
+	sub->kafka = isnull ? NULL : DatumGetJsonbPCopy(d);
+	worker->sub = sub;
+	rs_feed_parse(sub->feed, &worker->feed);
+	commit_transaction();
+	MemoryContextSwitchTo(cxt);
+}
+
+/*
+ * wait_for_partitions
+ *		Ask the brokers how many partitions the topic has, until they answer;
+ *		meanwhile the status shows why not.
+ */
+static void
+wait_for_partitions(void)
+{
+	int			count;
+
+	while ((count = rs_kafka_partition_count(worker->consumer, 5000)) == 0)
+	{
+		rs_kafka_report(worker->consumer);
+		note_kafka_error();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 2000, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	worker->npartitions = count;
+	worker->owned = palloc0(count * sizeof(OwnedPartition));
+	worker->nowned = 0;
+	for (int p = 0; p < count; p++)
+	{
+		if (p % worker->sub->parallelism == worker->args.worker_index)
+			worker->owned[worker->nowned++].partition = p;
+	}
+	worker->next_metadata = GetCurrentTimestamp() + 60 * USECS_PER_SEC;
+}
+
+/*
+ * assign_partitions
+ *		Start each owned partition at its stored offset, or where the
+ *		subscription starts: earliest, latest or a time.
+ */
+static void
+assign_partitions(void)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(worker->sub->id)};
+	int32	   *partitions = palloc(Max(worker->nowned, 1) * sizeof(int32));
+	int64	   *offsets = palloc(Max(worker->nowned, 1) * sizeof(int64));
+	bool		times_known = false;
+	RsSavedUser saved;
+
+	begin_transaction("rail_stream: reading offsets");
+	rs_become_owner(&saved);
+	if (SPI_execute_with_args("SELECT partition, next_offset FROM rail_stream.subscription_offsets"
+							  " WHERE subscription_id = $1",
+							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read offsets of subscription \"%s\"", worker->sub->name);
+	rs_restore_user(&saved);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int32		p = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+													SPI_tuptable->tupdesc, 1, &isnull));
+		OwnedPartition *op = owned(p);
+
+		if (op == NULL)
+			continue;
+		op->next_offset = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													  SPI_tuptable->tupdesc, 2, &isnull));
+		op->stored = true;
+	}
+	commit_transaction();
+
+	for (int i = 0; i < worker->nowned; i++)
+	{
+		partitions[i] = worker->owned[i].partition;
+		offsets[i] = start_offset(&worker->owned[i], &times_known);
+	}
+	rs_kafka_assign(worker->consumer, worker->nowned, partitions, offsets);
+}
+
+/*
+ * The offset a partition starts at.  When the subscription starts at a time,
+ * the first call looks up the offsets of all owned partitions at once (one
+ * broker call) and sets *times_known.
+ */
+static int64
+start_offset(OwnedPartition *p, bool *times_known)
+{
+	const char *start = worker->sub->start_position;
+	TimestampTz t;
+
+	if (p->stored)
+		return p->next_offset;
+	if (strcmp(start, "earliest") == 0)
+		return RS_OFFSET_BEGINNING;
+	if (strcmp(start, "latest") == 0)
+		return RS_OFFSET_END;
+
+	if (!*times_known)
+	{
+		int32	   *parts = palloc(worker->nowned * sizeof(int32));
+		int64	   *offs = palloc(worker->nowned * sizeof(int64));
+
+		t = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+													CStringGetDatum(start),
+													ObjectIdGetDatum(InvalidOid),
+													Int32GetDatum(-1)));
+		for (int i = 0; i < worker->nowned; i++)
+			parts[i] = worker->owned[i].partition;
+		while (!rs_kafka_offsets_for_time(worker->consumer, worker->nowned, parts,
+										  (t / 1000) + (int64) 946684800000, offs, 10000))
+		{
+			note_kafka_error();
+			CHECK_FOR_INTERRUPTS();
+			pg_usleep(1000000L);
+		}
+		for (int i = 0; i < worker->nowned; i++)
+			worker->owned[i].next_offset = offs[i];
+		*times_known = true;
+	}
+	return p->next_offset;
+}
+
+/*
+ * collect_batch
+ *		Poll until batch_size messages or batch_ms after the first one.
+ *		Waits in slices of at most 100 ms, so that SIGTERM and reloads are
+ *		seen promptly.
+ */
+static int
+collect_batch(int batch_size, int batch_ms)
+{
+	int			n;
+	TimestampTz deadline;
+
+	n = rs_kafka_poll(worker->consumer, worker->messages, batch_size, 100);
+	if (n == 0)
+		return 0;
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), batch_ms);
+	while (n < batch_size)
+	{
+		long		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+																deadline);
+
+		if (remaining <= 0)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		n += rs_kafka_poll(worker->consumer, worker->messages + n,
+						   batch_size - n, Min(remaining, 100));
+	}
+	return n;
+}
+
+/*
+ * write_batch
+ *		The batch and its offsets in one transaction; then the group commit
+ *		and the status.
+ */
+static void
+write_batch(int n)
+{
+	RsMessage  *msgs;
+	int			dead = 0;
+	int32	   *partitions = palloc(worker->nowned * sizeof(int32));
+	int64	   *next = palloc(worker->nowned * sizeof(int64));
+	int			touched = 0;
+
+	MemoryContextSwitchTo(worker->batch_cxt);
+	msgs = build_messages(n);
+
+	begin_transaction("rail_stream: writing a batch");
+	(void) rs_ingest_batch(msgs, n, &dead);
+	for (int i = 0; i < n; i++)
+	{
+		OwnedPartition *op = owned(msgs[i].partition);
+
+		if (msgs[i].event_time > op->last_event_at)
+			op->last_event_at = msgs[i].event_time;
+	}
+	store_offsets();
+	commit_transaction();
+	MemoryContextSwitchTo(worker->batch_cxt);
+
+	for (int i = 0; i < worker->nowned; i++)
+	{
+		OwnedPartition *op = &worker->owned[i];
+
+		if (op->last_offset < 0)
+			continue;
+		partitions[touched] = op->partition;
+		next[touched++] = op->last_offset + 1;
+		op->next_offset = op->last_offset + 1;
+		op->stored = true;
+	}
+	rs_kafka_commit(worker->consumer, touched, partitions, next);
+	publish_batch(dead);
+	rs_kafka_release(worker->messages, n);
+	MemoryContextReset(worker->batch_cxt);
+}
+
+/* The batch as RsMessages, and each partition's part of it noted. */
+static RsMessage *
+build_messages(int n)
+{
+	RsMessage  *msgs = palloc0(n * sizeof(RsMessage));
+
+	for (int i = 0; i < worker->nowned; i++)
+	{
+		worker->owned[i].last_offset = -1;
+		worker->owned[i].messages = 0;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		RsKafkaMessage *km = &worker->messages[i];
+		RsMessage  *m = &msgs[i];
+		OwnedPartition *op = owned(km->partition);
+
+		m->feed_name = worker->sub->feed;
+		m->feed = worker->feed;
+		m->data = km->value;
+		m->len = km->len;
+		m->isnull = (km->value == NULL);
+		if (km->key != NULL)
+		{
+			/* keys are bytes: text when they are text, else hex, as bytea */
+			if (memchr(km->key, '\0', km->keylen) == NULL &&
+				pg_verifymbstr(km->key, km->keylen, true))
+				m->key = pnstrdup(km->key, km->keylen);
+			else
+			{
+				char	   *hex = palloc(km->keylen * 2 + 3);
+
+				hex[0] = '\\';
+				hex[1] = 'x';
+				hex[2 + hex_encode(km->key, km->keylen, hex + 2)] = '\0';
+				m->key = hex;
+			}
+		}
+		m->subscription = worker->sub->name;
+		m->topic = worker->sub->topic;
+		m->partition = km->partition;
+		m->offset = km->offset;
+		m->timestamp = km->timestamp_ms < 0 ? 0 :
+			(TimestampTz) (km->timestamp_ms * 1000 - (int64) 946684800000000);
+		m->headers = rs_kafka_headers(km);
+		if (op == NULL)
+			elog(ERROR, "message from partition %d, which this worker does not own",
+				 km->partition);
+		op->last_offset = km->offset;
+		op->messages++;
+		if (m->timestamp > op->last_message_at)
+			op->last_message_at = m->timestamp;
+	}
+	return msgs;
+}
+
+/*
+ * store_offsets
+ *		Move each touched partition's stored offset past the batch, in the
+ *		batch's transaction, if it still holds what this worker started from.
+ */
+static void
+store_offsets(void)
+{
+	static SPIPlanPtr update_plan = NULL;
+	static SPIPlanPtr insert_plan = NULL;
+	Oid			types[4] = {INT8OID, INT4OID, INT8OID, INT8OID};
+	RsSavedUser saved;
+
+	rs_become_owner(&saved);
+	if (update_plan == NULL)
+	{
+		update_plan = SPI_prepare("UPDATE rail_stream.subscription_offsets"
+								  " SET next_offset = $3, updated_at = now()"
+								  " WHERE subscription_id = $1 AND partition = $2"
+								  " AND next_offset = $4", 4, types);
+		insert_plan = SPI_prepare("INSERT INTO rail_stream.subscription_offsets"
+								  " (subscription_id, partition, next_offset, updated_at)"
+								  " VALUES ($1, $2, $3, now()) ON CONFLICT DO NOTHING",
+								  3, types);
+		if (update_plan == NULL || insert_plan == NULL)
+			elog(ERROR, "SPI_prepare failed for offsets: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(update_plan);
+		SPI_keepplan(insert_plan);
+	}
+	for (int i = 0; i < worker->nowned; i++)
+	{
+		OwnedPartition *op = &worker->owned[i];
+		Datum		values[4];
+
+		if (op->last_offset < 0)
+			continue;
+		values[0] = Int64GetDatum(worker->sub->id);
+		values[1] = Int32GetDatum(op->partition);
+		values[2] = Int64GetDatum(op->last_offset + 1);
+		values[3] = Int64GetDatum(op->next_offset);
+		SPI_execute_plan(op->stored ? update_plan : insert_plan, values, NULL,
+						 false, 0);
+		if (SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("stored offset of partition %d of subscription \"%s\" changed while a batch was written",
+							op->partition, worker->sub->name),
+					 errdetail("Another worker or reset_offsets() moved it; the batch was rolled back and the worker restarts from the stored offset.")));
+	}
+	rs_restore_user(&saved);
+}
+
+/* After a commit: counters and per-partition progress for the status view. */
+static void
+publish_batch(int dead)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	RsWorkerSlot *slot = worker->slot;
+
+	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+	slot->batches++;
+	slot->dead_letters += dead;
+	slot->failures = 0;
+	for (int i = 0; i < worker->nowned; i++)
+	{
+		OwnedPartition *op = &worker->owned[i];
+		RsPartitionStatus *ps;
+
+		if (op->last_offset < 0 || (ps = rs_slot_partition(slot, op->partition)) == NULL)
+			continue;
+		ps->committed_offset = op->next_offset;
+		if (op->last_message_at > ps->last_message_at)
+			ps->last_message_at = op->last_message_at;
+		if (op->last_event_at > ps->last_event_at)
+			ps->last_event_at = op->last_event_at;
+		rs_slot_count(ps, op->messages, now);
+	}
+	LWLockRelease(rs_shared->lock);
+	publish_status(true);
+}
+
+/*
+ * publish_status
+ *		High watermarks (as librdkafka last fetched them: no broker call) and
+ *		stored offsets of every owned partition, at most once a second; and
+ *		once a minute a check that the topic kept its partition count.
+ */
+static void
+publish_status(bool force)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (!force && now < worker->next_status)
+		return;
+	worker->next_status = now + USECS_PER_SEC;
+	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < worker->nowned; i++)
+	{
+		OwnedPartition *op = &worker->owned[i];
+		RsPartitionStatus *ps = rs_slot_partition(worker->slot, op->partition);
+
+		if (ps == NULL)
+			continue;
+		ps->high_watermark = rs_kafka_high_watermark(worker->consumer, op->partition);
+		if (op->stored)
+			ps->committed_offset = op->next_offset;
+	}
+	LWLockRelease(rs_shared->lock);
+
+	if (now >= worker->next_metadata)
+	{
+		int			count = rs_kafka_partition_count(worker->consumer, 5000);
+
+		worker->next_metadata = now + 60 * USECS_PER_SEC;
+		if (count > worker->npartitions)
+		{
+			ereport(LOG,
+					(errmsg("topic \"%s\" now has %d partitions instead of %d; the ingest worker restarts",
+							worker->sub->topic, count, worker->npartitions)));
+			LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+			worker->slot->planned_exit = true;
+			LWLockRelease(rs_shared->lock);
+			proc_exit(0);
+		}
+	}
+}
+
+static OwnedPartition *
+owned(int32 partition)
+{
+	for (int i = 0; i < worker->nowned; i++)
+	{
+		if (worker->owned[i].partition == partition)
+			return &worker->owned[i];
+	}
+	return NULL;
+}
+
+/* A consumer error since the last look goes to the log and the status. */
+static void
+note_kafka_error(void)
+{
+	const char *error = rs_kafka_take_error(worker->consumer);
+
+	if (error == NULL)
+		return;
+	ereport(LOG,
+			(errmsg("rail_stream subscription \"%s\": %s", worker->sub->name, error)));
+	rs_slot_set_error(worker->slot, error);
+}
+
+/* The worker_spi sequence around a transaction with SPI. */
+static void
+begin_transaction(const char *activity)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	debug_query_string = activity;
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+static void
+commit_transaction(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	debug_query_string = NULL;
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* In PG_CATCH: put the error in the status before the worker exits. */
+static void
+record_failure(void)
+{
+	ErrorData  *edata;
+
+	LWLockReleaseAll();
+	MemoryContextSwitchTo(TopMemoryContext);
+	edata = CopyErrorData();
+	rs_slot_set_error(worker->slot, edata->message ? edata->message : "unknown error");
+}
+
+static void
+destroy_consumer(int code, Datum arg)
+{
+	if (worker != NULL && worker->consumer != NULL)
+		rs_kafka_destroy(worker->consumer);
+}
