@@ -11,8 +11,9 @@
  * columns take any JSON value, and the empty string is NULL for every type
  * but text types.
  *
- * A message upserts on the table's primary key.  When the key has a single
- * column that the object lacks, the Kafka key supplies it: that is how
+ * A message upserts on the table's primary key (or is appended, if the key
+ * is generated and the message lacks it: see sink.c).  When the key has a
+ * single column that the object lacks, the Kafka key supplies it: that is how
  * "kcat -K:" reference data such as canx_reason_code.dat arrives.  A
  * tombstone (a message without a value) deletes the row with the Kafka key,
  * given as text for a single-column key or as a JSON object otherwise.

@@ -5,7 +5,9 @@
  *
  * An upsert is "INSERT ... ON CONFLICT (<primary key>) DO UPDATE SET" the
  * columns the row carries, skipped when none of them changes: a re-sent
- * message then writes nothing, and fires no trigger.  A delete matches every
+ * message then writes nothing, and fires no trigger.  A row without its
+ * key, for a table whose key is generated (identity, serial), is a plain
+ * INSERT: such a table is an append-only log.  A delete matches every
  * column the row carries.  Statements run as the current user, so table
  * privileges and row-level security apply as to any INSERT.
  *
@@ -216,7 +218,7 @@ qualified_name(Relation rel)
 									  RelationGetRelationName(rel));
 }
 
-/* Is the row's i-th column part of the primary key pkey? */
+/* Is the named column part of the primary key pkey? */
 static bool
 is_key_column(Relation rel, Bitmapset *pkey, const char *name)
 {
@@ -230,6 +232,34 @@ is_key_column(Relation rel, Bitmapset *pkey, const char *name)
 	return bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, pkey);
 }
 
+/* How many of the row's columns are in the primary key */
+static int
+count_key_columns(Relation rel, Bitmapset *pkey, const RsRow *row)
+{
+	int			n = 0;
+
+	for (int i = 0; i < row->ncols; i++)
+		n += is_key_column(rel, pkey, row->names[i]) ? 1 : 0;
+	return n;
+}
+
+/* Do all primary key columns have a default (identity, serial)? */
+static bool
+key_has_defaults(Relation rel, Bitmapset *pkey)
+{
+	int			member = -1;
+
+	while ((member = bms_next_member(pkey, member)) >= 0)
+	{
+		Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(rel),
+											   member + FirstLowInvalidHeapAttributeNumber - 1);
+
+		if (!attr->atthasdef && !attr->attidentity)
+			return false;
+	}
+	return true;
+}
+
 /*
  * INSERT INTO t AS t (c...) VALUES ($n...) ON CONFLICT (k...)
  *   DO UPDATE SET c = EXCLUDED.c ... WHERE (t.c...) IS DISTINCT FROM (EXCLUDED.c...)
@@ -238,30 +268,25 @@ static void
 append_upsert(StringInfo sql, Relation rel, const RsRow *row)
 {
 	Bitmapset  *pkey = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
-	StringInfoData set,
+	StringInfoData keys,
+				set,
 				old,
 				new;
-	int			nkeys = 0;
 	bool		comparable = true;
 
+	initStringInfo(&keys);
 	initStringInfo(&set);
 	initStringInfo(&old);
 	initStringInfo(&new);
 	appendStringInfo(sql, "INSERT INTO %s AS t (", qualified_name(rel));
 	for (int i = 0; i < row->ncols; i++)
-		appendStringInfo(sql, "%s%s", i ? ", " : "", quote_identifier(row->names[i]));
-	appendStringInfoString(sql, ") VALUES (");
-	for (int i = 0; i < row->ncols; i++)
-		appendStringInfo(sql, "%s$%d", i ? ", " : "", i + 1);
-	appendStringInfoString(sql, ") ON CONFLICT (");
-
-	for (int i = 0; i < row->ncols; i++)
 	{
 		const char *col = quote_identifier(row->names[i]);
 
+		appendStringInfo(sql, "%s%s", i ? ", " : "", col);
 		if (is_key_column(rel, pkey, row->names[i]))
 		{
-			appendStringInfo(sql, "%s%s", nkeys++ ? ", " : "", col);
+			appendStringInfo(&keys, "%s%s", keys.len ? ", " : "", col);
 			continue;
 		}
 		appendStringInfo(&set, "%s%s = EXCLUDED.%s", set.len ? ", " : "", col, col);
@@ -270,18 +295,27 @@ append_upsert(StringInfo sql, Relation rel, const RsRow *row)
 		if (!OidIsValid(lookup_type_cache(row->types[i], TYPECACHE_EQ_OPR)->eq_opr))
 			comparable = false;
 	}
-	if (nkeys != bms_num_members(pkey))
+	appendStringInfoString(sql, ") VALUES (");
+	for (int i = 0; i < row->ncols; i++)
+		appendStringInfo(sql, "%s$%d", i ? ", " : "", i + 1);
+	appendStringInfoChar(sql, ')');
+
+	if (keys.len == 0 && key_has_defaults(rel, pkey))
+		return;					/* a generated key: append */
+	if (bms_num_members(pkey) != count_key_columns(rel, pkey, row))
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("message has no value for the primary key of table \"%s\"",
 						RelationGetRelationName(rel))));
 	if (set.len == 0)
-		appendStringInfoString(sql, ") DO NOTHING");
+		appendStringInfo(sql, " ON CONFLICT (%s) DO NOTHING", keys.data);
 	else if (comparable)
-		appendStringInfo(sql, ") DO UPDATE SET %s WHERE ROW(%s) IS DISTINCT FROM ROW(%s)",
-						 set.data, old.data, new.data);
+		appendStringInfo(sql, " ON CONFLICT (%s) DO UPDATE SET %s"
+						 " WHERE ROW(%s) IS DISTINCT FROM ROW(%s)",
+						 keys.data, set.data, old.data, new.data);
 	else
-		appendStringInfo(sql, ") DO UPDATE SET %s", set.data);
+		appendStringInfo(sql, " ON CONFLICT (%s) DO UPDATE SET %s",
+						 keys.data, set.data);
 }
 
 /* DELETE FROM t WHERE c = $n AND ... */

@@ -48,6 +48,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/pmsignal.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -125,6 +126,7 @@ static void begin_transaction(const char *activity);
 static void commit_transaction(void);
 static void record_failure(void);
 static void destroy_consumer(int code, Datum arg);
+static void check_interrupts(void);
 
 /*
  * rs_ingest_worker_main
@@ -194,12 +196,7 @@ run_worker(void)
 		int			batch_size = sub->batch_size ? sub->batch_size : rs_batch_size;
 		int			n;
 
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		check_interrupts();
 		if (batch_size > worker->capacity)
 		{
 			if (worker->messages)
@@ -408,7 +405,7 @@ collect_batch(int batch_size, int batch_ms)
 
 		if (remaining <= 0)
 			break;
-		CHECK_FOR_INTERRUPTS();
+		check_interrupts();
 		n += rs_kafka_poll(worker->consumer, worker->messages + n,
 						   batch_size - n, Min(remaining, 100));
 	}
@@ -643,6 +640,23 @@ publish_status(bool force)
 			LWLockRelease(rs_shared->lock);
 			proc_exit(0);
 		}
+	}
+}
+
+/*
+ * The worker waits inside librdkafka, not on its latch, so it checks for
+ * postmaster death itself: a worker must not outlive a crashed postmaster.
+ */
+static void
+check_interrupts(void)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (!PostmasterIsAlive())
+		proc_exit(1);
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
 	}
 }
 

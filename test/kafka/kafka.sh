@@ -8,6 +8,7 @@
 #   kafka.sh stop <dir>                 SIGTERM, then SIGKILL after a timeout
 #   kafka.sh status <dir>               exit 0 if running, 3 if stopped
 #   kafka.sh create-topic <bootstrap> <topic> <partitions>
+#   kafka.sh offsets <bootstrap> <topic>     latest offset of each partition
 #   kafka.sh classpath                  print the java -cp value
 #
 # Environment:
@@ -399,6 +400,17 @@ cmd_create_topic() {
         --replication-factor 1
 }
 
+# Kafka's own GetOffsetShell: "topic:partition:offset" lines with each
+# partition's latest offset (its high watermark).
+cmd_offsets() {
+    [[ $# -eq 2 ]] || die "usage: offsets <bootstrap> <topic>"
+    local bootstrap=$1 topic=$2
+    ensure_jars
+    "$JAVA" "${TOOL_JVM_OPTS[@]}" "$(log_jvm_opts)" -cp "$LIB/*" \
+        org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$bootstrap" \
+        --topic "$topic" --time -1
+}
+
 main() {
     local cmd=${1:-}
     [[ $# -gt 0 ]] && shift
@@ -408,6 +420,7 @@ main() {
         stop) cmd_stop "$@" ;;
         status) cmd_status "$@" ;;
         create-topic) cmd_create_topic "$@" ;;
+        offsets) cmd_offsets "$@" ;;
         classpath) cmd_classpath ;;
         *) usage ;;
     esac

@@ -55,3 +55,11 @@ SELECT key, sqlstate, error_message FROM rail_stream.dead_letters ORDER BY id;
 -- A target table without a primary key is refused up front.
 CREATE TABLE public.no_key (a int);
 SELECT rail_stream.ingest_message('json:no_key', '{"a":1}');
+
+-- A table whose key is generated is an append-only log: every message is a
+-- new row, even the same message twice.
+CREATE TABLE public.raw_log (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                             text text, received timestamptz DEFAULT now());
+SELECT rail_stream.ingest_message('json:raw_log', '{"text":"[1]"}'),
+       rail_stream.ingest_message('json:raw_log', '{"text":"[1]"}');
+SELECT id, text FROM public.raw_log ORDER BY id;

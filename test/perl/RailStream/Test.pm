@@ -1,0 +1,207 @@
+# Helpers for rail_stream's TAP tests: a PostgreSQL node with the library
+# preloaded, the shared test broker, kcat, and a generator of TRUST data.
+#
+# The broker is started by test/run.sh; these tests find it through
+# RAIL_STREAM_TEST_BROKERS (bootstrap address) and RAIL_STREAM_TEST_KAFKA_DIR
+# (its directory, for stopping and starting it).
+package RailStream::Test;
+
+use strict;
+use warnings;
+use Exporter 'import';
+use File::Temp qw(tempfile);
+use IPC::Run;
+use JSON::PP;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+our @EXPORT = qw(brokers kafka_dir rail_node create_topic produce produce_lines
+  wait_for high_watermarks kafka_stop kafka_start trust_frames repo_path);
+use JSON::PP ();
+
+my $repo = $ENV{RAIL_STREAM_REPO} // '.';
+
+sub repo_path { return "$repo/$_[0]"; }
+
+sub brokers
+{
+	plan skip_all => 'no Kafka broker: run through "make test"'
+	  unless $ENV{RAIL_STREAM_TEST_BROKERS};
+	return $ENV{RAIL_STREAM_TEST_BROKERS};
+}
+
+sub kafka_dir { return $ENV{RAIL_STREAM_TEST_KAFKA_DIR}; }
+
+# A started node with rail_stream preloaded, the extension created in
+# database "postgres" and the location master loaded.
+sub rail_node
+{
+	my ($name, $extra_conf) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf('postgresql.conf', join("\n",
+		"shared_preload_libraries = 'rail_stream'",
+		"rail_stream.brokers = '" . brokers() . "'",
+		"rail_stream.batch_ms = 50",
+		"rail_stream.restart_backoff_max = 2",
+		"max_worker_processes = 16",
+		$extra_conf // ''));
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION rail_stream');
+	$node->safe_psql('postgres',
+		"\\copy rail.locations_csv FROM '"
+		  . repo_path('data/reference/ukrail_locations.csv')
+		  . "' WITH (FORMAT csv, HEADER)");
+	return $node;
+}
+
+sub kafka_sh { return repo_path('test/kafka/kafka.sh'); }
+
+sub create_topic
+{
+	my ($topic, $partitions) = @_;
+	my ($out, $err);
+	IPC::Run::run([ kafka_sh(), 'create-topic', brokers(), $topic, $partitions ],
+		'>', \$out, '2>', \$err)
+	  or die "could not create topic $topic: $err";
+}
+
+# kcat -P with the given extra arguments, reading the file.
+sub produce
+{
+	my ($topic, $file, @args) = @_;
+	my $err;
+	IPC::Run::run([ 'kcat', '-P', '-b', brokers(), '-t', $topic, @args, '-l', $file ],
+		'2>', \$err)
+	  or die "kcat failed: $err";
+}
+
+# Produce lines (each one message) from a list.
+sub produce_lines
+{
+	my ($topic, $lines, @args) = @_;
+	my ($fh, $file) = tempfile(UNLINK => 1);
+	binmode $fh;
+	print $fh join("\n", @$lines), "\n";
+	close $fh;
+	produce($topic, $file, @args);
+}
+
+# Poll until the query returns the expected value; fail the test if not.
+sub wait_for
+{
+	my ($node, $query, $expected, $what, $timeout) = @_;
+	local $PostgreSQL::Test::Utils::timeout_default = $timeout // 180;
+	ok($node->poll_query_until('postgres', $query, $expected), $what);
+}
+
+# { partition => latest offset } as Kafka's own tool reports it.
+sub high_watermarks
+{
+	my ($topic) = @_;
+	my ($out, $err);
+	IPC::Run::run([ kafka_sh(), 'offsets', brokers(), $topic ], '>', \$out, '2>', \$err)
+	  or die "could not read offsets of $topic: $err";
+	my %hw;
+	for (split /\n/, $out)
+	{
+		$hw{$2} = $3 if /^(.*):(\d+):(\d+)$/;
+	}
+	return \%hw;
+}
+
+sub kafka_stop { kafka_sh_run('stop'); }
+
+sub kafka_start { kafka_sh_run('start'); }
+
+sub kafka_sh_run
+{
+	my ($cmd) = @_;
+	my ($out, $err);
+	IPC::Run::run([ kafka_sh(), $cmd, kafka_dir() ], '>', \$out, '2>', \$err)
+	  or die "kafka.sh $cmd failed: $err";
+}
+
+# Realistic TRUST movement frames: $n messages in frames of up to 32, each
+# in the ActiveMQ connector's envelope, built from real STANOX and TOC codes.
+# Every message has its own key (train_id/planned_event_type/loc_stanox).
+sub trust_frames
+{
+	my ($n, $seed) = @_;
+	srand($seed // 42);
+	my @stanox = stanox_codes();
+	my @tocs = toc_ids();
+	my @status = ('ON TIME', 'LATE', 'EARLY');
+	my $json = JSON::PP->new->canonical;
+	my (@frames, @frame);
+	my $t0 = 1722162000000;    # 2024-07-28 10:20 UK time, as TRUST writes it
+	for my $i (0 .. $n - 1)
+	{
+		my $toc = $tocs[ int(rand(@tocs)) ];
+		my $st = $status[ int(rand(@status)) ];
+		my $var = $st eq 'ON TIME' ? 0 : 1 + int(rand(20));
+		my $actual = $t0 + 60000 * int($i / 50);
+		push @frame, {
+			header => {
+				msg_type => '0003',
+				msg_queue_timestamp => sprintf('%d', $actual - 3600000 + 5000),
+				source_system_id => 'TRUST',
+				original_data_source => 'SMART',
+			},
+			body => {
+				train_id => sprintf('%02d%s%02d', $i % 90 + 10, sprintf('%06d', $i), 28),
+				actual_timestamp => "$actual",
+				planned_timestamp => sprintf('%d', $actual - ($st eq 'LATE' ? $var : -$var) * 60000),
+				loc_stanox => $stanox[ int(rand(@stanox)) ],
+				planned_event_type => (rand() < 0.5 ? 'ARRIVAL' : 'DEPARTURE'),
+				event_type => (rand() < 0.5 ? 'ARRIVAL' : 'DEPARTURE'),
+				event_source => 'AUTOMATIC',
+				correction_ind => 'false',
+				offroute_ind => 'false',
+				train_terminated => 'false',
+				toc_id => $toc,
+				division_code => $toc,
+				timetable_variation => "$var",
+				variation_status => $st,
+				train_service_code => sprintf('%08d', 21000000 + $i % 9999),
+				delay_monitoring_point => 'true',
+				reporting_stanox => '00000',
+			},
+		};
+		if (@frame == 32 || $i == $n - 1)
+		{
+			push @frames, $json->encode({ text => $json->encode([@frame]) });
+			@frame = ();
+		}
+	}
+	return \@frames;
+}
+
+sub stanox_codes
+{
+	my @codes;
+	open my $fh, '<', repo_path('data/reference/ukrail_locations.csv') or die $!;
+	while (<$fh>)
+	{
+		my @f = split /,/;
+		push @codes, $f[6] if $f[6] =~ /^\d{5}$/ && $f[4] =~ /^[A-Z]{3}$/;
+	}
+	return @codes;
+}
+
+sub toc_ids
+{
+	my @ids;
+	open my $fh, '<', repo_path('data/reference/toc_codes.tsv') or die $!;
+	<$fh>;
+	while (<$fh>)
+	{
+		chomp;
+		my @f = split /\t/;
+		push @ids, $f[2] if defined $f[2] && $f[2] =~ /^\d\d$/ && ($f[4] // '') eq 'Y';
+	}
+	return @ids;
+}
+
+1;

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The integration tests: a real Kafka broker, then the TAP tests in test/t.
+# Called by test/run.sh; usable alone after "make install".
+#
+#   test/tap.sh [test/t/NNN_name.pl ...]
+set -eo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+
+as_test_user() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+export RAIL_STREAM_CACHE=${RAIL_STREAM_CACHE:-$repo/.cache}
+test/kafka/kafka.sh fetch >/dev/null
+
+tmp=$(mktemp -d /tmp/rail_stream_tap.XXXXXX)
+chmod 755 "$tmp"
+[ "$(id -u)" -eq 0 ] && chown postgres: "$tmp"
+cleanup() {
+	as_test_user test/kafka/kafka.sh stop "$tmp/kafka" >/dev/null 2>&1 || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# the broker runs as the test user, so that tests can stop and start it
+brokers=$(as_test_user env RAIL_STREAM_CACHE="$RAIL_STREAM_CACHE" \
+	test/kafka/kafka.sh start "$tmp/kafka")
+
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || tests=(test/t/*.pl)
+as_test_user env PATH="/usr/lib/postgresql/15/bin:$PATH" \
+	RAIL_STREAM_CACHE="$RAIL_STREAM_CACHE" RAIL_STREAM_REPO="$repo" \
+	RAIL_STREAM_TEST_BROKERS="$brokers" RAIL_STREAM_TEST_KAFKA_DIR="$tmp/kafka" \
+	TESTDIR="$tmp" PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
+	prove -I /usr/lib/postgresql/15/lib/pgxs/src/test/perl -I test/perl \
+	--timer "${tests[@]}"
