@@ -92,7 +92,9 @@ LANGUAGE c STRICT STABLE AS 'MODULE_PATHNAME', 'rs_check_feed';
 CREATE FUNCTION rail_stream._check_kafka_property(name text, value text) RETURNS void
 LANGUAGE c STRICT STABLE AS 'MODULE_PATHNAME', 'rs_check_kafka_property';
 
--- The owner of a subscription must be able to write what its feed writes.
+-- The owner of a subscription must be able to write what its feed writes:
+-- upserts read the rows they update (SELECT), and Delete transactions and
+-- tombstones delete rows.
 CREATE FUNCTION rail_stream._check_feed(feed text) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -100,22 +102,30 @@ AS $$
 DECLARE
     target regclass := rail_stream._feed_target(feed);
     tables regclass[];
+    needed text[] := ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'];
     t regclass;
+    p text;
 BEGIN
-    tables := CASE
-        WHEN feed = 'trust' THEN ARRAY['rail.activations', 'rail.cancellations',
-            'rail.movements', 'rail.reinstatements', 'rail.changes_of_origin',
-            'rail.changes_of_identity', 'rail.changes_of_location']::regclass[]
-        WHEN feed = 'cif' THEN ARRAY['rail.cif_headers', 'rail.tiplocs',
-            'rail.associations', 'rail.schedules', 'rail.schedule_locations']::regclass[]
-        ELSE ARRAY[target] END;
+    IF feed = 'trust' THEN
+        tables := ARRAY['rail.activations', 'rail.cancellations', 'rail.movements',
+            'rail.reinstatements', 'rail.changes_of_origin', 'rail.changes_of_identity',
+            'rail.changes_of_location']::regclass[];
+        needed := ARRAY['SELECT', 'INSERT', 'UPDATE'];
+    ELSIF feed = 'cif' THEN
+        tables := ARRAY['rail.cif_headers', 'rail.tiplocs', 'rail.associations',
+            'rail.schedules', 'rail.schedule_locations']::regclass[];
+    ELSE
+        tables := ARRAY[target];
+    END IF;
     FOREACH t IN ARRAY tables LOOP
-        IF NOT has_table_privilege(t, 'INSERT, UPDATE') THEN
-            RAISE EXCEPTION 'permission denied for table %', t
-                USING ERRCODE = 'insufficient_privilege',
-                      DETAIL = format('The subscription''s owner, %I, must be able to insert and update the rows that feed "%s" writes.',
-                                      CURRENT_USER, feed);
-        END IF;
+        FOREACH p IN ARRAY needed LOOP
+            IF NOT has_table_privilege(t, p) THEN
+                RAISE EXCEPTION 'permission denied for table %', t
+                    USING ERRCODE = 'insufficient_privilege',
+                          DETAIL = format('The subscription''s owner, %I, needs %s on the tables that feed "%s" writes, and lacks %s.',
+                                          CURRENT_USER, array_to_string(needed, ', '), feed, p);
+            END IF;
+        END LOOP;
     END LOOP;
 END;
 $$;

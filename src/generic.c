@@ -55,6 +55,7 @@ static Datum convert_value(const RsJson *value, Form_pg_attribute attr,
 static Datum convert_text(const char *text, Form_pg_attribute attr);
 static void add_key(RsRow *row, TupleDesc tupdesc, Bitmapset *pkey,
 					const char *key);
+static bool generated_key(TupleDesc tupdesc, Bitmapset *pkey);
 
 /*
  * rs_generic_check_target
@@ -110,9 +111,12 @@ rs_generic_transform(Oid relid, const RsJson *value, const char *key)
 	if (value != NULL)
 		rs_json_foreach(value, add_member, &cxt);
 
-	/* the Kafka key fills a single-column key the object lacks */
+	/*
+	 * The Kafka key fills a single-column key the object lacks, unless that
+	 * column is generated: then the table is an append-only log.
+	 */
 	if (!bms_is_subset(pkey, cxt.seen) && key != NULL &&
-		(value == NULL || bms_num_members(pkey) == 1))
+		(value == NULL || (bms_num_members(pkey) == 1 && !generated_key(tupdesc, pkey))))
 		add_key(cxt.row, tupdesc, bms_difference(pkey, cxt.seen), key);
 	else if (value == NULL)
 		ereport(ERROR,
@@ -122,6 +126,17 @@ rs_generic_transform(Oid relid, const RsJson *value, const char *key)
 
 	relation_close(rel, AccessShareLock);
 	return list_make1(cxt.row);
+}
+
+/* Is the (single-column) primary key filled in by a default or identity? */
+static bool
+generated_key(TupleDesc tupdesc, Bitmapset *pkey)
+{
+	Form_pg_attribute attr;
+
+	attr = TupleDescAttr(tupdesc, bms_next_member(pkey, -1) +
+						 FirstLowInvalidHeapAttributeNumber - 1);
+	return attr->atthasdef || attr->attidentity;
 }
 
 static void

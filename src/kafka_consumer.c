@@ -159,14 +159,22 @@ error_callback(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 			 rd_kafka_err2name(err), reason);
 }
 
+/*
+ * rs_kafka_destroy
+ *		Free the consumer; every message it returned must be released first.
+ */
 void
 rs_kafka_destroy(RsKafkaConsumer *consumer)
 {
 	if (consumer == NULL || consumer->rk == NULL)
 		return;
 	rd_kafka_queue_destroy(consumer->log_queue);
-	rd_kafka_consumer_close(consumer->rk);
-	rd_kafka_destroy(consumer->rk);
+	/*
+	 * No consumer close: it would talk to the brokers, which may be down, and
+	 * there is no group membership or offset to hand back (PostgreSQL holds
+	 * the offsets).
+	 */
+	rd_kafka_destroy_flags(consumer->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 	consumer->rk = NULL;
 }
 

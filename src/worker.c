@@ -102,6 +102,7 @@ typedef struct WorkerState
 	OwnedPartition *owned;
 	RsKafkaMessage *messages;	/* batch buffer */
 	int			capacity;		/* of messages */
+	int			held;			/* messages polled and not yet released */
 	MemoryContext batch_cxt;
 	TimestampTz next_status;
 	TimestampTz next_metadata;
@@ -206,6 +207,7 @@ run_worker(void)
 			worker->capacity = batch_size;
 		}
 		n = collect_batch(batch_size, sub->batch_ms ? sub->batch_ms : rs_batch_ms);
+		worker->held = n;
 		rs_kafka_report(worker->consumer);
 		note_kafka_error();
 		if (n > 0)
@@ -395,6 +397,7 @@ collect_batch(int batch_size, int batch_ms)
 	TimestampTz deadline;
 
 	n = rs_kafka_poll(worker->consumer, worker->messages, batch_size, 100);
+	worker->held = n;
 	if (n == 0)
 		return 0;
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), batch_ms);
@@ -408,6 +411,7 @@ collect_batch(int batch_size, int batch_ms)
 		check_interrupts();
 		n += rs_kafka_poll(worker->consumer, worker->messages + n,
 						   batch_size - n, Min(remaining, 100));
+		worker->held = n;
 	}
 	return n;
 }
@@ -456,6 +460,7 @@ write_batch(int n)
 	rs_kafka_commit(worker->consumer, touched, partitions, next);
 	publish_batch(dead);
 	rs_kafka_release(worker->messages, n);
+	worker->held = 0;
 	MemoryContextReset(worker->batch_cxt);
 }
 
@@ -719,9 +724,16 @@ record_failure(void)
 	rs_slot_set_error(worker->slot, edata->message ? edata->message : "unknown error");
 }
 
+/*
+ * At exit, also after an ERROR in a batch: librdkafka waits for every
+ * message to be released before it lets go of the consumer.
+ */
 static void
 destroy_consumer(int code, Datum arg)
 {
-	if (worker != NULL && worker->consumer != NULL)
-		rs_kafka_destroy(worker->consumer);
+	if (worker == NULL || worker->consumer == NULL)
+		return;
+	rs_kafka_release(worker->messages, worker->held);
+	worker->held = 0;
+	rs_kafka_destroy(worker->consumer);
 }

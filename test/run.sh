@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# make test: build, install, start a temporary PostgreSQL, run pg_regress.
+# make test: build, install, then
+#   1. pg_regress (test/sql, expected/) on a temporary PostgreSQL, no preload;
+#   2. the TAP tests (test/t) against a real Apache Kafka broker (test/tap.sh).
 set -eo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,16 +16,23 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-eval "$(test/pg_tmp.sh start "$tmp/pg")"
 
+eval "$(test/pg_tmp.sh start "$tmp/pg")"
 status=0
 make -s installcheck 2>&1 | tee "$tmp/regress.log" || status=$?
 if [ $status -ne 0 ] && [ -f regression.diffs ]; then
 	cat regression.diffs
 fi
+test/pg_tmp.sh stop "$tmp/pg"
 
-# one closing line for the whole suite
+tap_status=0
+test/tap.sh 2>&1 | tee "$tmp/tap.log" || tap_status=$?
+
+# one closing line for the whole suite: test files passed and failed
 passed=$(grep -c ' \.\.\. ok ' "$tmp/regress.log" || true)
 failed=$(grep -c ' \.\.\. FAILED ' "$tmp/regress.log" || true)
+passed=$((passed + $(grep -cE '^\[[0-9:]+\] test/t/.* ok ' "$tmp/tap.log" || true)))
+failed=$((failed + $(grep -cE '^test/t/.*\(Wstat' "$tmp/tap.log" || true)))
+[ $tap_status -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 echo "$passed passed, $failed failed"
-exit $status
+[ $status -eq 0 ] && [ $tap_status -eq 0 ]

@@ -22,7 +22,13 @@ tmp=$(mktemp -d /tmp/rail_stream_tap.XXXXXX)
 chmod 755 "$tmp"
 [ "$(id -u)" -eq 0 ] && chown postgres: "$tmp"
 cleanup() {
+	status=$?
 	as_test_user test/kafka/kafka.sh stop "$tmp/kafka" >/dev/null 2>&1 || true
+	if [ $status -ne 0 ] && [ -d "$tmp/tmp_check/log" ]; then
+		# keep the servers' logs of a failed run, as pg_regress keeps its diffs
+		rm -rf tmp_check && mkdir -p tmp_check && cp -r "$tmp/tmp_check/log" tmp_check/
+		echo "server logs of the failed run are in tmp_check/log" >&2
+	fi
 	rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -11,13 +11,15 @@ use warnings;
 use Exporter 'import';
 use File::Temp qw(tempfile);
 use IPC::Run;
+use Time::HiRes qw(sleep time);
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
 our @EXPORT = qw(brokers kafka_dir rail_node create_topic produce produce_lines
-  wait_for high_watermarks kafka_stop kafka_start trust_frames repo_path);
+  wait_for high_watermarks kafka_stop kafka_start trust_frames repo_path
+  crash_postmaster);
 use JSON::PP ();
 
 my $repo = $ENV{RAIL_STREAM_REPO} // '.';
@@ -57,6 +59,34 @@ sub rail_node
 }
 
 sub kafka_sh { return repo_path('test/kafka/kafka.sh'); }
+
+# kill -9 of the postmaster, then wait until it and its children are gone,
+# so that the node can start again.  Where nobody reaps orphans at once (a
+# container's init), the dead postmaster lingers as a zombie: its lock files
+# are then stale and are removed, as their hint says to do.
+sub crash_postmaster
+{
+	my ($node) = @_;
+	my $pid = $node->{_pid};
+	my @children = split ' ', `ps --ppid $pid -o pid=`;
+	$node->kill9;
+	for my $p ($pid, @children)
+	{
+		my $deadline = time + 60;
+		sleep 0.1 while process_alive($p) && time < $deadline;
+		die "process $p outlived its postmaster" if process_alive($p);
+	}
+	unlink $node->data_dir . '/postmaster.pid';
+	unlink $node->host . '/.s.PGSQL.' . $node->port . '.lock';
+}
+
+sub process_alive
+{
+	my ($pid) = @_;
+	open my $fh, '<', "/proc/$pid/stat" or return 0;
+	my $stat = <$fh>;
+	return $stat !~ /^\d+ \(.*\) Z/;
+}
 
 sub create_topic
 {

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Summarize one bench/run.sh run:  bench/summarize.py bench/out/<run>
+
+Reads results.csv, context.txt and callgrind.csv (if present) from the run
+directory and prints the summary table: per measurement the median time of
+the measured runs of each side with min and max, throughput at the median,
+and the median (min, max) of the per-pair speed ratios
+t(baseline) / t(rail_stream) -- above 1 means rail_stream is faster.
+Python 3 standard library only.
+"""
+
+import csv
+import os
+import statistics
+import sys
+
+LEGEND = {
+    "explode_text": "explode, text envelope, count(*)",
+    "explode_text_cols": "explode, text envelope, msg_type+header+body",
+    "explode_jsonb": "explode, jsonb envelope, count(*)",
+    "ingest_notrig": "ingest, triggers off (transform+upsert)",
+    "ingest": "ingest, triggers on (enrichment+counts)",
+}
+
+
+def rate(n, seconds):
+    r = n / seconds
+    return "%.1fk" % (r / 1000) if r >= 1000 else "%.0f" % r
+
+
+def span(values, fmt, unit=""):
+    return "%s%s [%s-%s]" % (fmt % statistics.median(values), unit, fmt % min(values), fmt % max(values))
+
+
+def main():
+    run = sys.argv[1]
+    with open(os.path.join(run, "results.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    context = {}
+    with open(os.path.join(run, "context.txt")) as f:
+        for line in f:
+            key, _, value = line.rstrip("\n").partition(": ")
+            context[key] = value
+
+    print("rail_stream SQL-level benchmark, run %s" % context.get("run", "?"))
+    for key in ("command", "settings", "workload", "postgres", "git", "host",
+                "load_at_start", "fdatasync", "load_warning", "so_warning"):
+        if key in context:
+            print("  %-14s %s" % (key + ":", context[key]))
+    print()
+
+    measures = []
+    for r in rows:
+        if r["measure"] not in measures:
+            measures.append(r["measure"])
+
+    head = "%-46s %-22s %8s   %-22s %8s   %s" % (
+        "measurement", "baseline s", "msgs/s", "rail_stream s", "msgs/s", "speed ratio rs/base")
+    print(head)
+    print("-" * len(head))
+    notes = []
+    for m in measures:
+        runs = [r for r in rows if r["measure"] == m and r["phase"] == "rep"]
+        side = {v: [r for r in runs if r["variant"] == v] for v in ("baseline", "rail_stream")}
+        t = {v: [float(r["seconds"]) for r in side[v]] for v in side}
+        if not t["baseline"] or not t["rail_stream"]:
+            continue
+        msgs = int(runs[0]["msgs"])
+        pairs = {}
+        for r in runs:
+            pairs.setdefault(r["pair"], {})[r["variant"]] = float(r["seconds"])
+        ratios = [p["baseline"] / p["rail_stream"] for p in pairs.values() if len(p) == 2]
+        label = LEGEND.get(m)
+        if label is None and m.startswith("sweep_b"):
+            batch = int(m[len("sweep_b"):])
+            label = "sweep, %d msgs, %s, 1 pair" % (
+                msgs, "batch %d" % batch if batch < msgs else "1 transaction")
+        print("%-46s %-22s %8s   %-22s %8s   %s" % (
+            label or m,
+            span(t["baseline"], "%.2f"), rate(msgs, statistics.median(t["baseline"])),
+            span(t["rail_stream"], "%.2f"), rate(msgs, statistics.median(t["rail_stream"])),
+            span(ratios, "%.2f", "x") if len(ratios) > 1 else "%.2fx" % ratios[0]))
+
+        # correctness: every run of both sides, warm-up included
+        allruns = [r for r in rows if r["measure"] == m]
+        if m.startswith("explode"):
+            bad = [r for r in allruns if r["rows"] != r["msgs"]]
+            if bad:
+                notes.append("%s: WRONG ROW COUNT in %d runs (expected %s)" % (m, len(bad), msgs))
+            continue
+        states = {(r["rows"], r["dead"], r["md5_key"], r["md5_full"], r["md5_counts"], r["counted"])
+                  for r in allruns}
+        if len(states) == 1 and next(iter(states))[1] == "0":
+            n, _, key, full, counts, counted = next(iter(states))
+            notes.append("%s: identical result in all %d runs of both sides: %s rows, 0 dead letters,"
+                         " md5 key %s, full row %s%s"
+                         % (m, len(allruns), n, key[:8], full[:8],
+                            ", daily counts %s (sum %s)" % (counts[:8], counted) if counts else ""))
+        else:
+            notes.append("%s: RESULTS DIFFER between runs: %s" % (m, sorted(states)))
+        # where the time goes besides the statement itself
+        for v in ("baseline", "rail_stream"):
+            rs = side[v]
+            notes.append("    %-11s per run (median): WAL %.0f MB, %s MultiXacts, checkpoints req/timed %s/%s"
+                         % (v, statistics.median(float(r["wal_bytes"]) for r in rs) / 1e6,
+                            int(statistics.median(int(r["multixacts"]) for r in rs)),
+                            sum(int(r["ckpt_req"]) for r in rs), sum(int(r["ckpt_timed"]) for r in rs)))
+
+    cg = os.path.join(run, "callgrind.csv")
+    if os.path.exists(cg):
+        with open(cg, newline="") as f:
+            c = list(csv.DictReader(f))
+        per_row = {}
+        for v in ("baseline", "rail_stream"):
+            pts = sorted((int(r["rows"]), int(r["ir"])) for r in c if r["variant"] == v and r["ir"])
+            if len(pts) == 2 and pts[1][0] > pts[0][0]:
+                per_row[v] = (pts[1][1] - pts[0][1]) / (pts[1][0] - pts[0][0])
+        if len(per_row) == 2:
+            print("%-46s %-22s %8s   %-22s %8s   %.2fx" % (
+                "explode, text envelope: callgrind Ir/row",
+                "%.0f" % per_row["baseline"], "", "%.0f" % per_row["rail_stream"], "",
+                per_row["baseline"] / per_row["rail_stream"]))
+    print()
+    print("Times: median [min-max] of the measured runs; speed ratio: median [min-max] over pairs of"
+          " t(baseline)/t(rail_stream), above 1 = rail_stream faster.")
+    print("baseline = plain SQL (jsonb_array_elements; bench/sql/baseline_upsert.sql for ingest),"
+          " rail_stream = explode_movements / ingest_message.")
+    print("msgs/s = TRUST movement messages per second at the median time; ingest writes them"
+          " as upserts into rail.movements.")
+    print()
+    for n in notes:
+        print(n)
+
+
+if __name__ == "__main__":
+    main()
