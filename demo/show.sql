@@ -9,6 +9,12 @@ SELECT train_id, to_char(actual_timestamp, 'YYYY-MM-DD HH24:MI') AS actual,
        toc_name AS toc, schedule_key
 FROM rail.movements ORDER BY actual_timestamp DESC, train_id LIMIT 12;
 
+\echo '== A movement joined to its activation and schedule'
+SELECT train_id, loc_name, variation, platform_text AS platform, schedule_key,
+       power_type, train_category, origin_name, origin_public_departure AS departs,
+       destination_name, destination_public_arrival AS arrives
+FROM rail.movements WHERE schedule_key <> 'no_schedule_activation_found';
+
 \echo '== Daily punctuality (the talk''s four TOCs)'
 SELECT * FROM rail.daily_punctuality ORDER BY day, variation_status;
 
@@ -17,5 +23,10 @@ SELECT day, variation_status, toc_name, movements
 FROM rail.daily_punctuality_by_toc ORDER BY day, variation_status, toc_name;
 
 \echo '== Dead letters'
-SELECT id, feed, key, sqlstate, error_message, message_index
+SELECT id, subscription, partition, "offset", key, sqlstate, error_message, message_index
 FROM rail_stream.dead_letters ORDER BY id;
+
+\echo '== Subscription status'
+SELECT subscription, topic, partition, state, committed_offset, high_watermark, lag,
+       round(lag_seconds::numeric, 1) AS lag_seconds, batches, dead_letters, pid
+FROM rail_stream.subscription_status ORDER BY subscription, partition;

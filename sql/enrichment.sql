@@ -68,7 +68,8 @@ BEGIN ATOMIC
     LIMIT 1;
 END;
 
--- A TIPLOC's name and position: the location master, else the CIF TIPLOC.
+-- A TIPLOC's name and position: the location master (its station row first,
+-- as for STANOX), else the CIF TIPLOC.
 CREATE FUNCTION rail._location_by_tiploc(tiploc text,
     OUT name text, OUT latitude double precision, OUT longitude double precision)
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -77,14 +78,15 @@ BEGIN ATOMIC
     SELECT coalesce(
                (SELECT coalesce(nullif(l.name, ''), l.description) FROM rail.locations l
                 WHERE l.tiploc OPERATOR(pg_catalog.=) _location_by_tiploc.tiploc
-                ORDER BY l.location_id LIMIT 1),
+                ORDER BY l.crs IS NULL, l.latitude IS NULL, l.location_id LIMIT 1),
                (SELECT t.tps_description FROM rail.tiplocs t
                 WHERE t.tiploc_code OPERATOR(pg_catalog.=) _location_by_tiploc.tiploc)),
            l2.latitude, l2.longitude
     FROM (SELECT 1) AS one
     LEFT JOIN LATERAL (SELECT l.latitude, l.longitude FROM rail.locations l
                        WHERE l.tiploc OPERATOR(pg_catalog.=) _location_by_tiploc.tiploc
-                       ORDER BY l.location_id LIMIT 1) l2 ON true;
+                       ORDER BY l.crs IS NULL, l.latitude IS NULL, l.location_id
+                       LIMIT 1) l2 ON true;
 END;
 
 CREATE FUNCTION rail._enrich_movement() RETURNS trigger
