@@ -38,6 +38,8 @@
 #define COL(n, col)	{.name = n, .kind = RS_FIELD_TEXT, .column = col}
 #define END				{.name = NULL}
 
+static const RsField tiploc_key[] = {KEY("tiploc_code"), END};
+
 static const RsField tiploc_fields[] = {
 	KEY("tiploc_code"), T("transaction_type"), T("nalco"), T("stanox"),
 	T("crs_code"), T("description"), T("tps_description"), END
@@ -217,7 +219,7 @@ tiploc_rows(const RsJson *tiploc)
 	if (is_delete(tiploc))
 	{
 		row = rs_row_new(RS_ROW_DELETE, relid, 1);
-		rs_add_fields(row, tiploc, (RsField[]) {KEY("tiploc_code"), END});
+		rs_add_fields(row, tiploc, tiploc_key);
 		return list_make1(row);
 	}
 	row = rs_row_new(RS_ROW_UPSERT, relid, rs_field_columns(tiploc_fields));

@@ -13,7 +13,8 @@
  *	  (config_version) is terminated; a changed one is started again;
  *	- a worker that died is restarted after a backoff that doubles from one
  *	  second up to rail_stream.restart_backoff_max, unless it exited on
- *	  purpose (planned_exit);
+ *	  purpose (planned_exit); after RS_FAILURES_FAILED failures in a row its
+ *	  state reads "failed", and it is still retried at the longest backoff;
  *	- with no extension in the database (or after DROP EXTENSION) it runs
  *	  no worker at all.
  *
@@ -153,6 +154,7 @@ read_wanted(void)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	List	   *wanted = NIL;
+	bool		isnull;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -164,7 +166,7 @@ read_wanted(void)
 					true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look for rail_stream.subscriptions");
 	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-								   &(bool) {false})))
+								   &isnull)))
 	{
 		if (SPI_execute("SELECT id, name, config_version, owner::oid, i"
 						" FROM rail_stream.subscriptions,"
@@ -176,7 +178,6 @@ read_wanted(void)
 		{
 			HeapTuple	t = SPI_tuptable->vals[r];
 			TupleDesc	d = SPI_tuptable->tupdesc;
-			bool		isnull;
 			MemoryContext spi = MemoryContextSwitchTo(cxt);
 			WantedWorker *w = palloc0(sizeof(WantedWorker));
 
@@ -226,7 +227,8 @@ reap_workers(void)
 			int			delay = Min(1 << Min(slot->failures, 16), rs_restart_backoff_max);
 
 			slot->failures++;
-			slot->state = RS_STATE_BACKING_OFF;
+			slot->state = slot->failures >= RS_FAILURES_FAILED ?
+				RS_STATE_FAILED : RS_STATE_BACKING_OFF;
 			slot->restart_at = now + (int64) delay * USECS_PER_SEC;
 		}
 		slot->planned_exit = false;

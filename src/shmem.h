@@ -20,6 +20,7 @@
 #define RS_MAX_PARTITIONS	128 /* partitions one worker reports on */
 #define RS_RATE_SECONDS		60	/* window of messages_per_second */
 #define RS_ERROR_LEN		256
+#define RS_FAILURES_FAILED	5	/* failures in a row that read as "failed" */
 
 typedef enum RsWorkerState
 {
@@ -27,7 +28,7 @@ typedef enum RsWorkerState
 	RS_STATE_STARTING,
 	RS_STATE_RUNNING,
 	RS_STATE_BACKING_OFF,		/* failed; restarts at restart_at */
-	RS_STATE_FAILED				/* failed; waits for the subscription to change */
+	RS_STATE_FAILED				/* failed repeatedly; still restarts */
 } RsWorkerState;
 
 typedef struct RsPartitionStatus
