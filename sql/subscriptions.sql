@@ -89,6 +89,9 @@ CREATE TRIGGER wake_launcher AFTER INSERT OR UPDATE OR DELETE ON rail_stream.sub
 CREATE FUNCTION rail_stream._feed_target(feed text) RETURNS regclass
 LANGUAGE c STRICT STABLE AS 'MODULE_PATHNAME', 'rs_check_feed';
 
+CREATE FUNCTION rail_stream._feed_name(feed text) RETURNS text
+LANGUAGE c STRICT STABLE AS 'MODULE_PATHNAME', 'rs_feed_name';
+
 CREATE FUNCTION rail_stream._check_kafka_property(name text, value text) RETURNS void
 LANGUAGE c STRICT STABLE AS 'MODULE_PATHNAME', 'rs_check_kafka_property';
 
@@ -245,7 +248,8 @@ BEGIN
     o := rail_stream._check_options(coalesce(options, '{}'));
     INSERT INTO rail_stream.subscriptions AS s (name, topic, feed, brokers,
         start_position, batch_size, batch_ms, parallelism, kafka_properties)
-    VALUES (name, topic, feed, brokers, coalesce(o ->> 'start', 'earliest'),
+    VALUES (name, topic, rail_stream._feed_name(feed), brokers,
+            coalesce(o ->> 'start', 'earliest'),
             (o ->> 'batch_size')::int, (o ->> 'batch_ms')::int,
             coalesce((o ->> 'parallelism')::int, 1), coalesce(o -> 'kafka', '{}'))
     RETURNING s.id INTO new_id;
@@ -281,7 +285,7 @@ BEGIN
     o := rail_stream._check_options(coalesce(options, '{}'));
     UPDATE rail_stream.subscriptions u SET
         topic = coalesce(alter_subscription.topic, u.topic),
-        feed = coalesce(alter_subscription.feed, u.feed),
+        feed = coalesce(rail_stream._feed_name(alter_subscription.feed), u.feed),
         brokers = coalesce(alter_subscription.brokers, u.brokers),
         start_position = coalesce(o ->> 'start', u.start_position),
         batch_size = coalesce((o ->> 'batch_size')::int, u.batch_size),

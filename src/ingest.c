@@ -400,7 +400,7 @@ dead_letter(const RsMessage *msg, const RsUnit *unit, const ErrorData *edata)
 
 #define SET(i, isnull, datum) \
 	do { values[i] = (isnull) ? (Datum) 0 : (datum); nulls[i] = (isnull) ? 'n' : ' '; } while (0)
-	SET(0, false, CStringGetTextDatum(msg->feed_name));
+	SET(0, false, CStringGetTextDatum(msg->feed.name));
 	SET(1, msg->topic == NULL, CStringGetTextDatum(msg->topic ? msg->topic : ""));
 	SET(2, msg->topic == NULL, Int32GetDatum(msg->partition));
 	SET(3, msg->topic == NULL, Int64GetDatum(msg->offset));

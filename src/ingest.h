@@ -21,7 +21,6 @@
 /* A message and where it came from */
 typedef struct RsMessage
 {
-	const char *feed_name;		/* as given: "trust", "json:t", ... */
 	RsFeed		feed;			/* parsed by rs_feed_parse */
 	const char *data;			/* the value, not NUL-terminated */
 	size_t		len;

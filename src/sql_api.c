@@ -51,6 +51,7 @@ PG_FUNCTION_INFO_V1(rs_correct_schedule_type_sql);
 PG_FUNCTION_INFO_V1(rs_schedule_key_sql);
 PG_FUNCTION_INFO_V1(rs_trust_event_time);
 PG_FUNCTION_INFO_V1(rs_check_feed);
+PG_FUNCTION_INFO_V1(rs_feed_name);
 PG_FUNCTION_INFO_V1(rs_check_kafka_property);
 PG_FUNCTION_INFO_V1(rs_wake_launcher);
 PG_FUNCTION_INFO_V1(rs_worker_status);
@@ -98,8 +99,7 @@ ingest(FunctionCallInfo fcinfo, const char *data, size_t len)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("feed must not be null")));
 	memset(&msg, 0, sizeof(msg));
-	msg.feed_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	rs_feed_parse(msg.feed_name, &msg.feed);
+	rs_feed_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)), &msg.feed);
 	msg.data = data;
 	msg.len = len;
 	msg.isnull = PG_ARGISNULL(1);
@@ -310,6 +310,16 @@ rs_check_feed(PG_FUNCTION_ARGS)
 	PG_RETURN_OID(feed.relid);
 }
 
+/* _feed_name(feed text) RETURNS text: the feed with its table qualified */
+Datum
+rs_feed_name(PG_FUNCTION_ARGS)
+{
+	RsFeed		feed;
+
+	rs_feed_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)), &feed);
+	PG_RETURN_TEXT_P(cstring_to_text(feed.name));
+}
+
 /* _check_kafka_property(name text, value text): librdkafka must accept it */
 Datum
 rs_check_kafka_property(PG_FUNCTION_ARGS)
@@ -430,8 +440,7 @@ rs_replay_message(PG_FUNCTION_ARGS)
 	uint64		rows;
 
 	memset(&msg, 0, sizeof(msg));
-	msg.feed_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	rs_feed_parse(msg.feed_name, &msg.feed);
+	rs_feed_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)), &msg.feed);
 	msg.data = value ? VARDATA_ANY(value) : NULL;
 	msg.len = value ? VARSIZE_ANY_EXHDR(value) : 0;
 	msg.isnull = (value == NULL);

@@ -36,6 +36,7 @@
 #include "transform.h"
 
 static Oid	feed_target(const char *name, const char *default_schema);
+static char *qualified_table(Oid relid);
 static void add_field(RsRow *row, const RsJson *object, const RsField *field);
 static int64 parse_int8(const char *field, const char *text,
 						const char *expected);
@@ -48,12 +49,15 @@ static void add_time(RsRow *row, const char *name, const char *text,
  *		Check a feed specification and resolve its target table.
  *
  * A wrong specification is the caller's mistake, not the message's: it
- * raises an ERROR instead of going to the dead letters.
+ * raises an ERROR instead of going to the dead letters.  feed->name is the
+ * specification with its table schema-qualified, so that it means the same
+ * whatever the search_path of whoever reads it later.
  */
 void
 rs_feed_parse(const char *spec, RsFeed *feed)
 {
 	feed->relid = InvalidOid;
+	feed->name = pstrdup(spec);
 	if (strcmp(spec, "trust") == 0)
 		feed->kind = RS_FEED_TRUST;
 	else if (strcmp(spec, "cif") == 0)
@@ -63,12 +67,14 @@ rs_feed_parse(const char *spec, RsFeed *feed)
 		feed->kind = RS_FEED_REFERENCE;
 		feed->relid = feed_target(spec + 10, "rail");
 		rs_generic_check_target(feed->relid);
+		feed->name = psprintf("reference:%s", qualified_table(feed->relid));
 	}
 	else if (strncmp(spec, "json:", 5) == 0)
 	{
 		feed->kind = RS_FEED_JSON;
 		feed->relid = feed_target(spec + 5, NULL);
 		rs_generic_check_target(feed->relid);
+		feed->name = psprintf("json:%s", qualified_table(feed->relid));
 	}
 	else
 		ereport(ERROR,
@@ -97,6 +103,14 @@ feed_target(const char *name, const char *default_schema)
 	if (rv->schemaname == NULL && default_schema != NULL)
 		rv->schemaname = pstrdup(default_schema);
 	return RangeVarGetRelid(rv, NoLock, false);
+}
+
+/* schema.table, quoted as needed */
+static char *
+qualified_table(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
 }
 
 /*

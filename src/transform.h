@@ -50,6 +50,7 @@ typedef struct RsFeed
 {
 	RsFeedKind	kind;
 	Oid			relid;			/* target of reference: and json: feeds */
+	char	   *name;			/* canonical: the table schema-qualified */
 } RsFeed;
 
 /*

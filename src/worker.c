@@ -481,7 +481,6 @@ build_messages(int n)
 		RsMessage  *m = &msgs[i];
 		OwnedPartition *op = owned(km->partition);
 
-		m->feed_name = worker->sub->feed;
 		m->feed = worker->feed;
 		m->data = km->value;
 		m->len = km->len;

@@ -9,6 +9,7 @@
 #   kafka.sh status <dir>               exit 0 if running, 3 if stopped
 #   kafka.sh create-topic <bootstrap> <topic> <partitions>
 #   kafka.sh offsets <bootstrap> <topic>     latest offset of each partition
+#   kafka.sh group <bootstrap> <group>        a consumer group's offsets and lag
 #   kafka.sh classpath                  print the java -cp value
 #
 # Environment:
@@ -411,6 +412,16 @@ cmd_offsets() {
         --topic "$topic" --time -1
 }
 
+# Kafka's own kafka-consumer-groups: a group's committed offsets and lag.
+cmd_group() {
+    [[ $# -eq 2 ]] || die "usage: group <bootstrap> <group>"
+    local bootstrap=$1 group=$2
+    ensure_jars
+    "$JAVA" "${TOOL_JVM_OPTS[@]}" "$(log_jvm_opts)" -cp "$LIB/*" \
+        org.apache.kafka.tools.consumer.group.ConsumerGroupCommand \
+        --bootstrap-server "$bootstrap" --describe --group "$group"
+}
+
 main() {
     local cmd=${1:-}
     [[ $# -gt 0 ]] && shift
@@ -421,6 +432,7 @@ main() {
         status) cmd_status "$@" ;;
         create-topic) cmd_create_topic "$@" ;;
         offsets) cmd_offsets "$@" ;;
+        group) cmd_group "$@" ;;
         classpath) cmd_classpath ;;
         *) usage ;;
     esac

@@ -63,3 +63,10 @@ CREATE TABLE public.raw_log (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 SELECT rail_stream.ingest_message('json:raw_log', '{"text":"[1]"}'),
        rail_stream.ingest_message('json:raw_log', '{"text":"[1]"}');
 SELECT id, text FROM public.raw_log ORDER BY id;
+
+-- After a fix, dead letters replay through their feed: the one that failed
+-- on NOT NULL lands, the others fail again and are kept.
+ALTER TABLE public.alert_config ALTER COLUMN alert_over_mins DROP NOT NULL;
+SELECT * FROM rail_stream.replay_dead_letters();
+SELECT station, alert_over_mins FROM public.alert_config WHERE station = 'YORK';
+SELECT key, sqlstate FROM rail_stream.dead_letters ORDER BY id;

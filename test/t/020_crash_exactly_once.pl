@@ -67,5 +67,17 @@ for my $sub ('crash', 'crash_log')
 is($node->safe_psql('postgres', 'SELECT count(*) FROM rail_stream.dead_letters'), '0',
 	'no dead letters');
 
+# the offsets also reach the Kafka consumer group, for its lag tools
+my $expected = join(',', map { "$_:$hw->{$_}" } sort { $a <=> $b } keys %$hw);
+my $group;
+for (1 .. 30)
+{
+	my $g = group_offsets('rail_stream.crash');
+	$group = join(',', map { "$_:$g->{$_}" } sort { $a <=> $b } keys %$g);
+	last if $group eq $expected;
+	sleep 1;
+}
+is($group, $expected, 'kafka-consumer-groups shows the group at the high watermarks');
+
 $node->stop;
 done_testing();

@@ -19,7 +19,7 @@ use Test::More;
 
 our @EXPORT = qw(brokers kafka_dir rail_node create_topic produce produce_lines
   wait_for high_watermarks kafka_stop kafka_start trust_frames repo_path
-  crash_postmaster);
+  crash_postmaster group_offsets);
 use JSON::PP ();
 
 my $repo = $ENV{RAIL_STREAM_REPO} // '.';
@@ -139,6 +139,23 @@ sub high_watermarks
 		$hw{$2} = $3 if /^(.*):(\d+):(\d+)$/;
 	}
 	return \%hw;
+}
+
+# { partition => committed offset } of a consumer group, from Kafka's own
+# kafka-consumer-groups.
+sub group_offsets
+{
+	my ($group) = @_;
+	my ($out, $err);
+	IPC::Run::run([ kafka_sh(), 'group', brokers(), $group ], '>', \$out, '2>', \$err)
+	  or die "could not describe group $group: $err";
+	my %committed;
+	for (split /\n/, $out)
+	{
+		my @f = split ' ';
+		$committed{ $f[2] } = $f[3] if @f >= 4 && $f[0] eq $group && $f[2] =~ /^\d+$/;
+	}
+	return \%committed;
 }
 
 sub kafka_stop { kafka_sh_run('stop'); }
