@@ -42,6 +42,7 @@ struct RsKafkaConsumer
 	rd_kafka_queue_t *log_queue;
 	char	   *topic;
 	char		error[512];		/* last error from librdkafka, or "" */
+	bool		commit_failed;	/* the last group commit failed */
 };
 
 static void set_property(rd_kafka_conf_t *conf, const char *name,
@@ -49,6 +50,9 @@ static void set_property(rd_kafka_conf_t *conf, const char *name,
 static void set_properties(rd_kafka_conf_t *conf, Jsonb *properties);
 static void error_callback(rd_kafka_t *rk, int err, const char *reason,
 						   void *opaque);
+static void commit_callback(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+							rd_kafka_topic_partition_list_t *offsets,
+							void *opaque);
 
 /*
  * rs_kafka_create
@@ -77,6 +81,7 @@ rs_kafka_create(const char *brokers, const char *group, const char *topic,
 	set_property(conf, "queued.max.messages.kbytes", kbytes);
 	set_properties(conf, properties);
 	rd_kafka_conf_set_error_cb(conf, error_callback);
+	rd_kafka_conf_set_offset_commit_cb(conf, commit_callback);
 	rd_kafka_conf_set_opaque(conf, consumer);
 
 	consumer->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
@@ -163,6 +168,32 @@ error_callback(rd_kafka_t *rk, int err, const char *reason, void *opaque)
  * rs_kafka_destroy
  *		Free the consumer; every message it returned must be released first.
  */
+/*
+ * Runs inside rd_kafka_consumer_poll(), as error_callback.  A group commit
+ * can fail while the group's coordinator is not known yet, right after the
+ * group's first offsets create __consumer_offsets: it is retried.
+ */
+static void
+commit_callback(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+				rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+	RsKafkaConsumer *consumer = opaque;
+
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+		return;
+	consumer->commit_failed = true;
+	snprintf(consumer->error, sizeof(consumer->error),
+			 "could not commit offsets to the consumer group: %s",
+			 rd_kafka_err2str(err));
+}
+
+/* Whether the last group commit failed, so that it should be sent again. */
+bool
+rs_kafka_commit_failed(RsKafkaConsumer *consumer)
+{
+	return consumer->commit_failed;
+}
+
 void
 rs_kafka_destroy(RsKafkaConsumer *consumer)
 {
@@ -317,10 +348,12 @@ rs_kafka_commit(RsKafkaConsumer *consumer, int n, const int32 *partitions,
 {
 	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n);
 
+	consumer->commit_failed = false;
 	for (int i = 0; i < n; i++)
 		rd_kafka_topic_partition_list_add(list, consumer->topic,
 										  partitions[i])->offset = next_offsets[i];
-	(void) rd_kafka_commit(consumer->rk, list, 1);
+	if (rd_kafka_commit(consumer->rk, list, 1) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		consumer->commit_failed = true;
 	rd_kafka_topic_partition_list_destroy(list);
 }
 

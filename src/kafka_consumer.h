@@ -50,6 +50,7 @@ extern int	rs_kafka_poll(RsKafkaConsumer *consumer, RsKafkaMessage *messages,
 extern void rs_kafka_release(RsKafkaMessage *messages, int n);
 extern void rs_kafka_commit(RsKafkaConsumer *consumer, int n,
 							const int32 *partitions, const int64 *next_offsets);
+extern bool rs_kafka_commit_failed(RsKafkaConsumer *consumer);
 extern int64 rs_kafka_high_watermark(RsKafkaConsumer *consumer, int32 partition);
 extern Jsonb *rs_kafka_headers(const RsKafkaMessage *message);
 extern void rs_kafka_report(RsKafkaConsumer *consumer);

@@ -16,7 +16,8 @@
  *	   stored offset past its last message, checking that it still holds the
  *	   value this worker started from;
  *	3. after the commit, commit the same offsets to the Kafka group (for lag
- *	   tools only) and publish the progress in shared memory.
+ *	   tools only; all of them are sent again every few seconds, and at once
+ *	   after a failed commit) and publish the progress in shared memory.
  *
  * A crash anywhere, even kill -9 of the postmaster, rolls back step 2 as a
  * whole, and the restarted worker resumes from the stored offsets: every
@@ -106,6 +107,8 @@ typedef struct WorkerState
 	MemoryContext batch_cxt;
 	TimestampTz next_status;
 	TimestampTz next_metadata;
+	TimestampTz next_group_commit;	/* of all stored offsets, if dirty */
+	bool		group_dirty;	/* batches written since that commit */
 } WorkerState;
 
 static WorkerState *worker = NULL;
@@ -128,6 +131,7 @@ static void commit_transaction(void);
 static void record_failure(void);
 static void destroy_consumer(int code, Datum arg);
 static void check_interrupts(void);
+static void commit_to_group(bool all);
 
 /*
  * rs_ingest_worker_main
@@ -426,9 +430,6 @@ write_batch(int n)
 {
 	RsMessage  *msgs;
 	int			dead = 0;
-	int32	   *partitions = palloc(worker->nowned * sizeof(int32));
-	int64	   *next = palloc(worker->nowned * sizeof(int64));
-	int			touched = 0;
 
 	MemoryContextSwitchTo(worker->batch_cxt);
 	msgs = build_messages(n);
@@ -452,12 +453,11 @@ write_batch(int n)
 
 		if (op->last_offset < 0)
 			continue;
-		partitions[touched] = op->partition;
-		next[touched++] = op->last_offset + 1;
 		op->next_offset = op->last_offset + 1;
 		op->stored = true;
 	}
-	rs_kafka_commit(worker->consumer, touched, partitions, next);
+	commit_to_group(false);
+	worker->group_dirty = true;
 	publish_batch(dead);
 	rs_kafka_release(worker->messages, n);
 	worker->held = 0;
@@ -572,6 +572,33 @@ store_offsets(void)
 	rs_restore_user(&saved);
 }
 
+/*
+ * commit_to_group
+ *		Commit the stored offsets to the Kafka group, for lag tools: those of
+ *		the last batch, or all of them when a previous commit failed.
+ */
+static void
+commit_to_group(bool all)
+{
+	int32	   *partitions = palloc(Max(worker->nowned, 1) * sizeof(int32));
+	int64	   *next = palloc(Max(worker->nowned, 1) * sizeof(int64));
+	int			n = 0;
+
+	for (int i = 0; i < worker->nowned; i++)
+	{
+		OwnedPartition *op = &worker->owned[i];
+
+		if (!op->stored || op->next_offset < 0 || (!all && op->last_offset < 0))
+			continue;
+		partitions[n] = op->partition;
+		next[n++] = op->next_offset;
+	}
+	if (n > 0)
+		rs_kafka_commit(worker->consumer, n, partitions, next);
+	pfree(partitions);
+	pfree(next);
+}
+
 /* After a commit: counters and per-partition progress for the status view. */
 static void
 publish_batch(int dead)
@@ -615,6 +642,18 @@ publish_status(bool force)
 	if (!force && now < worker->next_status)
 		return;
 	worker->next_status = now + USECS_PER_SEC;
+
+	/*
+	 * Group commits are sent without waiting, and one may be lost (say while
+	 * the group's coordinator moves): send them all again now and then.
+	 */
+	if (rs_kafka_commit_failed(worker->consumer) ||
+		(worker->group_dirty && now >= worker->next_group_commit))
+	{
+		commit_to_group(true);
+		worker->group_dirty = false;
+		worker->next_group_commit = now + 5 * USECS_PER_SEC;
+	}
 	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < worker->nowned; i++)
 	{
