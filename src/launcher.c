@@ -16,7 +16,10 @@
  *	  purpose (planned_exit); after RS_FAILURES_FAILED failures in a row its
  *	  state reads "failed", and it is still retried at the longest backoff;
  *	- with no extension in the database (or after DROP EXTENSION) it runs
- *	  no worker at all.
+ *	  no worker at all;
+ *	- when DROP DATABASE of its database begins, an object access hook in
+ *	  the dropping backend stops the workers and the launcher, which exits
+ *	  for good (until the server restarts), so that the drop goes through.
  *
  * The launcher owns the shared-memory slots; each worker fills in its own.
  *
@@ -32,6 +35,8 @@
 #include <signal.h>
 
 #include "access/xact.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -61,6 +66,7 @@ typedef struct WantedWorker
 } WantedWorker;
 
 static BackgroundWorkerHandle **handles;	/* per slot */
+static object_access_hook_type prev_object_access_hook = NULL;
 static bool slots_logged_full = false;
 
 static List *read_wanted(void);
@@ -70,6 +76,8 @@ static void start_wanted(List *wanted);
 static bool start_worker(int slot, const WantedWorker *w);
 static int	find_slot(const WantedWorker *w);
 static void launcher_detach(int code, Datum arg);
+static void release_dropped_database(ObjectAccessType access, Oid classId,
+									 Oid objectId, int subId, void *arg);
 
 /* Register the launcher; called from _PG_init while preloading. */
 void
@@ -104,6 +112,8 @@ rs_launcher_main(Datum main_arg)
 	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
 	rs_shared->launcher_pid = MyProcPid;
 	rs_shared->launcher_latch = MyLatch;
+	rs_shared->launcher_database = MyDatabaseId;
+	rs_shared->dropping_database = InvalidOid;
 	/*
 	 * A restarted launcher has lost the handles of the workers it started:
 	 * stop those workers and forget their slots.  Their replacements wait for
@@ -136,6 +146,13 @@ rs_launcher_main(Datum main_arg)
 						 1000, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
+		if (rs_shared->dropping_database == MyDatabaseId)
+		{
+			ereport(LOG,
+					(errmsg("rail_stream launcher stops: its database is being dropped"),
+					 errhint("Set \"rail_stream.database\" and restart the server to run subscriptions again.")));
+			proc_exit(0);		/* exit code 0: not restarted */
+		}
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
@@ -278,6 +295,8 @@ start_wanted(List *wanted)
 	TimestampTz now = GetCurrentTimestamp();
 	ListCell   *lc;
 
+	if (rs_shared->dropping_database == MyDatabaseId)
+		return;
 	foreach(lc, wanted)
 	{
 		WantedWorker *w = lfirst(lc);
@@ -391,4 +410,48 @@ launcher_detach(int code, Datum arg)
 	rs_shared->launcher_pid = 0;
 	rs_shared->launcher_latch = NULL;
 	LWLockRelease(rs_shared->lock);
+}
+
+/*
+ * rs_watch_drop_database
+ *		Install the hook that lets DROP DATABASE through; from _PG_init.
+ */
+void
+rs_watch_drop_database(void)
+{
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = release_dropped_database;
+}
+
+/*
+ * release_dropped_database
+ *		In the backend running DROP DATABASE, before it waits for the other
+ *		sessions of the database to go: if the launcher's database is the one
+ *		dropped, terminate the ingest workers and have the launcher exit.
+ */
+static void
+release_dropped_database(ObjectAccessType access, Oid classId, Oid objectId,
+						 int subId, void *arg)
+{
+	Latch	   *latch = NULL;
+
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (access != OAT_DROP || classId != DatabaseRelationId || rs_shared == NULL)
+		return;
+
+	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+	if (rs_shared->launcher_database == objectId && rs_shared->launcher_pid != 0)
+	{
+		rs_shared->dropping_database = objectId;
+		latch = rs_shared->launcher_latch;
+		for (int i = 0; i < rs_shared->nslots; i++)
+		{
+			if (rs_shared->slots[i].pid != 0)
+				kill(rs_shared->slots[i].pid, SIGTERM);
+		}
+	}
+	LWLockRelease(rs_shared->lock);
+	if (latch)
+		SetLatch(latch);
 }

@@ -39,4 +39,5 @@ _PG_init(void)
 		return;
 	rs_shmem_init();
 	rs_launcher_register();
+	rs_watch_drop_database();
 }

@@ -65,6 +65,8 @@ typedef struct RsShared
 	LWLock	   *lock;			/* protects everything below */
 	pid_t		launcher_pid;
 	Latch	   *launcher_latch;
+	Oid			launcher_database;	/* the workers' database */
+	Oid			dropping_database;	/* DROP DATABASE of it has begun */
 	int			nslots;
 	RsWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } RsShared;

@@ -25,6 +25,7 @@ typedef struct RsWorkerArgs
 } RsWorkerArgs;
 
 extern void rs_launcher_register(void);
+extern void rs_watch_drop_database(void);
 
 extern PGDLLEXPORT void rs_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void rs_ingest_worker_main(Datum main_arg);

@@ -82,4 +82,26 @@ my $t0 = time;
 $node->stop('fast');
 cmp_ok(time - $t0, '<', 20, 'the server stops promptly');
 
+# DROP DATABASE of the workers' database goes through: the workers and the
+# launcher step aside (the launcher until the server restarts).
+my $railway = rail_node('railway', "rail_stream.database = 'railway'");
+$railway->safe_psql('postgres', 'CREATE DATABASE railway');
+$railway->safe_psql('railway', q{
+	CREATE EXTENSION rail_stream;
+	CREATE TABLE public.events (id int PRIMARY KEY, body text);
+	SELECT rail_stream.create_subscription('railway', 'lifecycle', 'json:public.events');
+});
+wait_for($railway, q{SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type = 'rail_stream ingest' AND datname = 'railway'}, '1',
+	'a worker runs in database railway');
+my ($ret, $out, $err) = $railway->psql('postgres', 'DROP DATABASE railway');
+is($ret, 0, 'DROP DATABASE of the workers\' database succeeds') or diag($err);
+is($railway->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type IN ('rail_stream ingest', 'rail_stream launcher')}), '0',
+	'its workers and launcher are gone');
+sleep 6;
+is($railway->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type = 'rail_stream launcher'}), '0', 'and the launcher is not restarted');
+$railway->stop('fast');
+
 done_testing();
