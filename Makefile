@@ -18,7 +18,7 @@ PGFILEDESC   = "rail_stream - Kafka to PostgreSQL streaming ETL"
 # The install script is assembled from the parts under sql/, in this order.
 SQL_PARTS    = sql/machinery.sql sql/rail_model.sql sql/reference_data.sql \
                sql/enrichment.sql sql/punctuality.sql \
-               sql/subscriptions.sql
+               sql/subscriptions.sql sql/alerts.sql
 DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA         = $(wildcard sql/$(EXTENSION)--*--*.sql)
 

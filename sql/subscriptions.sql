@@ -23,9 +23,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF NOT rail_stream._is_admin() THEN
-        RAISE EXCEPTION 'permission denied to manage rail_stream subscriptions'
+        RAISE EXCEPTION 'permission denied to manage rail_stream subscriptions and alert rules'
             USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'Only superusers and members of role "rail_stream_admin" manage subscriptions.',
+                  DETAIL = 'Only superusers and members of role "rail_stream_admin" manage them.',
                   HINT = format('GRANT rail_stream_admin TO %I;', CURRENT_USER);
     END IF;
 END;

@@ -1,0 +1,164 @@
+
+-- Delay alerts: rules, an outbox, NOTIFY at commit ------------------------
+--
+-- A movement that is LATE by more than a rule's threshold at the rule's
+-- station (by location name, TIPLOC, STANOX or CRS), for a train that does
+-- not start there, writes one row to rail_stream.alerts -- one per rule and
+-- movement, however often the movement is re-sent or corrected -- and sends
+-- its JSON with NOTIFY on the rule's channel.  Both happen in the
+-- movement's transaction, so a rollback alerts nobody.  Rows with a webhook
+-- URL wait in the outbox (state 'pending') for the HTTP sender.
+
+CREATE TABLE rail_stream.alert_rules (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    station         text NOT NULL,
+    over_minutes    integer NOT NULL CHECK (over_minutes >= 0),
+    webhook_url     text CHECK (webhook_url ~* '^https?://[^/?#@]+'),
+    template        text,
+    channel         text NOT NULL DEFAULT 'rail_stream_alerts'
+                    CHECK (channel ~ '^[A-Za-z_][A-Za-z0-9_]{0,62}$'),
+    enabled         boolean NOT NULL DEFAULT true,
+    owner           regrole NOT NULL DEFAULT CURRENT_USER::regrole,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE rail_stream.alert_rules IS
+    'Delay alert rules: a station, a threshold in minutes, a NOTIFY channel and an optional webhook';
+CREATE INDEX ON rail_stream.alert_rules (upper(station)) WHERE enabled;
+-- webhook URLs hold bot tokens: administrators only
+ALTER TABLE rail_stream.alert_rules ENABLE ROW LEVEL SECURITY;
+CREATE POLICY admins_only ON rail_stream.alert_rules
+    USING (rail_stream._is_admin()) WITH CHECK (rail_stream._is_admin());
+REVOKE ALL ON rail_stream.alert_rules FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON rail_stream.alert_rules TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('rail_stream.alert_rules', '');
+
+CREATE TABLE rail_stream.alerts (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    rule_id         bigint NOT NULL REFERENCES rail_stream.alert_rules ON DELETE CASCADE,
+    msg_key         text NOT NULL,
+    channel         text NOT NULL,
+    message         text NOT NULL,
+    payload         jsonb NOT NULL,
+    state           text NOT NULL CHECK (state IN ('pending', 'delivered', 'failed', 'notify only')),
+    attempts        integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz,
+    last_status     integer,
+    last_error      text,
+    delivered_at    timestamptz,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    UNIQUE (rule_id, msg_key)
+);
+COMMENT ON TABLE rail_stream.alerts IS
+    'The alert outbox: one row per rule and late movement, with its delivery state';
+CREATE INDEX ON rail_stream.alerts (next_attempt_at) WHERE state = 'pending';
+REVOKE ALL ON rail_stream.alerts FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('rail_stream.alerts', '');
+
+CREATE FUNCTION rail_stream.add_alert_rule(station text, over_minutes integer,
+    webhook_url text DEFAULT NULL, template text DEFAULT NULL,
+    channel text DEFAULT 'rail_stream_alerts')
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    PERFORM rail_stream._require_admin();
+    IF station IS NULL OR over_minutes IS NULL OR channel IS NULL THEN
+        RAISE EXCEPTION 'station, threshold and channel must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF template IS NOT NULL THEN
+        PERFORM template::jsonb;
+    END IF;
+    INSERT INTO rail_stream.alert_rules AS r (station, over_minutes, webhook_url, template, channel)
+    VALUES (station, over_minutes, webhook_url, template, channel)
+    RETURNING r.id INTO new_id;
+    RETURN new_id;
+EXCEPTION
+    WHEN check_violation THEN
+        RAISE EXCEPTION 'invalid alert rule for station "%"', station
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The threshold must not be negative, the webhook URL must be http or https with a host, and the channel an identifier.';
+    WHEN invalid_text_representation THEN
+        RAISE EXCEPTION 'invalid template for station "%": it must be JSON', station
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Write the request body as JSON, with {{text}} where the message goes.';
+END;
+$$;
+COMMENT ON FUNCTION rail_stream.add_alert_rule(text, integer, text, text, text) IS
+    'Alert when a movement at the station is late by more than over_minutes';
+
+CREATE FUNCTION rail_stream.drop_alert_rule(id bigint) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM rail_stream._require_admin();
+    DELETE FROM rail_stream.alert_rules r WHERE r.id = drop_alert_rule.id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'alert rule % does not exist', id USING ERRCODE = 'undefined_object';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION rail_stream.drop_alert_rule(bigint) IS 'Remove an alert rule and its alerts';
+
+-- The talk's message: "Train from <origin> arrived at <station> <N MINS
+-- LATE> (alert threshold: M mins). Train id <uid> is operated by <TOC>"
+CREATE FUNCTION rail_stream.alert_text(m rail.movements, over_minutes integer) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT format('Train from %s arrived at %s %s (alert threshold: %s mins). Train id %s is operated by %s',
+                  coalesce(m.origin_name, 'an unknown origin'), coalesce(m.loc_name, m.loc_stanox),
+                  m.variation, over_minutes, coalesce(m.train_uid, m.train_id), m.toc_name);
+END;
+
+-- AFTER trigger on rail.movements: the matching rules' alerts.  Runs as the
+-- extension's owner, since the rules and the outbox are private.
+CREATE FUNCTION rail_stream._raise_alerts() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r rail_stream.alert_rules;
+    tps text;
+    msg text;
+    payload jsonb;
+    alert_id bigint;
+BEGIN
+    SELECT t.tps_description INTO tps FROM rail.tiplocs t WHERE t.tiploc_code = NEW.loc_tiploc;
+    FOR r IN SELECT * FROM rail_stream.alert_rules x
+             WHERE x.enabled AND NEW.timetable_variation > x.over_minutes
+               AND upper(x.station) IN (upper(NEW.loc_name), upper(tps), NEW.loc_tiploc,
+                                        NEW.loc_stanox, NEW.loc_crs)
+    LOOP
+        -- not for trains that start at the station
+        CONTINUE WHEN NEW.origin_tiploc IS NOT NULL AND NEW.origin_tiploc = NEW.loc_tiploc;
+        msg := rail_stream.alert_text(NEW, r.over_minutes);
+        payload := jsonb_build_object('rule_id', r.id, 'station', r.station,
+            'threshold_minutes', r.over_minutes, 'msg_key', NEW.msg_key,
+            'train_id', NEW.train_id, 'train_uid', NEW.train_uid,
+            'location', NEW.loc_name, 'stanox', NEW.loc_stanox,
+            'origin', NEW.origin_name, 'toc', NEW.toc_name,
+            'variation', NEW.variation, 'minutes_late', NEW.timetable_variation,
+            'actual_timestamp', NEW.actual_timestamp, 'text', msg);
+        INSERT INTO rail_stream.alerts AS a (rule_id, msg_key, channel, message, payload,
+                                             state, next_attempt_at)
+        VALUES (r.id, NEW.msg_key, r.channel, msg, payload,
+                CASE WHEN r.webhook_url IS NULL THEN 'notify only' ELSE 'pending' END,
+                CASE WHEN r.webhook_url IS NULL THEN NULL ELSE pg_catalog.now() END)
+        ON CONFLICT (rule_id, msg_key) DO NOTHING
+        RETURNING a.id INTO alert_id;
+        IF alert_id IS NOT NULL THEN
+            PERFORM pg_notify(r.channel, (payload || jsonb_build_object('alert_id', alert_id))::text);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER raise_alerts AFTER INSERT OR UPDATE ON rail.movements
+    FOR EACH ROW WHEN (NEW.variation_status = 'LATE')
+    EXECUTE FUNCTION rail_stream._raise_alerts();

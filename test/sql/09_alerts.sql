@@ -1,0 +1,67 @@
+-- Delay alerts: rules, matching, one alert per rule and movement, outbox.
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+\set SHOW_CONTEXT never
+
+-- The talk's three rules, and rules by CRS, STANOX and TIPLOC.
+SELECT rail_stream.add_alert_rule('BEN RHYDDING', 5) AS ben_rhydding,
+       rail_stream.add_alert_rule('LEEDS', 45) AS leeds,
+       rail_stream.add_alert_rule('KINGS CROSS', 30) AS kings_cross;
+SELECT rail_stream.add_alert_rule('LDS', 3, 'https://api.telegram.org/botTOKEN/sendMessage') AS by_crs,
+       rail_stream.add_alert_rule('17132', 20, channel => 'leeds_alerts') AS by_stanox,
+       rail_stream.add_alert_rule('LEEDS', 100, template => '{"msg": "{{text}}"}') AS by_tiploc_name;
+
+-- Bad rules are refused.
+SELECT rail_stream.add_alert_rule('X', -1);
+SELECT rail_stream.add_alert_rule('X', 5, 'ftp://example.org/hook');
+SELECT rail_stream.add_alert_rule('X', 5, channel => 'not a channel');
+SELECT rail_stream.add_alert_rule('X', 5, template => '{not json');
+SELECT rail_stream.drop_alert_rule(999);
+
+\set late50 '[{"header":{"msg_type":"0003","msg_queue_timestamp":"1722158477000"},"body":{"train_id":"ALERT00001","planned_event_type":"ARRIVAL","event_type":"ARRIVAL","loc_stanox":"17132","actual_timestamp":"1722162000000","variation_status":"LATE","timetable_variation":"50","toc_id":"20"}}]'
+\set late10 '[{"header":{"msg_type":"0003","msg_queue_timestamp":"1722158477000"},"body":{"train_id":"ALERT00002","planned_event_type":"ARRIVAL","event_type":"ARRIVAL","loc_stanox":"17132","actual_timestamp":"1722162000000","variation_status":"LATE","timetable_variation":"10","toc_id":"20"}}]'
+\set early50 '[{"header":{"msg_type":"0003","msg_queue_timestamp":"1722158477000"},"body":{"train_id":"ALERT00003","planned_event_type":"ARRIVAL","event_type":"ARRIVAL","loc_stanox":"17132","actual_timestamp":"1722162000000","variation_status":"EARLY","timetable_variation":"50","toc_id":"20"}}]'
+
+SELECT rail_stream.ingest_message('trust', :'late50');
+SELECT rail_stream.ingest_message('trust', :'late10');
+SELECT rail_stream.ingest_message('trust', :'early50');
+SELECT r.station, r.over_minutes, a.msg_key, a.channel, a.state, a.message
+FROM rail_stream.alerts a JOIN rail_stream.alert_rules r ON r.id = a.rule_id
+ORDER BY a.msg_key, r.over_minutes;
+
+-- Re-sent, and corrected: still one alert per rule and movement.
+SELECT rail_stream.ingest_message('trust', :'late50');
+SELECT rail_stream.ingest_message('trust', replace(:'late50', '"50"', '"55"'));
+SELECT count(*), count(DISTINCT (rule_id, msg_key)) FROM rail_stream.alerts;
+
+-- A train that starts at the station does not alert there: an activation
+-- of the demo's bus N41220, which runs from LEEDS.
+SELECT rail_stream.ingest_message('trust',
+    '[{"header":{"msg_type":"0001","msg_queue_timestamp":"1566460800000"},"body":{"train_id":"17N41222","train_uid":"N41220","schedule_type":"N","schedule_start_date":"2019-08-22","sched_origin_stanox":"17132","toc_id":"20"}},
+      {"header":{"msg_type":"0003","msg_queue_timestamp":"1566464400000"},"body":{"train_id":"17N41222","planned_event_type":"DEPARTURE","event_type":"DEPARTURE","loc_stanox":"17132","actual_timestamp":"1566468000000","variation_status":"LATE","timetable_variation":"60","toc_id":"20"}}]');
+SELECT origin_tiploc, loc_tiploc, variation FROM rail.movements WHERE train_id = '17N41222';
+SELECT count(*) AS alerts_for_a_train_starting_there FROM rail_stream.alerts
+WHERE msg_key LIKE '17N41222/%';
+
+-- A rolled-back movement leaves no alert.
+BEGIN;
+SELECT rail_stream.ingest_message('trust', replace(:'late50', 'ALERT00001', 'ALERT00009'));
+SELECT count(*) FROM rail_stream.alerts WHERE msg_key LIKE 'ALERT00009/%';
+ROLLBACK;
+SELECT count(*) FROM rail_stream.alerts WHERE msg_key LIKE 'ALERT00009/%';
+
+-- The payload carries the details, for LISTEN and for the sender.
+SELECT jsonb_pretty(payload - 'rule_id') FROM rail_stream.alerts
+WHERE channel = 'leeds_alerts';
+
+-- Rules and alerts (webhook URLs hold tokens) are not for everyone.
+CREATE ROLE rs_viewer;
+SET ROLE rs_viewer;
+SELECT count(*) FROM rail_stream.alert_rules;
+SELECT count(*) FROM rail_stream.alerts;
+SELECT rail_stream.add_alert_rule('YORK', 5);
+RESET ROLE;
+DROP ROLE rs_viewer;
+
+SELECT rail_stream.drop_alert_rule(id) FROM rail_stream.alert_rules WHERE station = 'KINGS CROSS';
+SELECT count(*) FROM rail_stream.alert_rules;
