@@ -19,23 +19,6 @@ COMMENT ON TABLE rail.daily_movement_counts IS
     'Movements per UK day, toc_id and variation_status, maintained with rail.movements';
 SELECT pg_catalog.pg_extension_config_dump('rail.daily_movement_counts', '');
 
-CREATE FUNCTION rail._count_movement(day date, toc_id text, variation_status text, delta integer)
-RETURNS void
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-    INSERT INTO rail.daily_movement_counts AS c (day, toc_id, variation_status, movements)
-    VALUES (_count_movement.day, _count_movement.toc_id,
-            _count_movement.variation_status, _count_movement.delta)
-    ON CONFLICT ON CONSTRAINT daily_movement_counts_key
-    DO UPDATE SET movements = c.movements OPERATOR(pg_catalog.+) EXCLUDED.movements;
-    DELETE FROM rail.daily_movement_counts c
-    WHERE c.day OPERATOR(pg_catalog.=) _count_movement.day
-      AND c.toc_id IS NOT DISTINCT FROM _count_movement.toc_id
-      AND c.variation_status IS NOT DISTINCT FROM _count_movement.variation_status
-      AND c.movements OPERATOR(pg_catalog.=) 0;
-END;
-
 CREATE FUNCTION rail._count_movements() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -57,10 +40,19 @@ BEGIN
         RETURN NULL;
     END IF;
     IF old_day IS NOT NULL THEN
-        PERFORM rail._count_movement(old_day, OLD.toc_id, OLD.variation_status, -1);
+        UPDATE rail.daily_movement_counts c SET movements = c.movements - 1
+        WHERE c.day = old_day AND c.toc_id IS NOT DISTINCT FROM OLD.toc_id
+          AND c.variation_status IS NOT DISTINCT FROM OLD.variation_status;
+        DELETE FROM rail.daily_movement_counts c
+        WHERE c.day = old_day AND c.toc_id IS NOT DISTINCT FROM OLD.toc_id
+          AND c.variation_status IS NOT DISTINCT FROM OLD.variation_status
+          AND c.movements = 0;
     END IF;
     IF new_day IS NOT NULL THEN
-        PERFORM rail._count_movement(new_day, NEW.toc_id, NEW.variation_status, 1);
+        INSERT INTO rail.daily_movement_counts AS c (day, toc_id, variation_status, movements)
+        VALUES (new_day, NEW.toc_id, NEW.variation_status, 1)
+        ON CONFLICT ON CONSTRAINT daily_movement_counts_key
+        DO UPDATE SET movements = c.movements + 1;
     END IF;
     RETURN NULL;
 END;
