@@ -5,12 +5,16 @@
 #   bench/run.sh [MESSAGES]          (default 100000 TRUST 0003 messages)
 #
 # What it does (see bench/README.md for how to read the output):
-#   1. builds and installs the extension (make, make install);
+#   1. builds and installs the extension (make, make install) from the
+#      committed HEAD (BENCH_SOURCE=worktree: from the working tree);
 #   2. generates MESSAGES synthetic TRUST movement messages (bench/gen_trust.py,
 #      fixed seed) as ActiveMQ envelopes, one per line;
 #   3. starts its own temporary PostgreSQL 15 (test/pg_tmp.sh) and loads the
 #      locations and the envelopes into bench_frames(n, envelope text) and
 #      bench_frames_jsonb(n, envelope jsonb);
+#      The extension's C functions are pointed at a private copy of the
+#      library installed in step 1, so that someone else's "make install"
+#      during the run cannot swap the code under measurement;
 #   4. for each measurement: one discarded warm-up pair, then BENCH_REPS pairs,
 #      baseline then rail_stream (A/B/A/B...), each run in a fresh session and,
 #      for ingest, on a fresh target (TRUNCATE, CHECKPOINT, sync):
@@ -23,7 +27,7 @@
 #        ingest_notrig     ingest_message vs bench/sql/baseline_upsert.sql, with
 #                          the user triggers of rail.movements disabled
 #        ingest            the same with the triggers on (enrichment + counts)
-#      then, once each, a batch-size sweep of "ingest" on the first 20,000
+#      then, once each, a batch-size sweep of "ingest" on the first 10,000
 #      messages, and callgrind instruction counts per row for explode;
 #   5. writes bench/out/<run>/ (results.csv, context.txt, summary.txt, logs)
 #      and prints the summary.
@@ -35,13 +39,15 @@
 #   BENCH_REPS=5          measured pairs per measurement (after the warm-up)
 #   BENCH_BATCH=250       movement messages per transaction in ingest runs
 #   BENCH_SWEEP="1000 5000 all"  batch sizes of the sweep ("" to skip)
-#   BENCH_SWEEP_MSGS=20000       messages in the sweep
+#   BENCH_SWEEP_MSGS=10000       messages in the sweep
 #   BENCH_CALLGRIND=1     0 to skip the callgrind step (needs valgrind)
 #   BENCH_FSYNC=1         0 to skip pg_test_fsync (~20 s)
 #   BENCH_PORT=55500      first port tried for the temporary server
-#   BENCH_MAX_LOAD=0.3    wait (up to BENCH_LOAD_WAIT=120 s) for the 1-minute
+#   BENCH_MAX_LOAD=0.3    wait (up to BENCH_LOAD_WAIT=60 s) for the 1-minute
 #                         load average to drop below this before measuring
-#   BENCH_NO_BUILD=1      do not run make / make install
+#   BENCH_SOURCE=head     build the committed HEAD (git archive); "worktree"
+#                         builds the working tree with its uncommitted edits
+#   BENCH_NO_BUILD=1      do not build or install: measure what is installed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -50,12 +56,13 @@ MESSAGES=${1:-100000}
 REPS=${BENCH_REPS:-5}
 BATCH=${BENCH_BATCH:-250}
 SWEEP=${BENCH_SWEEP-1000 5000 all}
-SWEEP_MSGS=${BENCH_SWEEP_MSGS:-20000}
+SWEEP_MSGS=${BENCH_SWEEP_MSGS:-10000}
+SOURCE=${BENCH_SOURCE:-head}
 CALLGRIND=${BENCH_CALLGRIND:-1}
 FSYNC=${BENCH_FSYNC:-1}
 PORT=${BENCH_PORT:-55500}
 MAX_LOAD=${BENCH_MAX_LOAD:-0.3}
-LOAD_WAIT=${BENCH_LOAD_WAIT:-120}
+LOAD_WAIT=${BENCH_LOAD_WAIT:-60}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 
 case $MESSAGES in '' | *[!0-9]*) echo "usage: bench/run.sh [MESSAGES]" >&2; exit 2 ;; esac
@@ -68,20 +75,6 @@ RESULTS=$OUT/results.csv
 CONTEXT=$OUT/context.txt
 log() { printf '%s  %s\n' "$(date -u +%H:%M:%S)" "$*" | tee -a "$OUT/run.log" >&2; }
 
-# 1. Build and install ---------------------------------------------------------
-if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
-	log "building and installing rail_stream"
-	make -s >"$OUT/build.log" 2>&1
-	make -s install >>"$OUT/build.log" 2>&1
-fi
-
-# 2. Workload ----------------------------------------------------------------
-DATA=$ROOT/bench/out/trust_$MESSAGES.ndjson
-log "generating $MESSAGES messages -> ${DATA#$ROOT/}"
-python3 bench/gen_trust.py "$MESSAGES" --out "$DATA" 2>"$OUT/gen.log"
-cat "$OUT/gen.log" >&2
-
-# 3. Temporary server ---------------------------------------------------------
 WORK=$(mktemp -d /tmp/rail_stream_bench.XXXXXX)
 chmod 755 "$WORK"
 cleanup() {
@@ -90,6 +83,45 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# 1. Build, install, pin ----------------------------------------------------------
+# Others may "make install" another build while this runs, and every run
+# starts a new backend that loads the library afresh: the benchmark's
+# functions are pointed at a private copy of the library installed now.
+# By default the committed HEAD is built (from git archive, in $WORK/src), so
+# that the figures belong to a commit and not to whatever is half-edited in
+# the working tree; BENCH_SOURCE=worktree builds the working tree as it is.
+SHA=$(git rev-parse HEAD)
+if [ "$SOURCE" = head ]; then
+	SRC=$WORK/src
+	mkdir -p "$SRC"
+	git archive "$SHA" | tar -x -C "$SRC"
+	BUILT="${SHA:0:7} (committed HEAD, built from git archive)"
+else
+	SRC=$ROOT
+	BUILT="${SHA:0:7} + working tree ($(git status --porcelain -- src sql Makefile rail_stream.control | wc -l) modified/untracked files in src/, sql/, Makefile)"
+fi
+if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+	log "building and installing rail_stream: $BUILT"
+	make -C "$SRC" -s >"$OUT/build.log" 2>&1
+	make -C "$SRC" -s install >>"$OUT/build.log" 2>&1
+else
+	BUILT="whatever was installed (BENCH_NO_BUILD=1; HEAD is ${SHA:0:7})"
+fi
+SO=$("$PGBIN/pg_config" --pkglibdir)/rail_stream.so
+SCRIPT=$("$PGBIN/pg_config" --sharedir)/extension/rail_stream--1.0.sql
+mkdir -p "$WORK/lib"
+cp "$SO" "$WORK/lib/rail_stream.so"
+chmod 755 "$WORK/lib"
+so_md5() { md5sum "$1" | cut -c1-12; }
+SO_MD5=$(so_md5 "$WORK/lib/rail_stream.so")
+SCRIPT_MD5=$(so_md5 "$SCRIPT")
+if [ "${BENCH_NO_BUILD:-0}" != 1 ] &&
+	{ [ "$SO_MD5" != "$(so_md5 "$SRC/rail_stream.so")" ] ||
+		[ "$SCRIPT_MD5" != "$(so_md5 "$SRC/sql/rail_stream--1.0.sql")" ]; }; then
+	log "another build was installed right after ours: run again"
+	exit 1
+fi
 
 # jit off: JIT compilation is a per-query constant (tens of ms) that would
 # kick in for one side and not the other, depending on row estimates.
@@ -103,10 +135,27 @@ log "temporary server on port $PGPORT ($WORK/pg)"
 PSQL=(psql -X -q -At -v ON_ERROR_STOP=1)
 q() { "${PSQL[@]}" -c "$1"; }
 
+# The extension's C functions load the pinned copy (a catalog update, fine in
+# this throw-away cluster)
+q "SET client_min_messages = warning; CREATE EXTENSION rail_stream" >/dev/null
+PINNED=$(q "WITH u AS (UPDATE pg_catalog.pg_proc SET probin = '$WORK/lib/rail_stream'
+                       WHERE probin = '\$libdir/rail_stream' RETURNING 1)
+            SELECT count(*) FROM u")
+log "pinned $PINNED functions to the library copy (md5 $SO_MD5)"
+if [ "$(so_md5 "$SO")" != "$SO_MD5" ] || [ "$(so_md5 "$SCRIPT")" != "$SCRIPT_MD5" ]; then
+	log "another build was installed while starting (extension script and library may not match): run again"
+	exit 1
+fi
+
+# 2. Workload ----------------------------------------------------------------
+DATA=$ROOT/bench/out/trust_$MESSAGES.ndjson
+log "generating $MESSAGES messages -> ${DATA#$ROOT/}"
+python3 bench/gen_trust.py "$MESSAGES" --out "$DATA" 2>"$OUT/gen.log"
+cat "$OUT/gen.log" >&2
+
 log "loading locations and envelopes"
 "${PSQL[@]}" >/dev/null <<SQL
 SET client_min_messages = warning;
-CREATE EXTENSION rail_stream;
 \copy rail.locations_csv FROM 'data/reference/ukrail_locations.csv' WITH (FORMAT csv, HEADER)
 -- one TRUST frame in its ActiveMQ envelope per row, n in file order
 CREATE TABLE bench_frames (n serial PRIMARY KEY, envelope text NOT NULL)
@@ -163,7 +212,7 @@ SQL
 	echo "$file"
 }
 
-# 4. Context ------------------------------------------------------------------
+# 3. Context ------------------------------------------------------------------
 load1() { cut -d' ' -f1 /proc/loadavg; }
 wait_for_quiet() {
 	local waited=0
@@ -179,12 +228,6 @@ wait_for_quiet() {
 	fi
 }
 
-# Others may install another build while this runs: every run starts a new
-# backend, which loads the library afresh.  Its checksum is compared at the end.
-SO=$("$PGBIN/pg_config" --pkglibdir)/rail_stream.so
-so_md5() { md5sum "$SO" | cut -c1-12; }
-SO_MD5=$(so_md5)
-
 {
 	echo "run: $run_id"
 	echo "command: bench/run.sh $MESSAGES"
@@ -192,10 +235,10 @@ SO_MD5=$(so_md5)
 	echo "workload: $(tail -n1 "$OUT/gen.log" | sed 's/^gen_trust: //')"
 	echo "frames: $FRAMES"
 	echo "postgres: $(q 'SELECT version()')"
-	echo "git: $(git rev-parse --short HEAD) ($(git status --porcelain -- src sql Makefile rail_stream.control | wc -l) modified/untracked files in src/, sql/, Makefile)"
+	echo "build: $BUILT"
 	echo "host: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
 	echo "load_before: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "rail_stream.so: md5 $(so_md5)"
+	echo "rail_stream.so: md5 $SO_MD5 (pinned copy of the build installed at the start)"
 	echo "valgrind: $(valgrind --version 2>/dev/null || echo none)"
 	echo "perf: $(perf --version 2>/dev/null || echo none)"
 	echo "config (non-default): $(q "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name)
@@ -206,10 +249,10 @@ SO_MD5=$(so_md5)
 if [ "$FSYNC" = 1 ]; then
 	log "pg_test_fsync (about 20 s)"
 	"$PGBIN/pg_test_fsync" -s 1 -f "$WORK/fsync.tmp" >"$OUT/pg_test_fsync.txt" 2>&1 || true
-	echo "fdatasync: $(awk '/fdatasync/ { print $(NF-1), $NF; exit }' "$OUT/pg_test_fsync.txt")" >>"$CONTEXT"
+	echo "fdatasync: $(awk '$1 == "fdatasync" { print $2, $3 ",", $4, $5; exit }' "$OUT/pg_test_fsync.txt") (one 8kB write)" >>"$CONTEXT"
 fi
 
-# 5. Measurements ---------------------------------------------------------------
+# 4. Measurements ---------------------------------------------------------------
 echo "measure,phase,pair,variant,seconds,msgs,rows,dead,ckpt_req,ckpt_timed,wal_bytes,multixacts,md5_key,md5_full,md5_counts,counted,load1" >"$RESULTS"
 
 # one timed explode run: prints the CSV fields from "seconds" to the end
@@ -302,17 +345,17 @@ q "ALTER TABLE rail.movements DISABLE TRIGGER USER"
 pairs ingest_notrig ingest "$BASE_ALL" "$RS_ALL" "$MESSAGES"
 q "ALTER TABLE rail.movements ENABLE TRIGGER USER"
 
-wait_for_quiet
 log "ingest, triggers on: $MESSAGES messages in batches of ~$BATCH"
 pairs ingest ingest "$BASE_ALL" "$RS_ALL" "$MESSAGES"
 
 # batch-size sweep, one pair each, no warm-up (caches are warm by now)
 for b in $SWEEP; do
-	[ "$b" = all ] && b=$SWEEP_MSGS
-	log "sweep: first $SWEEP_MSGS messages, batches of ~$b, triggers on"
+	size=$b
+	[ "$b" = all ] && size=$SWEEP_MSGS     # one transaction
+	log "sweep: first $SWEEP_MSGS messages, batches of ~$size, triggers on"
 	pairs "sweep_b$b" ingest \
-		"$(make_ingest_script baseline_upsert "$b" "$SWEEP_MSGS")" \
-		"$(make_ingest_script ingest_batch "$b" "$SWEEP_MSGS")" \
+		"$(make_ingest_script baseline_upsert "$size" "$SWEEP_MSGS")" \
+		"$(make_ingest_script ingest_batch "$size" "$SWEEP_MSGS")" \
 		"$(q "SELECT sum(msgs) FROM bench_frame_sizes WHERE before < $SWEEP_MSGS")" 1 0
 done
 
@@ -352,9 +395,9 @@ if [ "$CALLGRIND" = 1 ] && command -v valgrind >/dev/null; then
 	fi
 fi
 
-# 6. Summary ------------------------------------------------------------------
-if [ "$(so_md5)" != "$SO_MD5" ]; then
-	echo "so_warning: $SO changed during the run ($SO_MD5 -> $(so_md5)): someone installed another build" >>"$CONTEXT"
+# 5. Summary ------------------------------------------------------------------
+if [ "$(so_md5 "$SO")" != "$SO_MD5" ]; then
+	echo "so_note: another build was installed during the run; the benchmark used its pinned copy" >>"$CONTEXT"
 fi
 python3 bench/summarize.py "$OUT" | tee "$OUT/summary.txt"
 ln -sfn "$run_id" "$ROOT/bench/out/latest"

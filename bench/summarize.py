@@ -32,6 +32,37 @@ def span(values, fmt, unit=""):
     return "%s%s [%s-%s]" % (fmt % statistics.median(values), unit, fmt % min(values), fmt % max(values))
 
 
+def check(m, allruns, msgs):
+    """Correctness of a measurement over every run of both sides, warm-up
+    included: (valid, lines for the notes)."""
+    if m.startswith("explode"):
+        bad = [r for r in allruns if r["rows"] != str(msgs)]
+        if bad:
+            return False, ["%s: WRONG ROW COUNT in %d runs (expected %d)" % (m, len(bad), msgs)]
+        return True, []
+    states = {(r["rows"], r["dead"], r["md5_key"], r["md5_full"], r["md5_counts"], r["counted"])
+              for r in allruns}
+    if len(states) == 1 and next(iter(states))[1] == "0":
+        n, _, key, full, counts, counted = next(iter(states))
+        lines = ["%s: identical result in all %d runs of both sides: %s rows, 0 dead letters,"
+                 " md5 key %s, full row %s%s"
+                 % (m, len(allruns), n, key[:8], full[:8],
+                    ", daily counts %s (sum %s)" % (counts[:8], counted) if counts else "")]
+        valid = True
+    else:
+        lines = ["%s: RESULTS DIFFER between runs (rows, dead letters, md5s): %s" % (m, sorted(states))]
+        valid = False
+    # what each side cost besides time
+    for v in ("baseline", "rail_stream"):
+        rs = [r for r in allruns if r["variant"] == v and r["phase"] == "rep"]
+        lines.append("    %-11s per run (median): WAL %.0f MB, %d MultiXacts; checkpoints req/timed"
+                     " in all runs %d/%d"
+                     % (v, statistics.median(float(r["wal_bytes"]) for r in rs) / 1e6,
+                        statistics.median(int(r["multixacts"]) for r in rs),
+                        sum(int(r["ckpt_req"]) for r in rs), sum(int(r["ckpt_timed"]) for r in rs)))
+    return valid, lines
+
+
 def main():
     run = sys.argv[1]
     with open(os.path.join(run, "results.csv"), newline="") as f:
@@ -43,8 +74,8 @@ def main():
             context[key] = value
 
     print("rail_stream SQL-level benchmark, run %s" % context.get("run", "?"))
-    for key in ("command", "settings", "workload", "postgres", "git", "host",
-                "load_at_start", "fdatasync", "load_warning", "so_warning"):
+    for key in ("command", "settings", "workload", "postgres", "build", "host",
+                "rail_stream.so", "load_at_start", "fdatasync", "load_warning", "so_note"):
         if key in context:
             print("  %-14s %s" % (key + ":", context[key]))
     print()
@@ -70,41 +101,20 @@ def main():
         for r in runs:
             pairs.setdefault(r["pair"], {})[r["variant"]] = float(r["seconds"])
         ratios = [p["baseline"] / p["rail_stream"] for p in pairs.values() if len(p) == 2]
+        allruns = [r for r in rows if r["measure"] == m]
+        valid, note = check(m, allruns, msgs)
+        notes.extend(note)
         label = LEGEND.get(m)
         if label is None and m.startswith("sweep_b"):
-            batch = int(m[len("sweep_b"):])
+            batch = m[len("sweep_b"):]
             label = "sweep, %d msgs, %s, 1 pair" % (
-                msgs, "batch %d" % batch if batch < msgs else "1 transaction")
+                msgs, "1 transaction" if batch == "all" else "batch " + batch)
         print("%-46s %-22s %8s   %-22s %8s   %s" % (
             label or m,
             span(t["baseline"], "%.2f"), rate(msgs, statistics.median(t["baseline"])),
             span(t["rail_stream"], "%.2f"), rate(msgs, statistics.median(t["rail_stream"])),
-            span(ratios, "%.2f", "x") if len(ratios) > 1 else "%.2fx" % ratios[0]))
-
-        # correctness: every run of both sides, warm-up included
-        allruns = [r for r in rows if r["measure"] == m]
-        if m.startswith("explode"):
-            bad = [r for r in allruns if r["rows"] != r["msgs"]]
-            if bad:
-                notes.append("%s: WRONG ROW COUNT in %d runs (expected %s)" % (m, len(bad), msgs))
-            continue
-        states = {(r["rows"], r["dead"], r["md5_key"], r["md5_full"], r["md5_counts"], r["counted"])
-                  for r in allruns}
-        if len(states) == 1 and next(iter(states))[1] == "0":
-            n, _, key, full, counts, counted = next(iter(states))
-            notes.append("%s: identical result in all %d runs of both sides: %s rows, 0 dead letters,"
-                         " md5 key %s, full row %s%s"
-                         % (m, len(allruns), n, key[:8], full[:8],
-                            ", daily counts %s (sum %s)" % (counts[:8], counted) if counts else ""))
-        else:
-            notes.append("%s: RESULTS DIFFER between runs: %s" % (m, sorted(states)))
-        # where the time goes besides the statement itself
-        for v in ("baseline", "rail_stream"):
-            rs = side[v]
-            notes.append("    %-11s per run (median): WAL %.0f MB, %s MultiXacts, checkpoints req/timed %s/%s"
-                         % (v, statistics.median(float(r["wal_bytes"]) for r in rs) / 1e6,
-                            int(statistics.median(int(r["multixacts"]) for r in rs)),
-                            sum(int(r["ckpt_req"]) for r in rs), sum(int(r["ckpt_timed"]) for r in rs)))
+            (span(ratios, "%.2f", "x") if len(ratios) > 1 else "%.2fx" % ratios[0])
+            if valid else "INVALID: results differ, see below"))
 
     cg = os.path.join(run, "callgrind.csv")
     if os.path.exists(cg):

@@ -9,8 +9,9 @@ CREATE TEMP TABLE cif_lines (n serial, line text);
 \copy cif_lines (line) FROM 'data/cif/cif_toc_full_GX_2018-07-02_seq2210_trimmed.ndjson' WITH (FORMAT csv, DELIMITER E'\x02', QUOTE E'\x01')
 SELECT count(*) AS lines FROM cif_lines;
 
-SELECT sum(rail_stream.ingest_message('cif', line) ORDER BY n) AS rows_written
-FROM cif_lines;
+-- (in file order: the subquery orders the calls, not just their results)
+SELECT sum(written) AS rows_written
+FROM (SELECT rail_stream.ingest_message('cif', line) AS written FROM cif_lines ORDER BY n) s;
 
 SELECT extract_timestamp, sequence, metadata_type, owner, sender_component
 FROM rail.cif_headers;
@@ -43,7 +44,8 @@ SELECT (SELECT count(*) FROM rail.schedule_locations) AS locations,
 CREATE TEMP TABLE demo_lines (n serial, line text);
 \copy demo_lines (line) FROM 'data/cif/demo-scene_CifFile_sample.json' WITH (FORMAT csv, DELIMITER E'\x02', QUOTE E'\x01')
 \copy demo_lines (line) FROM 'data/cif/demo-scene_schedule_sample_2019-05-21.json' WITH (FORMAT csv, DELIMITER E'\x02', QUOTE E'\x01')
-SELECT sum(rail_stream.ingest_message('cif', line) ORDER BY n) FROM demo_lines;
+SELECT sum(written)
+FROM (SELECT rail_stream.ingest_message('cif', line) AS written FROM demo_lines ORDER BY n) s;
 SELECT count(*) AS associations FROM rail.associations;
 SELECT main_train_uid, assoc_train_uid, assoc_start_date, assoc_end_date,
        category, date_indicator, location, stp_indicator

@@ -7,10 +7,11 @@ SET DateStyle = 'ISO, YMD';
 TRUNCATE rail.cancellation_reasons;
 CREATE TEMP TABLE dat (n serial, line text);
 \copy dat (line) FROM 'data/reference/canx_reason_code.dat' WITH (FORMAT csv, DELIMITER E'\x02', QUOTE E'\x01')
-SELECT sum(rail_stream.ingest_message('reference:cancellation_reasons',
-                                      substr(line, strpos(line, ':') + 1),
-                                      split_part(line, ':', 1)) ORDER BY n) AS written
-FROM dat;
+SELECT sum(w) AS written
+FROM (SELECT rail_stream.ingest_message('reference:cancellation_reasons',
+                                        substr(line, strpos(line, ':') + 1),
+                                        split_part(line, ':', 1)) AS w
+      FROM dat ORDER BY n) s;
 SELECT * FROM rail.cancellation_reasons WHERE canx_reason_code IN ('AA', 'YI', 'TG')
 ORDER BY 1;
 
