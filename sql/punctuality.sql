@@ -19,8 +19,9 @@ COMMENT ON TABLE rail.daily_movement_counts IS
     'Movements per UK day, toc_id and variation_status, maintained with rail.movements';
 SELECT pg_catalog.pg_extension_config_dump('rail.daily_movement_counts', '');
 
+-- SECURITY DEFINER: a subscription's owner writes movements, not counts.
 CREATE FUNCTION rail._count_movements() RETURNS trigger
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -78,7 +79,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     cols text;
+    parts text[] := parse_ident(view_name);
 BEGIN
+    IF array_length(parts, 1) <> 2 THEN
+        RAISE EXCEPTION 'view name "%" is not schema-qualified', view_name
+            USING ERRCODE = 'invalid_name',
+                  HINT = 'Name the view with its schema, as in "public.punctuality".';
+    END IF;
     IF coalesce(array_length(toc_ids, 1), 0) = 0 THEN
         RAISE EXCEPTION 'no TOC given for the punctuality view'
             USING ERRCODE = 'invalid_parameter_value',
@@ -86,12 +93,14 @@ BEGIN
     END IF;
     -- columns are named after the TOC, within the 63 bytes of an identifier
     SELECT string_agg(format('coalesce(sum(c.movements) FILTER (WHERE c.toc_id = %L), 0) AS %I',
-                             t.id, left(rail_stream.toc_name(t.id), 63)), ', ' ORDER BY t.n)
+                             t.id, left(rail_stream.toc_name(t.id), 60)), ', ' ORDER BY t.n)
     INTO cols
-    FROM unnest(toc_ids) WITH ORDINALITY AS t(id, n);
-    EXECUTE format('CREATE VIEW %s AS SELECT c.day, c.variation_status, %s'
+    FROM (SELECT DISTINCT ON (u.id) u.id, u.n
+          FROM unnest(toc_ids) WITH ORDINALITY AS u(id, n)
+          WHERE u.id IS NOT NULL ORDER BY u.id, u.n) t;
+    EXECUTE format('CREATE VIEW %I.%I AS SELECT c.day, c.variation_status, %s'
                    ' FROM rail.daily_movement_counts c'
-                   ' GROUP BY c.day, c.variation_status', view_name, cols);
+                   ' GROUP BY c.day, c.variation_status', parts[1], parts[2], cols);
 END;
 $$;
 COMMENT ON FUNCTION rail_stream.create_punctuality_view(text, text[]) IS

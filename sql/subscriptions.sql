@@ -59,6 +59,28 @@ REVOKE ALL ON rail_stream.subscriptions FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON rail_stream.subscriptions TO PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('rail_stream.subscriptions', '');
 
+-- Workers run as a subscription's owner: only a superuser may make it
+-- anyone but the role that writes the row, and nobody may make it a
+-- superuser but a superuser.
+CREATE FUNCTION rail_stream._guard_owner() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF (SELECT rolsuper FROM pg_roles WHERE rolname = CURRENT_USER) THEN
+        RETURN NEW;
+    END IF;
+    IF (TG_OP = 'INSERT' AND NEW.owner::oid <> (SELECT oid FROM pg_roles WHERE rolname = CURRENT_USER))
+       OR (TG_OP = 'UPDATE' AND NEW.owner IS DISTINCT FROM OLD.owner) THEN
+        RAISE EXCEPTION 'only a superuser can give a subscription another owner'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER guard_owner BEFORE INSERT OR UPDATE ON rail_stream.subscriptions
+    FOR EACH ROW EXECUTE FUNCTION rail_stream._guard_owner();
+
 -- Where each partition of each subscription has got: the next offset to
 -- read, written in the same transaction as the rows of the messages before
 -- it.  -2 and -1 stand for "earliest" and "latest" after reset_offsets().
@@ -72,7 +94,8 @@ CREATE TABLE rail_stream.subscription_offsets (
 COMMENT ON TABLE rail_stream.subscription_offsets IS
     'Per partition, the next Kafka offset to read; committed with the rows (exactly once)';
 ALTER TABLE rail_stream.subscription_offsets ENABLE ROW LEVEL SECURITY;
-CREATE POLICY read_all ON rail_stream.subscription_offsets FOR SELECT USING (true);
+CREATE POLICY read_all ON rail_stream.subscription_offsets FOR SELECT
+    USING (rail_stream._is_admin() OR pg_catalog.pg_has_role(CURRENT_USER, 'pg_monitor', 'USAGE'));
 CREATE POLICY admins_write ON rail_stream.subscription_offsets
     USING (rail_stream._is_admin()) WITH CHECK (rail_stream._is_admin());
 REVOKE ALL ON rail_stream.subscription_offsets FROM PUBLIC;
@@ -94,6 +117,8 @@ LANGUAGE c STRICT STABLE AS 'MODULE_PATHNAME', 'rs_feed_name';
 
 CREATE FUNCTION rail_stream._check_kafka_property(name text, value text) RETURNS void
 LANGUAGE c STRICT STABLE AS 'MODULE_PATHNAME', 'rs_check_kafka_property';
+-- librdkafka acts on some properties as they are set (plugin.library.paths)
+REVOKE EXECUTE ON FUNCTION rail_stream._check_kafka_property(text, text) FROM PUBLIC;
 
 -- The owner of a subscription must be able to write what its feed writes:
 -- upserts read the rows they update (SELECT), and Delete transactions and
@@ -188,11 +213,14 @@ BEGIN
                           HINT = 'Give librdkafka properties as an object, as in {"security.protocol": "ssl"}.';
             END IF;
             FOR p, pv IN SELECT * FROM jsonb_each(v) LOOP
-                IF p IN ('enable.auto.commit', 'enable.auto.offset.store', 'group.id',
-                         'bootstrap.servers', 'enable.partition.eof', 'log.queue') THEN
+                -- Only connection, security and fetch settings: others would let
+                -- a subscription load libraries, run commands or read files as
+                -- the server (plugin.library.paths, sasl.kerberos.kinit.cmd,
+                -- ssl.*.location), or break the offsets kept in PostgreSQL.
+                IF p !~ '^(security\.protocol|sasl\.(mechanisms?|username|password)|ssl\.(ca|certificate|key)\.pem|ssl\.key\.password|ssl\.endpoint\.identification\.algorithm|client\.(id|rack)|fetch\.(wait\.max\.ms|min\.bytes|max\.bytes|error\.backoff\.ms)|max\.partition\.fetch\.bytes|socket\.(timeout\.ms|keepalive\.enable|connection\.setup\.timeout\.ms)|reconnect\.backoff(\.max)?\.ms|metadata\.max\.age\.ms|topic\.metadata\.refresh\.interval\.ms|api\.version\.request|broker\.version\.fallback|isolation\.level|check\.crcs|debug)$' THEN
                     RAISE EXCEPTION 'Kafka property "%" cannot be set for a subscription', p
                         USING ERRCODE = 'invalid_parameter_value',
-                              DETAIL = 'rail_stream sets it itself: it stores offsets in PostgreSQL and names brokers and groups.';
+                              DETAIL = 'Subscriptions take connection, security (PEM strings, not files) and fetch settings; rail_stream sets offsets, groups and brokers itself.';
                 END IF;
                 IF jsonb_typeof(pv) IN ('object', 'array', 'null') THEN
                     RAISE EXCEPTION 'invalid value for Kafka property "%": %', p, pv
@@ -394,6 +422,8 @@ CREATE FUNCTION rail_stream._replay_message(feed text, value bytea, key text,
     kafka_timestamp timestamptz, headers jsonb)
 RETURNS bigint
 LANGUAGE c CALLED ON NULL INPUT VOLATILE AS 'MODULE_PATHNAME', 'rs_replay_message';
+-- it stores dead letters with any origin: for replay_dead_letters() only
+REVOKE EXECUTE ON FUNCTION rail_stream._replay_message(text, bytea, text, text, text, integer, bigint, timestamptz, jsonb) FROM PUBLIC;
 
 -- replay_dead_letters(subscription, ids): run stored dead letters through
 -- their feed again, after a fix.  A replayed dead letter is removed; one that
@@ -447,7 +477,7 @@ LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'rs_worker_status';
 -- One row per subscription and partition, from the workers' shared memory
 -- and the stored offsets; no broker is asked.  Administrators and pg_monitor
 -- see every subscription, other roles those they own.
-CREATE VIEW rail_stream.subscription_status AS
+CREATE VIEW rail_stream.subscription_status WITH (security_barrier) AS
 WITH w AS (SELECT * FROM rail_stream._worker_status()),
 parts AS (
     SELECT o.subscription_id, o.partition FROM rail_stream.subscription_offsets o

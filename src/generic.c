@@ -235,7 +235,7 @@ add_key(RsRow *row, TupleDesc tupdesc, Bitmapset *missing, const char *key)
 		Form_pg_attribute attr;
 
 		attr = TupleDescAttr(tupdesc, member + FirstLowInvalidHeapAttributeNumber - 1);
-		rs_row_add(row, NameStr(attr->attname), attr->atttypid,
+		rs_row_add(row, pstrdup(NameStr(attr->attname)), attr->atttypid,
 				   convert_text(key, attr), false);
 	}
 	else

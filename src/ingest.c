@@ -240,6 +240,7 @@ try_write_batch(RsMessage *msgs, int n, uint64 *rows)
 		for (int i = 0; i < n; i++)
 		{
 			state.msg = &msgs[i];
+			state.unit = NULL;	/* the last one was freed with batchcxt */
 			*rows += write_units(&state,
 								 rs_split_message(&msgs[i].feed, msgs[i].data,
 												  msgs[i].len, msgs[i].isnull));
@@ -318,8 +319,14 @@ rs_become_owner(RsSavedUser *saved)
 	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
 
+	/*
+	 * Restricted, as for maintenance commands: nothing the caller set up (a
+	 * search_path, a GUC) may run code with the owner's rights.  The
+	 * statements run meanwhile are schema-qualified throughout.
+	 */
 	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
-	SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
 }
 
 void
@@ -348,9 +355,12 @@ is_message_error(const ErrorData *edata)
 		default:
 			break;
 	}
+	/* a changed or dropped table, not a bad message: stop, do not drain */
 	return edata->sqlerrcode != ERRCODE_INSUFFICIENT_PRIVILEGE &&
 		edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE &&
-		edata->sqlerrcode != ERRCODE_UNDEFINED_TABLE;
+		edata->sqlerrcode != ERRCODE_UNDEFINED_TABLE &&
+		edata->sqlerrcode != ERRCODE_UNDEFINED_COLUMN &&
+		edata->sqlerrcode != ERRCODE_UNDEFINED_FUNCTION;
 }
 
 /*

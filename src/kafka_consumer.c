@@ -75,6 +75,8 @@ rs_kafka_create(const char *brokers, const char *group, const char *topic,
 	set_property(conf, "enable.auto.commit", "false");
 	set_property(conf, "enable.auto.offset.store", "false");
 	set_property(conf, "enable.partition.eof", "false");
+	/* a stored offset out of range is an error to see, not a jump to skip */
+	set_property(conf, "auto.offset.reset", "error");
 	set_property(conf, "log.queue", "true");
 	set_property(conf, "client.id", "rail_stream");
 	snprintf(kbytes, sizeof(kbytes), "%d", queue_kbytes);

@@ -32,7 +32,8 @@ RsShared   *rs_shared = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-static bool wake_registered = false;
+static bool wake_registered = false;	/* the callback, once per process */
+static bool wake_pending = false;	/* this transaction changed subscriptions */
 
 static Size
 shared_size(void)
@@ -157,6 +158,8 @@ rs_slot_rate(const RsPartitionStatus *part, TimestampTz now)
 static void
 wake_at_commit(XactEvent event, void *arg)
 {
+	if (!wake_pending)
+		return;
 	if (event == XACT_EVENT_COMMIT && rs_shared != NULL)
 	{
 		Latch	   *latch;
@@ -169,10 +172,7 @@ wake_at_commit(XactEvent event, void *arg)
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
-	{
-		UnregisterXactCallback(wake_at_commit, NULL);
-		wake_registered = false;
-	}
+		wake_pending = false;
 }
 
 /*
@@ -183,8 +183,13 @@ wake_at_commit(XactEvent event, void *arg)
 void
 rs_wake_launcher_at_commit(void)
 {
-	if (rs_shared == NULL || wake_registered)
+	if (rs_shared == NULL)
 		return;
-	RegisterXactCallback(wake_at_commit, NULL);
-	wake_registered = true;
+	if (!wake_registered)
+	{
+		/* registered for good: unregistering inside the callback is unsafe */
+		RegisterXactCallback(wake_at_commit, NULL);
+		wake_registered = true;
+	}
+	wake_pending = true;
 }

@@ -238,7 +238,8 @@ load_subscription(int64 id)
 	rs_become_owner(&saved);
 	if (SPI_execute_with_args("SELECT name, topic, feed, brokers, start_position,"
 							  " batch_size, batch_ms, parallelism, kafka_properties"
-							  " FROM rail_stream.subscriptions WHERE id = $1",
+							  " FROM rail_stream.subscriptions"
+							  " WHERE id OPERATOR(pg_catalog.=) $1",
 							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read subscription %lld", (long long) id);
 	rs_restore_user(&saved);
@@ -318,7 +319,7 @@ assign_partitions(void)
 	begin_transaction("rail_stream: reading offsets");
 	rs_become_owner(&saved);
 	if (SPI_execute_with_args("SELECT partition, next_offset FROM rail_stream.subscription_offsets"
-							  " WHERE subscription_id = $1",
+							  " WHERE subscription_id OPERATOR(pg_catalog.=) $1",
 							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read offsets of subscription \"%s\"", worker->sub->name);
 	rs_restore_user(&saved);
@@ -378,11 +379,16 @@ start_offset(OwnedPartition *p, bool *times_known)
 										  (t / 1000) + (int64) 946684800000, offs, 10000))
 		{
 			note_kafka_error();
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 1000, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS();
-			pg_usleep(1000000L);
 		}
 		for (int i = 0; i < worker->nowned; i++)
-			worker->owned[i].next_offset = offs[i];
+		{
+			if (!worker->owned[i].stored)
+				worker->owned[i].next_offset = offs[i];
+		}
 		*times_known = true;
 	}
 	return p->next_offset;
@@ -536,12 +542,13 @@ store_offsets(void)
 	if (update_plan == NULL)
 	{
 		update_plan = SPI_prepare("UPDATE rail_stream.subscription_offsets"
-								  " SET next_offset = $3, updated_at = now()"
-								  " WHERE subscription_id = $1 AND partition = $2"
-								  " AND next_offset = $4", 4, types);
+								  " SET next_offset = $3, updated_at = pg_catalog.now()"
+								  " WHERE subscription_id OPERATOR(pg_catalog.=) $1"
+								  " AND partition OPERATOR(pg_catalog.=) $2"
+								  " AND next_offset OPERATOR(pg_catalog.=) $4", 4, types);
 		insert_plan = SPI_prepare("INSERT INTO rail_stream.subscription_offsets"
 								  " (subscription_id, partition, next_offset, updated_at)"
-								  " VALUES ($1, $2, $3, now()) ON CONFLICT DO NOTHING",
+								  " VALUES ($1, $2, $3, pg_catalog.now()) ON CONFLICT DO NOTHING",
 								  3, types);
 		if (update_plan == NULL || insert_plan == NULL)
 			elog(ERROR, "SPI_prepare failed for offsets: %s",
@@ -553,6 +560,7 @@ store_offsets(void)
 	{
 		OwnedPartition *op = &worker->owned[i];
 		Datum		values[4];
+		int			ret;
 
 		if (op->last_offset < 0)
 			continue;
@@ -560,8 +568,10 @@ store_offsets(void)
 		values[1] = Int32GetDatum(op->partition);
 		values[2] = Int64GetDatum(op->last_offset + 1);
 		values[3] = Int64GetDatum(op->next_offset);
-		SPI_execute_plan(op->stored ? update_plan : insert_plan, values, NULL,
-						 false, 0);
+		ret = SPI_execute_plan(op->stored ? update_plan : insert_plan, values, NULL,
+							   false, 0);
+		if (ret != SPI_OK_UPDATE && ret != SPI_OK_INSERT)
+			elog(ERROR, "unexpected SPI result %d storing offsets", ret);
 		if (SPI_processed != 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),

@@ -26,6 +26,8 @@ SELECT rail_stream.create_subscription('x', 't', 'trust', NULL, '{"parallelism":
 SELECT rail_stream.create_subscription('x', 't', 'trust', NULL, '{"start": "yesterday-ish"}');
 SELECT rail_stream.create_subscription('x', 't', 'trust', NULL, '{"kafka": {"no.such.property": "1"}}');
 SELECT rail_stream.create_subscription('x', 't', 'trust', NULL, '{"kafka": {"enable.auto.commit": "true"}}');
+SELECT rail_stream.create_subscription('x', 't', 'trust', NULL, '{"kafka": {"plugin.library.paths": "/tmp/evil.so"}}');
+SELECT rail_stream.create_subscription('x', 't', 'trust', NULL, '{"kafka": {"security.protocol": "carrier-pigeon"}}');
 SELECT rail_stream.create_subscription('x', 't', 'trust', NULL, '{"kafka": ["a"]}');
 SELECT rail_stream.create_subscription('x', NULL, 'trust');
 
@@ -72,6 +74,9 @@ SET ROLE rs_admin;
 SELECT rail_stream.create_subscription('events', 'events', 'json:public.events') > 0 AS created;
 SELECT name, owner FROM rail_stream.subscriptions ORDER BY id;
 SELECT subscription, state FROM rail_stream.subscription_status ORDER BY 1, 2;
+-- an administrator cannot hand a subscription (and its worker) to another role
+UPDATE rail_stream.subscriptions SET owner = 'postgres' WHERE name = 'events';
+INSERT INTO rail_stream.subscriptions (name, topic, feed, owner) VALUES ('sneaky', 't', 'trust', 'postgres');
 RESET ROLE;
 
 SELECT rail_stream.drop_subscription('events');
