@@ -373,15 +373,21 @@ rs_worker_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TimestampTz now = GetCurrentTimestamp();
+	RsWorkerSlot *slots;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (rs_shared == NULL)
 		return (Datum) 0;
 
+	/* copy the slots, so that the lock is not held while rows are built */
+	slots = palloc(rs_shared->nslots * sizeof(RsWorkerSlot));
 	LWLockAcquire(rs_shared->lock, LW_SHARED);
+	memcpy(slots, rs_shared->slots, rs_shared->nslots * sizeof(RsWorkerSlot));
+	LWLockRelease(rs_shared->lock);
+
 	for (int i = 0; i < rs_shared->nslots; i++)
 	{
-		RsWorkerSlot *slot = rs_slot(i);
+		RsWorkerSlot *slot = &slots[i];
 
 		if (slot->state == RS_STATE_FREE)
 			continue;
@@ -420,7 +426,7 @@ rs_worker_status(PG_FUNCTION_ARGS)
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
 	}
-	LWLockRelease(rs_shared->lock);
+	pfree(slots);
 	return (Datum) 0;
 }
 

@@ -131,6 +131,7 @@ static void commit_transaction(void);
 static void record_failure(void);
 static void destroy_consumer(int code, Datum arg);
 static void check_interrupts(void);
+static void leave_slot(int code, Datum arg);
 static void commit_to_group(bool all);
 
 /*
@@ -160,6 +161,7 @@ rs_ingest_worker_main(Datum main_arg)
 	worker->slot->state = RS_STATE_STARTING;
 	worker->slot->npartitions = 0;
 	LWLockRelease(rs_shared->lock);
+	before_shmem_exit(leave_slot, (Datum) 0);
 
 	BackgroundWorkerInitializeConnectionByOid(worker->args.database,
 											  worker->args.owner, 0);
@@ -694,6 +696,16 @@ publish_status(bool force)
 			proc_exit(0);
 		}
 	}
+}
+
+/* At exit: the slot no longer names this process, so nobody signals its pid. */
+static void
+leave_slot(int code, Datum arg)
+{
+	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+	if (worker->slot->pid == MyProcPid)
+		worker->slot->pid = 0;
+	LWLockRelease(rs_shared->lock);
 }
 
 /*
