@@ -359,6 +359,33 @@ rs_kafka_commit(RsKafkaConsumer *consumer, int n, const int32 *partitions,
 	rd_kafka_topic_partition_list_destroy(list);
 }
 
+/*
+ * rs_kafka_watermarks
+ *		A partition's first and next offsets, asking its leader; false (with
+ *		an error to take) if it did not answer.
+ */
+bool
+rs_kafka_watermarks(RsKafkaConsumer *consumer, int32 partition, int64 *low,
+					int64 *high, int timeout_ms)
+{
+	int64_t		lo,
+				hi;
+	rd_kafka_resp_err_t err;
+
+	err = rd_kafka_query_watermark_offsets(consumer->rk, consumer->topic, partition,
+										   &lo, &hi, timeout_ms);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		snprintf(consumer->error, sizeof(consumer->error),
+				 "could not read the offsets of partition %d: %s",
+				 partition, rd_kafka_err2str(err));
+		return false;
+	}
+	*low = lo;
+	*high = hi;
+	return true;
+}
+
 /* The partition's high watermark as last fetched (no broker call); -1 if unknown. */
 int64
 rs_kafka_high_watermark(RsKafkaConsumer *consumer, int32 partition)

@@ -51,6 +51,8 @@ extern void rs_kafka_release(RsKafkaMessage *messages, int n);
 extern void rs_kafka_commit(RsKafkaConsumer *consumer, int n,
 							const int32 *partitions, const int64 *next_offsets);
 extern bool rs_kafka_commit_failed(RsKafkaConsumer *consumer);
+extern bool rs_kafka_watermarks(RsKafkaConsumer *consumer, int32 partition,
+								int64 *low, int64 *high, int timeout_ms);
 extern int64 rs_kafka_high_watermark(RsKafkaConsumer *consumer, int32 partition);
 extern Jsonb *rs_kafka_headers(const RsKafkaMessage *message);
 extern void rs_kafka_report(RsKafkaConsumer *consumer);

@@ -118,6 +118,8 @@ static void load_subscription(int64 id);
 static void wait_for_partitions(void);
 static void assign_partitions(void);
 static int64 start_offset(OwnedPartition *p, bool *times_known);
+static int64 resolve_offset(int32 partition, int64 offset);
+static void store_start_offsets(void);
 static int	collect_batch(int batch_size, int batch_ms);
 static void write_batch(int n);
 static RsMessage *build_messages(int n);
@@ -342,10 +344,61 @@ assign_partitions(void)
 
 	for (int i = 0; i < worker->nowned; i++)
 	{
-		partitions[i] = worker->owned[i].partition;
-		offsets[i] = start_offset(&worker->owned[i], &times_known);
+		OwnedPartition *op = &worker->owned[i];
+
+		partitions[i] = op->partition;
+		offsets[i] = start_offset(op, &times_known);
+		if (!op->stored)
+			op->next_offset = offsets[i] = resolve_offset(op->partition, offsets[i]);
 	}
+	store_start_offsets();
 	rs_kafka_assign(worker->consumer, worker->nowned, partitions, offsets);
+}
+
+/*
+ * resolve_offset
+ *		"earliest" or "latest" as the offset it is now, asking the brokers
+ *		until they answer: a worker that restarts before a partition's first
+ *		message must start where this one did, not at a later "latest".
+ */
+static int64
+resolve_offset(int32 partition, int64 offset)
+{
+	int64		low,
+				high;
+
+	if (offset >= 0)
+		return offset;
+	while (!rs_kafka_watermarks(worker->consumer, partition, &low, &high, 5000))
+	{
+		note_kafka_error();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1000, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return offset == RS_OFFSET_BEGINNING ? low : high;
+}
+
+/*
+ * store_start_offsets
+ *		Store where each new partition starts, before anything is read from
+ *		it; a concurrent store makes the worker restart (see store_offsets).
+ */
+static void
+store_start_offsets(void)
+{
+	begin_transaction("rail_stream: storing start offsets");
+	for (int i = 0; i < worker->nowned; i++)
+		worker->owned[i].last_offset = worker->owned[i].stored ? -1 :
+			worker->owned[i].next_offset - 1;
+	store_offsets();
+	commit_transaction();
+	for (int i = 0; i < worker->nowned; i++)
+	{
+		worker->owned[i].stored = true;
+		worker->owned[i].last_offset = -1;
+	}
 }
 
 /*
@@ -564,7 +617,8 @@ store_offsets(void)
 		Datum		values[4];
 		int			ret;
 
-		if (op->last_offset < 0)
+		/* untouched by the batch, unless its start is still to be stored */
+		if (op->last_offset < 0 && op->stored)
 			continue;
 		values[0] = Int64GetDatum(worker->sub->id);
 		values[1] = Int32GetDatum(op->partition);
