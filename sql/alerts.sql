@@ -19,6 +19,7 @@ CREATE TABLE rail_stream.alert_rules (
                     CHECK (channel ~ '^[A-Za-z_][A-Za-z0-9_]{0,62}$'),
     enabled         boolean NOT NULL DEFAULT true,
     owner           regrole NOT NULL DEFAULT CURRENT_USER::regrole,
+    config_station  text UNIQUE,    -- set for rules kept by rail_stream.alert_config
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE rail_stream.alert_rules IS
@@ -103,6 +104,46 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION rail_stream.drop_alert_rule(bigint) IS 'Remove an alert rule and its alerts';
+
+-- The talk's alert_config topic ("BEN RHYDDING:{"STATION":"BEN RHYDDING",
+-- "ALERT_OVER_MINS":"5"}" with kcat -K:) as a keyed table: subscribe it with
+-- feed 'reference:rail_stream.alert_config', and each row keeps one rule;
+-- a tombstone removes it.
+CREATE TABLE rail_stream.alert_config (
+    station         text PRIMARY KEY,
+    alert_over_mins integer NOT NULL,
+    webhook_url     text,
+    template        text,
+    channel         text NOT NULL DEFAULT 'rail_stream_alerts'
+);
+COMMENT ON TABLE rail_stream.alert_config IS
+    'Alert rules by station, as the talk''s alert_config topic carries them';
+ALTER TABLE rail_stream.alert_config ENABLE ROW LEVEL SECURITY;
+CREATE POLICY admins_only ON rail_stream.alert_config
+    USING (rail_stream._is_admin()) WITH CHECK (rail_stream._is_admin());
+REVOKE ALL ON rail_stream.alert_config FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON rail_stream.alert_config TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('rail_stream.alert_config', '');
+
+CREATE FUNCTION rail_stream._sync_alert_config() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        DELETE FROM rail_stream.alert_rules r WHERE r.config_station = OLD.station;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO rail_stream.alert_rules (station, over_minutes, webhook_url, template,
+                                             channel, config_station)
+        VALUES (NEW.station, NEW.alert_over_mins, NEW.webhook_url, NEW.template,
+                NEW.channel, NEW.station);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER sync_rules AFTER INSERT OR UPDATE OR DELETE ON rail_stream.alert_config
+    FOR EACH ROW EXECUTE FUNCTION rail_stream._sync_alert_config();
 
 -- The talk's message: "Train from <origin> arrived at <station> <N MINS
 -- LATE> (alert threshold: M mins). Train id <uid> is operated by <TOC>"

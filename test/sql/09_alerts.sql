@@ -63,5 +63,19 @@ SELECT rail_stream.add_alert_rule('YORK', 5);
 RESET ROLE;
 DROP ROLE rs_viewer;
 
+-- Rules from the talk's alert_config topic, as kcat -K: sends it: the Kafka
+-- key is the station; a tombstone removes the rule.
+SELECT rail_stream.ingest_message('reference:rail_stream.alert_config',
+    '{"STATION":"BEN RHYDDING","ALERT_OVER_MINS":"5"}', 'BEN RHYDDING');
+SELECT rail_stream.ingest_message('reference:rail_stream.alert_config',
+    '{"STATION":"HULL","ALERT_OVER_MINS":"7"}', 'HULL');
+SELECT rail_stream.ingest_message('reference:rail_stream.alert_config',
+    '{"STATION":"HULL","ALERT_OVER_MINS":"9"}', 'HULL');
+SELECT station, over_minutes, channel FROM rail_stream.alert_rules
+WHERE config_station IS NOT NULL ORDER BY station;
+SELECT rail_stream.ingest_message('reference:rail_stream.alert_config', NULL::text, 'HULL');
+SELECT station, over_minutes FROM rail_stream.alert_rules
+WHERE config_station IS NOT NULL ORDER BY station;
+
 SELECT rail_stream.drop_alert_rule(id) FROM rail_stream.alert_rules WHERE station = 'KINGS CROSS';
 SELECT count(*) FROM rail_stream.alert_rules;
