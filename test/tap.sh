@@ -6,6 +6,8 @@
 set -eo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
+clone=$repo
+kafka_sh=$repo/test/kafka/kafka.sh
 
 as_test_user() {
 	if [ "$(id -u)" -eq 0 ]; then
@@ -23,15 +25,29 @@ chmod 755 "$tmp"
 [ "$(id -u)" -eq 0 ] && chown postgres: "$tmp"
 cleanup() {
 	status=$?
-	as_test_user test/kafka/kafka.sh stop "$tmp/kafka" >/dev/null 2>&1 || true
+	as_test_user "$kafka_sh" stop "$tmp/kafka" >/dev/null 2>&1 || true
 	if [ $status -ne 0 ] && [ -d "$tmp/tmp_check/log" ]; then
 		# keep the servers' logs of a failed run, as pg_regress keeps its diffs
+		cd "$clone"
 		rm -rf tmp_check && mkdir -p tmp_check && cp -r "$tmp/tmp_check/log" tmp_check/
 		echo "server logs of the failed run are in tmp_check/log" >&2
 	fi
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+
+# The tests run as the unprivileged server user.  If it cannot read this
+# clone (say, one under /root), it gets a copy of what the tests read.
+if ! as_test_user test -r "$repo/test/t/001_worker_lifecycle.pl"; then
+	mkdir -p "$tmp/repo/.cache"
+	cp -a test data "$tmp/repo/"
+	cp -a "$RAIL_STREAM_CACHE"/kafka-* "$tmp/repo/.cache/"
+	chown -R postgres: "$tmp/repo"
+	repo=$tmp/repo
+	kafka_sh=$repo/test/kafka/kafka.sh
+	export RAIL_STREAM_CACHE=$repo/.cache
+	cd "$repo"
+fi
 
 # the broker runs as the test user, so that tests can stop and start it
 brokers=$(as_test_user env RAIL_STREAM_CACHE="$RAIL_STREAM_CACHE" \
