@@ -7,7 +7,10 @@
 #   bench/e2e/run.sh [MESSAGES]      (default 1000000 TRUST movement messages)
 #
 # What it does (bench/e2e/README.md explains the method and the output):
-#   1. builds and installs the extension (make, make install);
+#   1. builds the working tree's sources in a private copy and installs them
+#      (make, make install); the server runs from a private copy of
+#      PostgreSQL's bin/ and lib/ holding this build's rail_stream.so, so that
+#      others' installs cannot change the code under it;
 #   2. generates MESSAGES TRUST 0003 messages with bench/gen_trust.py (fixed
 #      seed, ~10 % re-reports of an earlier key) and splits them into one
 #      stream per partition by train_id, framed up to 32 per Kafka message
@@ -17,7 +20,8 @@
 #      PostgreSQL 15 with rail_stream preloaded (test/pg_tmp.sh) on fresh
 #      ports in a temporary directory, loads the locations, creates a topic
 #      of E2E_PARTITIONS partitions and produces the data to it once (kcat),
-#      plus a small warm-up topic (the first 1/20 of each partition);
+#      plus a warm-up topic (the first 1/20 of each partition) and, when
+#      E2E_ON_MESSAGES < MESSAGES, a smaller topic for the triggers-on runs;
 #   4. measures, interleaved, each run on a fresh target (TRUNCATE,
 #      CHECKPOINT, sync):
 #        baseline     kcat -C ... -e | jq -c '.text|fromjson[]' |
@@ -34,31 +38,41 @@
 #                     /proc/<pid>/status is sampled every 100 ms; the
 #                     subscription is dropped afterwards;
 #      in this order:
-#        warm-up pair on the warm-up topic (discarded),
-#        E2E_PAIRS pairs (baseline, rail_stream) with the triggers on,
-#        E2E_NOTRIG_PAIRS pairs with the user triggers of rail.movements off,
+#        warm-up pair on the warm-up topic, triggers off (discarded);
+#        pairs (baseline, rail_stream), alternating: E2E_ON_PAIRS with the
+#        user triggers of rail.movements on (enrichment + daily counts),
+#        E2E_OFF_PAIRS with them off;
 #        one rail_stream run for each configuration of E2E_EXTRA;
+#        one profiled rail_stream run (perf record) per mode of E2E_PERF;
 #      after every run the rows are checked (check.sql): every run of a
 #      trigger mode must leave the same rows and the same md5s;
 #   5. writes bench/e2e/out/<run>/ (results.csv, context.txt, summary.txt,
 #      samples/, logs) and prints the summary (summarize.py).
 #
+# At 1,000,000 messages one triggers-on pair takes about 10 minutes and one
+# triggers-off pair about 2.5 on the 2-core machine: the defaults (2 + 1
+# pairs) take about 25 minutes.
+#
 # Environment (all optional):
 #   E2E_PARTITIONS=4        partitions of the topic
-#   E2E_PAIRS=2             measured pairs, triggers on (the headline)
-#   E2E_NOTRIG_PAIRS=1      measured pairs, triggers off (0 to skip)
-#   E2E_BATCH=1000          rail_stream batch_size (Kafka messages per
-#                           transaction) of the headline runs
-#   E2E_PARALLELISM=1       rail_stream parallelism of the headline runs
-#   E2E_EXTRA="5000:1:off 1000:2:off"  extra rail_stream runs, one each,
-#                           batch_size:parallelism:triggers ("" to skip)
+#   E2E_ON_PAIRS=2          measured pairs, triggers on (the headline)
+#   E2E_ON_MESSAGES=all     messages of the triggers-on runs: a number for
+#                           the first part of each partition (quicker)
+#   E2E_OFF_PAIRS=1         measured pairs, triggers off (0 to skip)
+#   E2E_BATCH=100           rail_stream batch_size (Kafka messages, i.e.
+#                           frames of up to 32 movements, per transaction)
+#   E2E_PARALLELISM=1       rail_stream parallelism of the paired runs
+#   E2E_EXTRA=""            extra rail_stream runs, one each, as
+#                           batch_size:parallelism:triggers, e.g.
+#                           "1000:1:off 1000:1:on 100:2:off"
+#   E2E_PERF=""             "off" and/or "on": a profiled run per mode
 #   E2E_WARMUP=1            0 to skip the warm-up pair
 #   E2E_FSYNC=1             0 to skip pg_test_fsync (~20 s)
 #   E2E_MAX_LOAD=0.5        wait (up to E2E_LOAD_WAIT=120 s) for the 1-minute
 #                           load to drop below this before measuring
 #   E2E_PG_PORT=55700       first port tried for PostgreSQL
-#   E2E_TIMEOUT=1800        seconds a single run may take
-#   E2E_NO_BUILD=1          do not run make / make install
+#   E2E_TIMEOUT=1800        seconds a single rail_stream run may take
+#   E2E_NO_BUILD=1          do not build: use the installed rail_stream.so
 #   E2E_KEEP_DATA=0         1 keeps the temp dir (broker and cluster data)
 set -euo pipefail
 unset CDPATH
@@ -70,13 +84,15 @@ cd "$ROOT"
 MESSAGES=${1:-1000000}
 case $MESSAGES in '' | *[!0-9]* | 0) echo "usage: bench/e2e/run.sh [MESSAGES]" >&2; exit 2 ;; esac
 PARTITIONS=${E2E_PARTITIONS:-4}
-OFF_PAIRS=${E2E_OFF_PAIRS:-2}
+OFF_PAIRS=${E2E_OFF_PAIRS:-1}
 ON_PAIRS=${E2E_ON_PAIRS:-2}
-ON_MESSAGES=${E2E_ON_MESSAGES:-100000}
+ON_MESSAGES=${E2E_ON_MESSAGES:-all}
 ON_REQUESTED=$ON_MESSAGES
-BATCH=${E2E_BATCH:-1000}
+[[ $ON_MESSAGES == all ]] && ON_MESSAGES=$MESSAGES
+case $ON_MESSAGES in '' | *[!0-9]* | 0) echo "E2E_ON_MESSAGES: a number or all" >&2; exit 2 ;; esac
+BATCH=${E2E_BATCH:-100}
 PARALLELISM=${E2E_PARALLELISM:-1}
-EXTRA=${E2E_EXTRA-5000:1:off 1000:2:off}
+EXTRA=${E2E_EXTRA:-}
 WARMUP=${E2E_WARMUP:-1}
 PERF_MODES=${E2E_PERF:-}
 PERF_NOW=0
