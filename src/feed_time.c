@@ -78,6 +78,13 @@ rs_utc_ms_to_timestamptz(int64 ms)
 	return (TimestampTz) ms_to_timestamp(ms);
 }
 
+/* An instant as milliseconds since the Unix epoch, as Kafka writes times. */
+int64
+rs_timestamptz_to_utc_ms(TimestampTz t)
+{
+	return (t + RS_EPOCH_SHIFT_USEC) / 1000;
+}
+
 /*
  * rs_local_ms_to_timestamptz
  *		An event time: UK wall-clock time written as if it were UTC.

@@ -211,13 +211,6 @@ build_sql(const RsRow *row)
 	return sql.data;
 }
 
-static const char *
-qualified_name(Relation rel)
-{
-	return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-									  RelationGetRelationName(rel));
-}
-
 /* Is the named column part of the primary key pkey? */
 static bool
 is_key_column(Relation rel, Bitmapset *pkey, const char *name)
@@ -278,7 +271,7 @@ append_upsert(StringInfo sql, Relation rel, const RsRow *row)
 	initStringInfo(&set);
 	initStringInfo(&old);
 	initStringInfo(&new);
-	appendStringInfo(sql, "INSERT INTO %s AS t (", qualified_name(rel));
+	appendStringInfo(sql, "INSERT INTO %s AS t (", rs_qualified_name(RelationGetRelid(rel)));
 	for (int i = 0; i < row->ncols; i++)
 	{
 		const char *col = quote_identifier(row->names[i]);
@@ -322,7 +315,7 @@ append_upsert(StringInfo sql, Relation rel, const RsRow *row)
 static void
 append_delete(StringInfo sql, Relation rel, const RsRow *row)
 {
-	appendStringInfo(sql, "DELETE FROM %s WHERE ", qualified_name(rel));
+	appendStringInfo(sql, "DELETE FROM %s WHERE ", rs_qualified_name(RelationGetRelid(rel)));
 	for (int i = 0; i < row->ncols; i++)
 		appendStringInfo(sql, "%s%s = $%d", i ? " AND " : "",
 						 quote_identifier(row->names[i]), i + 1);

@@ -36,7 +36,6 @@
 #include "transform.h"
 
 static Oid	feed_target(const char *name, const char *default_schema);
-static char *qualified_table(Oid relid);
 static void add_field(RsRow *row, const RsJson *object, const RsField *field);
 static int64 parse_int8(const char *field, const char *text,
 						const char *expected);
@@ -67,14 +66,14 @@ rs_feed_parse(const char *spec, RsFeed *feed)
 		feed->kind = RS_FEED_REFERENCE;
 		feed->relid = feed_target(spec + 10, "rail");
 		rs_generic_check_target(feed->relid);
-		feed->name = psprintf("reference:%s", qualified_table(feed->relid));
+		feed->name = psprintf("reference:%s", rs_qualified_name(feed->relid));
 	}
 	else if (strncmp(spec, "json:", 5) == 0)
 	{
 		feed->kind = RS_FEED_JSON;
 		feed->relid = feed_target(spec + 5, NULL);
 		rs_generic_check_target(feed->relid);
-		feed->name = psprintf("json:%s", qualified_table(feed->relid));
+		feed->name = psprintf("json:%s", rs_qualified_name(feed->relid));
 	}
 	else
 		ereport(ERROR,
@@ -105,9 +104,9 @@ feed_target(const char *name, const char *default_schema)
 	return RangeVarGetRelid(rv, NoLock, false);
 }
 
-/* schema.table, quoted as needed */
-static char *
-qualified_table(Oid relid)
+/* "schema.table" of a relation, each part quoted as needed */
+char *
+rs_qualified_name(Oid relid)
 {
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 									  get_rel_name(relid));

@@ -90,6 +90,7 @@ extern List *rs_split_message(const RsFeed *feed, const char *data,
 extern List *rs_transform_unit(const RsFeed *feed, const RsUnit *unit,
 							   const char *key);
 extern Oid	rs_rail_relid(const char *table);
+extern char *rs_qualified_name(Oid relid);
 extern RsRow *rs_row_new(RsRowOp op, Oid relid, int maxcols);
 extern void rs_row_add(RsRow *row, const char *name, Oid type, Datum value,
 					   bool isnull);

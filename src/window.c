@@ -37,6 +37,8 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "transform.h"
+
 PG_FUNCTION_INFO_V1(tumbling_window_counts);
 
 static void check_width(const Interval *width);
@@ -172,8 +174,7 @@ build_query(Oid relid, Name time_column, ArrayType *groups)
 					 " WHERE t.%s IS NOT NULL"
 					 " AND ($2 IS NULL OR t.%s >= $2) AND ($3 IS NULL OR t.%s < $3)) s"
 					 " GROUP BY w, g ORDER BY w, g",
-					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-												get_rel_name(relid)),
+					 rs_qualified_name(relid),
 					 time, time, time);
 	return sql.data;
 }

@@ -57,6 +57,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "feed_time.h"
 #include "guc.h"
 #include "ingest.h"
 #include "kafka_consumer.h"
@@ -431,7 +432,7 @@ start_offset(OwnedPartition *p, bool *times_known)
 		for (int i = 0; i < worker->nowned; i++)
 			parts[i] = worker->owned[i].partition;
 		while (!rs_kafka_offsets_for_time(worker->consumer, worker->nowned, parts,
-										  (t / 1000) + (int64) 946684800000, offs, 10000))
+										  rs_timestamptz_to_utc_ms(t), offs, 10000))
 		{
 			note_kafka_error();
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -567,7 +568,7 @@ build_messages(int n)
 		m->partition = km->partition;
 		m->offset = km->offset;
 		m->timestamp = km->timestamp_ms < 0 ? 0 :
-			(TimestampTz) (km->timestamp_ms * 1000 - (int64) 946684800000000);
+			rs_utc_ms_to_timestamptz(km->timestamp_ms);
 		m->headers = rs_kafka_headers(km);
 		if (op == NULL)
 			elog(ERROR, "message from partition %d, which this worker does not own",
