@@ -4,8 +4,11 @@
 # Starts a local Apache Kafka (KRaft, from Maven Central jars) and a local
 # PostgreSQL with rail_stream preloaded, both under .demo/; creates the
 # subscriptions; replays the real sample data with kcat as the talk does;
-# waits until every subscription has caught up; prints the enriched
-# movements, the daily punctuality table, the dead letters and the status.
+# sends the talk's alert rules through the alert_config topic, with a
+# webhook to a local receiver (test/webhook_receiver.py); waits until every
+# subscription has caught up; prints the enriched movements, the daily
+# punctuality table, the alerts and their delivery, the dead letters and
+# the status.
 # Both servers keep running afterwards: the last lines say how to use and
 # stop them.
 set -euo pipefail
@@ -20,15 +23,32 @@ mkdir -p .demo
 chmod 755 .demo
 test/pg_tmp.sh stop "$repo/.demo/pg"
 test/kafka/kafka.sh stop "$repo/.demo/kafka" >/dev/null 2>&1 || true
-rm -rf .demo/pg .demo/kafka
+[ -f .demo/receiver.pid ] && kill "$(cat .demo/receiver.pid)" 2>/dev/null || true
+rm -rf .demo/pg .demo/kafka .demo/receiver*
 
 echo "== starting Kafka and PostgreSQL"
 test/kafka/kafka.sh fetch >/dev/null
 brokers=$(test/kafka/kafka.sh start "$repo/.demo/kafka")
 eval "$(PG_EXTRA_CONF="shared_preload_libraries = 'rail_stream'
 rail_stream.brokers = '$brokers'
-rail_stream.batch_ms = 50" test/pg_tmp.sh start "$repo/.demo/pg" 5499)"
+rail_stream.batch_ms = 50
+rail_stream.telegram_chat_id = '-364377679'" test/pg_tmp.sh start "$repo/.demo/pg" 5499)"
 psql -X -q -f demo/setup.sql >/dev/null
+
+# A webhook receiver on loopback stands in for Telegram's sendMessage.
+receiver_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+webhook="http://127.0.0.1:$receiver_port/bot123456:DEMO-TOKEN/sendMessage"
+nohup python3 test/webhook_receiver.py --port "$receiver_port" --log .demo/receiver.jsonl \
+	>/dev/null 2>&1 &
+echo $! >.demo/receiver.pid
+
+echo "== the talk's alert rules, through the alert_config topic (kcat -K:)"
+# The samples have no late train at the talk's three stations; Chartham has
+# one 5 minutes late, so a fourth rule shows a delivered alert.
+for rule in 'BEN RHYDDING:5' 'LEEDS:45' 'KINGS CROSS:30' 'CHARTHAM:4'; do
+	printf '%s:{"STATION":"%s","ALERT_OVER_MINS":"%s","WEBHOOK_URL":"%s"}\n' \
+		"${rule%%:*}" "${rule%%:*}" "${rule##*:}" "$webhook"
+done | tee /dev/stderr | kcat -P -b "$brokers" -t alert_config -K:
 
 echo "== producing the sample data with kcat, as the talk does"
 kcat -P -b "$brokers" -t canx_reason_code -K: -l data/reference/canx_reason_code.dat
@@ -59,15 +79,24 @@ kcat -P -b "$brokers" -t networkrail_TRAIN_MVT -l demo/activation_example.json
 echo '[{"header":{"msg_type":"0003"},"body":{"train_id":"BAD"}}]' |
 	kcat -P -b "$brokers" -t networkrail_TRAIN_MVT -k demo-bad
 wait_caught_up "true"
+for _ in $(seq 100); do
+	[ "$(psql -X -At -c "SELECT count(*) FROM rail_stream.alerts WHERE state IN ('pending', 'sending')")" = 0 ] && break
+	sleep 0.1
+done
 
 psql -X -f demo/show.sql
+echo "== What the webhook receiver got"
+jq -c '{path, "idempotency-key": .headers["idempotency-key"], status, body: (.body | fromjson)}' \
+	.demo/receiver.jsonl
 
 cat <<MSG
 
 The demo's servers keep running:
   psql -h $PGHOST -p $PGPORT -U postgres      (PostgreSQL)
   kcat -L -b $brokers                          (Kafka)
+  $webhook  (webhook receiver; its log: .demo/receiver.jsonl)
 Stop them with:
   test/pg_tmp.sh stop $repo/.demo/pg
   test/kafka/kafka.sh stop $repo/.demo/kafka
+  kill \$(cat .demo/receiver.pid)
 MSG

@@ -17,4 +17,7 @@ TRUNCATE rail.cancellation_reasons;
 SELECT rail_stream.create_subscription('canx_reason_code', 'canx_reason_code',
                                        'reference:cancellation_reasons');
 SELECT rail_stream.create_subscription('cif_full_daily', 'CIF_FULL_DAILY', 'cif');
+-- the talk's alert_config topic: station -> threshold (and here a webhook)
+SELECT rail_stream.create_subscription('alert_config', 'alert_config',
+                                       'reference:rail_stream.alert_config');
 SELECT rail_stream.create_subscription('train_mvt', 'networkrail_TRAIN_MVT', 'trust');

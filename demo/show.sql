@@ -22,6 +22,19 @@ SELECT * FROM rail.daily_punctuality ORDER BY day, variation_status;
 SELECT day, variation_status, toc_name, movements
 FROM rail.daily_punctuality_by_toc ORDER BY day, variation_status, toc_name;
 
+\echo '== Alert rules (from the alert_config topic)'
+SELECT id, station, over_minutes, channel, enabled FROM rail_stream.alert_rules ORDER BY id;
+
+\echo '== Alerts: one per rule and late movement, NOTIFYed at commit and POSTed'
+SELECT a.id, r.station, a.msg_key, a.state, a.attempts, a.last_status,
+       to_char(a.delivered_at, 'HH24:MI:SS.MS') AS delivered, a.message
+FROM rail_stream.alerts a JOIN rail_stream.alert_rules r ON r.id = a.rule_id ORDER BY a.id;
+
+\echo '== Webhook delivery health (the endpoint, never its token)'
+SELECT endpoint, pending, sending, delivered, failed, attempts,
+       round(median_delivery_seconds::numeric, 3) AS median_seconds, last_status
+FROM rail_stream.webhook_health;
+
 \echo '== Dead letters'
 SELECT id, subscription, partition, "offset", key, sqlstate, error_message, message_index
 FROM rail_stream.dead_letters ORDER BY id;

@@ -7,14 +7,29 @@
 -- movement, however often the movement is re-sent or corrected -- and sends
 -- its JSON with NOTIFY on the rule's channel.  Both happen in the
 -- movement's transaction, so a rollback alerts nobody.  Rows with a webhook
--- URL wait in the outbox (state 'pending') for the HTTP sender.
+-- URL wait in the outbox (state 'pending') for the alert sender worker
+-- (src/alert_sender.c), which POSTs them and records each attempt's outcome.
+
+-- Whether a text is JSON (PostgreSQL 15 has no pg_input_is_valid)
+CREATE FUNCTION rail_stream._is_json(t text) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM t::jsonb;
+    RETURN true;
+EXCEPTION
+    WHEN invalid_text_representation THEN
+        RETURN false;
+END;
+$$;
 
 CREATE TABLE rail_stream.alert_rules (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     station         text NOT NULL,
     over_minutes    integer NOT NULL CHECK (over_minutes >= 0),
     webhook_url     text CHECK (webhook_url ~* '^https?://[^/?#@]+'),
-    template        text,
+    template        text CHECK (rail_stream._is_json(template)),
     channel         text NOT NULL DEFAULT 'rail_stream_alerts'
                     CHECK (channel ~ '^[A-Za-z_][A-Za-z0-9_]{0,62}$'),
     enabled         boolean NOT NULL DEFAULT true,
@@ -40,10 +55,14 @@ CREATE TABLE rail_stream.alerts (
     channel         text NOT NULL,
     message         text NOT NULL,
     payload         jsonb NOT NULL,
-    state           text NOT NULL CHECK (state IN ('pending', 'delivered', 'failed', 'notify only')),
+    body            text,           -- the webhook request's JSON, as sent
+    idempotency_key uuid NOT NULL DEFAULT gen_random_uuid(),
+    state           text NOT NULL CHECK (state IN ('pending', 'sending', 'delivered',
+                                                   'failed', 'notify only')),
     attempts        integer NOT NULL DEFAULT 0,
     next_attempt_at timestamptz,
-    last_status     integer,
+    last_attempt_at timestamptz,
+    last_status     integer,        -- HTTP status of the last attempt
     last_error      text,
     delivered_at    timestamptz,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -52,8 +71,67 @@ CREATE TABLE rail_stream.alerts (
 COMMENT ON TABLE rail_stream.alerts IS
     'The alert outbox: one row per rule and late movement, with its delivery state';
 CREATE INDEX ON rail_stream.alerts (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX ON rail_stream.alerts (id) WHERE state = 'sending';
+-- administrators watch the outbox; the trigger and the sender write it
+ALTER TABLE rail_stream.alerts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY admins_only ON rail_stream.alerts USING (rail_stream._is_admin());
 REVOKE ALL ON rail_stream.alerts FROM PUBLIC;
+GRANT SELECT, UPDATE (state, attempts, next_attempt_at) ON rail_stream.alerts TO PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('rail_stream.alerts', '');
+
+-- Queued alerts wake the sender when their transaction commits.
+CREATE FUNCTION rail_stream._wake_sender() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'rs_wake_sender';
+CREATE TRIGGER wake_sender AFTER INSERT OR UPDATE OF state ON rail_stream.alerts
+    FOR EACH STATEMENT EXECUTE FUNCTION rail_stream._wake_sender();
+
+-- Delivery health per endpoint: scheme, host and port only, as the rest of
+-- a webhook URL (a bot token) is a secret.
+CREATE VIEW rail_stream.webhook_health WITH (security_barrier) AS
+SELECT substring(r.webhook_url FROM '^[A-Za-z]+://[^/?#]+') AS endpoint,
+       count(*) FILTER (WHERE a.state = 'pending') AS pending,
+       count(*) FILTER (WHERE a.state = 'sending') AS sending,
+       count(*) FILTER (WHERE a.state = 'delivered') AS delivered,
+       count(*) FILTER (WHERE a.state = 'failed') AS failed,
+       sum(a.attempts) AS attempts,
+       max(a.delivered_at) AS last_delivered_at,
+       max(a.last_attempt_at) AS last_attempt_at,
+       min(a.created_at) FILTER (WHERE a.state IN ('pending', 'sending')) AS oldest_waiting_since,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.delivered_at - a.created_at))
+           FILTER (WHERE a.state = 'delivered') AS median_delivery_seconds,
+       (array_agg(a.last_status ORDER BY a.last_attempt_at DESC)
+           FILTER (WHERE a.last_attempt_at IS NOT NULL))[1] AS last_status,
+       (array_agg(a.last_error ORDER BY a.last_attempt_at DESC)
+           FILTER (WHERE a.last_error IS NOT NULL))[1] AS last_error
+FROM rail_stream.alerts a
+JOIN rail_stream.alert_rules r ON r.id = a.rule_id
+WHERE r.webhook_url IS NOT NULL
+  AND (rail_stream._is_admin() OR pg_catalog.pg_has_role(CURRENT_USER, 'pg_monitor', 'USAGE'))
+GROUP BY 1;
+COMMENT ON VIEW rail_stream.webhook_health IS
+    'Alert delivery per webhook endpoint: states, attempts, latency and the last error';
+GRANT SELECT ON rail_stream.webhook_health TO PUBLIC;
+
+-- Failed alerts (of one rule, or all) are sent again from the first attempt.
+CREATE FUNCTION rail_stream.retry_failed_alerts(rule_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    PERFORM rail_stream._require_admin();
+    UPDATE rail_stream.alerts a
+    SET state = 'pending', attempts = 0, next_attempt_at = now()
+    WHERE a.state = 'failed'
+      AND (retry_failed_alerts.rule_id IS NULL OR a.rule_id = retry_failed_alerts.rule_id);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END;
+$$;
+COMMENT ON FUNCTION rail_stream.retry_failed_alerts(bigint) IS
+    'Send failed alerts again, with the same idempotency keys';
 
 CREATE FUNCTION rail_stream.add_alert_rule(station text, over_minutes integer,
     webhook_url text DEFAULT NULL, template text DEFAULT NULL,
@@ -70,8 +148,10 @@ BEGIN
         RAISE EXCEPTION 'station, threshold and channel must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF template IS NOT NULL THEN
-        PERFORM template::jsonb;
+    IF NOT rail_stream._is_json(template) THEN
+        RAISE EXCEPTION 'invalid template for station "%": it must be JSON', station
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Write the request body as JSON, with {{text}} inside a string where the message goes.';
     END IF;
     INSERT INTO rail_stream.alert_rules AS r (station, over_minutes, webhook_url, template, channel)
     VALUES (station, over_minutes, webhook_url, template, channel)
@@ -82,10 +162,6 @@ EXCEPTION
         RAISE EXCEPTION 'invalid alert rule for station "%"', station
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The threshold must not be negative, the webhook URL must be http or https with a host, and the channel an identifier.';
-    WHEN invalid_text_representation THEN
-        RAISE EXCEPTION 'invalid template for station "%": it must be JSON', station
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Write the request body as JSON, with {{text}} where the message goes.';
 END;
 $$;
 COMMENT ON FUNCTION rail_stream.add_alert_rule(text, integer, text, text, text) IS
@@ -156,6 +232,34 @@ BEGIN ATOMIC
                   m.variation, over_minutes, coalesce(m.train_uid, m.train_id), m.toc_name);
 END;
 
+-- The webhook request of an alert: the rule's template (JSON, with
+-- {{text}}, {{station}}, {{minutes_late}} ... for the payload's fields,
+-- each placed inside a JSON string), or Telegram's sendMessage with the
+-- chat of rail_stream.telegram_chat_id.
+CREATE FUNCTION rail_stream.alert_body(template text, payload jsonb) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    f record;
+    body text;
+BEGIN
+    IF template IS NULL THEN
+        RETURN jsonb_build_object('chat_id', nullif(current_setting('rail_stream.telegram_chat_id', true), ''),
+                                  'text', payload->>'text', 'parse_mode', 'markdown')::text;
+    END IF;
+    body := template;
+    FOR f IN SELECT key, to_jsonb(coalesce(value #>> '{}', ''))::text AS quoted
+             FROM jsonb_each(payload) LOOP
+        -- the value as the inside of a JSON string: without its quotes
+        body := replace(body, '{{' || f.key || '}}',
+                        substr(f.quoted, 2, length(f.quoted) - 2));
+    END LOOP;
+    PERFORM body::jsonb;
+    RETURN body;
+END;
+$$;
+
 -- AFTER trigger on rail.movements: the matching rules' alerts.  Runs as the
 -- extension's owner, since the rules and the outbox are private.
 CREATE FUNCTION rail_stream._raise_alerts() RETURNS trigger
@@ -186,8 +290,9 @@ BEGIN
             'variation', NEW.variation, 'minutes_late', NEW.timetable_variation,
             'actual_timestamp', NEW.actual_timestamp, 'text', msg);
         INSERT INTO rail_stream.alerts AS a (rule_id, msg_key, channel, message, payload,
-                                             state, next_attempt_at)
+                                             body, state, next_attempt_at)
         VALUES (r.id, NEW.msg_key, r.channel, msg, payload,
+                CASE WHEN r.webhook_url IS NOT NULL THEN rail_stream.alert_body(r.template, payload) END,
                 CASE WHEN r.webhook_url IS NULL THEN 'notify only' ELSE 'pending' END,
                 CASE WHEN r.webhook_url IS NULL THEN NULL ELSE pg_catalog.now() END)
         ON CONFLICT (rule_id, msg_key) DO NOTHING

@@ -32,6 +32,15 @@ int			rs_batch_ms = 100;
 int			rs_max_workers = 8;
 int			rs_restart_backoff_max = 60;
 int			rs_queue_kbytes = 16384;
+int			rs_webhook_timeout = 10000;
+int			rs_webhook_connect_timeout = 5000;
+int			rs_webhook_max_attempts = 10;
+int			rs_webhook_backoff_max = 300;
+int			rs_webhook_max_in_flight = 100;
+char	   *rs_webhook_allowed_hosts = NULL;
+char	   *rs_telegram_chat_id = NULL;
+
+static void define_webhook_gucs(void);
 
 /*
  * rs_guc_init
@@ -89,6 +98,8 @@ rs_guc_init(void)
 							PGC_SIGHUP, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
+	define_webhook_gucs();
+
 	/* these size shared memory or start workers: only when preloading */
 	if (process_shared_preload_libraries_in_progress)
 	{
@@ -110,4 +121,66 @@ rs_guc_init(void)
 	}
 
 	MarkGUCPrefixReserved("rail_stream");
+}
+
+/* The alert sender's parameters; all take effect on reload. */
+static void
+define_webhook_gucs(void)
+{
+	DefineCustomIntVariable("rail_stream.webhook_timeout",
+							gettext_noop("Sets the longest time one webhook request may take."),
+							gettext_noop("A request that takes longer is abandoned and retried."),
+							&rs_webhook_timeout,
+							10000, 100, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rail_stream.webhook_connect_timeout",
+							gettext_noop("Sets the longest wait for a webhook's connection."),
+							NULL,
+							&rs_webhook_connect_timeout,
+							5000, 100, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rail_stream.webhook_max_attempts",
+							gettext_noop("Sets how many times an alert is sent before it is given up as failed."),
+							NULL,
+							&rs_webhook_max_attempts,
+							10, 1, 1000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rail_stream.webhook_backoff_max",
+							gettext_noop("Sets the longest wait between two attempts to send an alert."),
+							gettext_noop("The wait doubles from one second after each failed attempt, up to this, "
+										 "less a random part of up to a half (jitter)."),
+							&rs_webhook_backoff_max,
+							300, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rail_stream.webhook_max_in_flight",
+							gettext_noop("Sets how many webhook requests the alert sender has in flight at once."),
+							NULL,
+							&rs_webhook_max_in_flight,
+							100, 1, 10000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("rail_stream.webhook_allowed_hosts",
+							   gettext_noop("Sets the hosts that webhooks may be sent to."),
+							   gettext_noop("A comma-separated list of host names or addresses; empty allows every host."),
+							   &rs_webhook_allowed_hosts,
+							   "",
+							   PGC_SIGHUP, GUC_LIST_INPUT,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("rail_stream.telegram_chat_id",
+							   gettext_noop("Sets the chat_id of the default webhook body, Telegram's sendMessage."),
+							   gettext_noop("It is read when an alert is raised; rules with their own template do not use it."),
+							   &rs_telegram_chat_id,
+							   "",
+							   PGC_SUSET, 0,
+							   NULL, NULL, NULL);
 }

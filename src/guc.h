@@ -21,6 +21,13 @@ extern int	rs_batch_ms;
 extern int	rs_max_workers;
 extern int	rs_restart_backoff_max;
 extern int	rs_queue_kbytes;
+extern int	rs_webhook_timeout;
+extern int	rs_webhook_connect_timeout;
+extern int	rs_webhook_max_attempts;
+extern int	rs_webhook_backoff_max;
+extern int	rs_webhook_max_in_flight;
+extern char *rs_webhook_allowed_hosts;
+extern char *rs_telegram_chat_id;
 
 extern void rs_guc_init(void);
 

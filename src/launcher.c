@@ -79,23 +79,6 @@ static void launcher_detach(int code, Datum arg);
 static void release_dropped_database(ObjectAccessType access, Oid classId,
 									 Oid objectId, int subId, void *arg);
 
-/* Register the launcher; called from _PG_init while preloading. */
-void
-rs_launcher_register(void)
-{
-	BackgroundWorker bgw;
-
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = 5;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "rail_stream");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "rs_launcher_main");
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "rail_stream launcher");
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "rail_stream launcher");
-	RegisterBackgroundWorker(&bgw);
-}
-
 void
 rs_launcher_main(Datum main_arg)
 {
@@ -173,17 +156,9 @@ read_wanted(void)
 	List	   *wanted = NIL;
 	bool		isnull;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, "rail_stream: reading subscriptions");
+	rs_begin_transaction("rail_stream: reading subscriptions");
 
-	if (SPI_execute("SELECT to_regclass('rail_stream.subscriptions') IS NOT NULL",
-					true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look for rail_stream.subscriptions");
-	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-								   &isnull)))
+	if (rs_relation_exists("rail_stream.subscriptions"))
 	{
 		if (SPI_execute("SELECT id, name, config_version, owner::oid, i"
 						" FROM rail_stream.subscriptions,"
@@ -207,11 +182,7 @@ read_wanted(void)
 			MemoryContextSwitchTo(spi);
 		}
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
+	rs_commit_transaction();
 	return wanted;
 }
 
@@ -427,13 +398,15 @@ rs_watch_drop_database(void)
  * release_dropped_database
  *		In the backend running DROP DATABASE, before it waits for the other
  *		sessions of the database to go: if the launcher's database is the one
- *		dropped, terminate the ingest workers and have the launcher exit.
+ *		dropped, terminate the ingest workers and have the launcher and the
+ *		alert sender exit.
  */
 static void
 release_dropped_database(ObjectAccessType access, Oid classId, Oid objectId,
 						 int subId, void *arg)
 {
 	Latch	   *latch = NULL;
+	Latch	   *sender_latch = NULL;
 
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
@@ -445,6 +418,7 @@ release_dropped_database(ObjectAccessType access, Oid classId, Oid objectId,
 	{
 		rs_shared->dropping_database = objectId;
 		latch = rs_shared->launcher_latch;
+		sender_latch = rs_shared->sender_latch;
 		for (int i = 0; i < rs_shared->nslots; i++)
 		{
 			if (rs_shared->slots[i].pid != 0)
@@ -454,4 +428,6 @@ release_dropped_database(ObjectAccessType access, Oid classId, Oid objectId,
 	LWLockRelease(rs_shared->lock);
 	if (latch)
 		SetLatch(latch);
+	if (sender_latch)
+		SetLatch(sender_latch);
 }

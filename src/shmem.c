@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * shmem.c
- *	  Shared state of the launcher and the ingest workers.
+ *	  Shared state of the launcher, the ingest workers and the alert sender.
  *
  * One slot per running ingest worker (rail_stream.max_workers of them),
  * owned by the launcher: it assigns a slot when it starts a worker and marks
@@ -9,6 +9,8 @@
  * offsets, watermarks, message rates and errors after every batch, so that
  * rail_stream.subscription_status reads them without a broker call.  One
  * LWLock protects it all; every holder keeps it for a few stores only.
+ * The launcher's and the alert sender's latches are there too, so that a
+ * transaction can wake them when it commits.
  *
  * Copyright (c) 2026, rail_stream developers
  *
@@ -33,7 +35,8 @@ RsShared   *rs_shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static bool wake_registered = false;	/* the callback, once per process */
-static bool wake_pending = false;	/* this transaction changed subscriptions */
+static bool wake_launcher = false;	/* this transaction changed subscriptions */
+static bool wake_sender = false;	/* this transaction queued alerts */
 
 static Size
 shared_size(void)
@@ -156,23 +159,41 @@ rs_slot_rate(const RsPartitionStatus *part, TimestampTz now)
 }
 
 static void
+set_latch_of(Latch **latch_field)
+{
+	Latch	   *latch;
+
+	LWLockAcquire(rs_shared->lock, LW_SHARED);
+	latch = *latch_field;
+	LWLockRelease(rs_shared->lock);
+	if (latch)
+		SetLatch(latch);
+}
+
+static void
 wake_at_commit(XactEvent event, void *arg)
 {
-	if (!wake_pending)
-		return;
 	if (event == XACT_EVENT_COMMIT && rs_shared != NULL)
 	{
-		Latch	   *latch;
-
-		LWLockAcquire(rs_shared->lock, LW_SHARED);
-		latch = rs_shared->launcher_latch;
-		LWLockRelease(rs_shared->lock);
-		if (latch)
-			SetLatch(latch);
+		if (wake_launcher)
+			set_latch_of(&rs_shared->launcher_latch);
+		if (wake_sender)
+			set_latch_of(&rs_shared->sender_latch);
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
-		wake_pending = false;
+		wake_launcher = wake_sender = false;
+}
+
+static void
+register_wake(void)
+{
+	if (!wake_registered)
+	{
+		/* registered for good: unregistering inside the callback is unsafe */
+		RegisterXactCallback(wake_at_commit, NULL);
+		wake_registered = true;
+	}
 }
 
 /*
@@ -185,11 +206,20 @@ rs_wake_launcher_at_commit(void)
 {
 	if (rs_shared == NULL)
 		return;
-	if (!wake_registered)
-	{
-		/* registered for good: unregistering inside the callback is unsafe */
-		RegisterXactCallback(wake_at_commit, NULL);
-		wake_registered = true;
-	}
-	wake_pending = true;
+	register_wake();
+	wake_launcher = true;
+}
+
+/*
+ * rs_wake_sender_at_commit
+ *		Have the alert sender look for due alerts when this transaction
+ *		commits.  The sender does not wake itself.
+ */
+void
+rs_wake_sender_at_commit(void)
+{
+	if (rs_shared == NULL || MyProcPid == rs_shared->sender_pid)
+		return;
+	register_wake();
+	wake_sender = true;
 }

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * shmem.h
- *	  Shared state of the launcher and the ingest workers.
+ *	  Shared state of the launcher, the ingest workers and the alert sender.
  *
  * Copyright (c) 2026, rail_stream developers
  *
@@ -67,6 +67,8 @@ typedef struct RsShared
 	Latch	   *launcher_latch;
 	Oid			launcher_database;	/* the workers' database */
 	Oid			dropping_database;	/* DROP DATABASE of it has begun */
+	pid_t		sender_pid;		/* the alert sender, 0 when not running */
+	Latch	   *sender_latch;
 	int			nslots;
 	RsWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } RsShared;
@@ -81,5 +83,6 @@ extern void rs_slot_count(RsPartitionStatus *part, int64 messages,
 extern double rs_slot_rate(const RsPartitionStatus *part, TimestampTz now);
 extern RsPartitionStatus *rs_slot_partition(RsWorkerSlot *slot, int32 partition);
 extern void rs_wake_launcher_at_commit(void);
+extern void rs_wake_sender_at_commit(void);
 
 #endif							/* RAIL_STREAM_SHMEM_H */

@@ -54,6 +54,7 @@ PG_FUNCTION_INFO_V1(rs_check_feed);
 PG_FUNCTION_INFO_V1(rs_feed_name);
 PG_FUNCTION_INFO_V1(rs_check_kafka_property);
 PG_FUNCTION_INFO_V1(rs_wake_launcher);
+PG_FUNCTION_INFO_V1(rs_wake_sender);
 PG_FUNCTION_INFO_V1(rs_worker_status);
 PG_FUNCTION_INFO_V1(rs_replay_message);
 
@@ -341,6 +342,21 @@ rs_wake_launcher(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"_wake_launcher\" must be called as a trigger")));
 	rs_wake_launcher_at_commit();
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * _wake_sender() trigger: alerts queued by a transaction reach the alert
+ * sender when it commits.
+ */
+Datum
+rs_wake_sender(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"_wake_sender\" must be called as a trigger")));
+	rs_wake_sender_at_commit();
 	return PointerGetDatum(NULL);
 }
 

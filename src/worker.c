@@ -129,8 +129,6 @@ static void publish_batch(int dead);
 static void publish_status(bool force);
 static OwnedPartition *owned(int32 partition);
 static void note_kafka_error(void);
-static void begin_transaction(const char *activity);
-static void commit_transaction(void);
 static void record_failure(void);
 static void destroy_consumer(int code, Datum arg);
 static void check_interrupts(void);
@@ -239,7 +237,7 @@ load_subscription(int64 id)
 	bool		isnull;
 	Datum		d;
 
-	begin_transaction("rail_stream: reading the subscription");
+	rs_begin_transaction("rail_stream: reading the subscription");
 	rs_become_owner(&saved);
 	if (SPI_execute_with_args("SELECT name, topic, feed, brokers, start_position,"
 							  " batch_size, batch_ms, parallelism, kafka_properties"
@@ -251,7 +249,7 @@ load_subscription(int64 id)
 	if (SPI_processed == 0)
 	{
 		/* dropped before we started: nothing to do */
-		commit_transaction();
+		rs_commit_transaction();
 		proc_exit(0);
 	}
 	tuple = SPI_tuptable->vals[0];
@@ -272,7 +270,7 @@ load_subscription(int64 id)
 	sub->kafka = isnull ? NULL : DatumGetJsonbPCopy(d);
 	worker->sub = sub;
 	rs_feed_parse(sub->feed, &worker->feed);
-	commit_transaction();
+	rs_commit_transaction();
 	MemoryContextSwitchTo(cxt);
 }
 
@@ -321,7 +319,7 @@ assign_partitions(void)
 	bool		times_known = false;
 	RsSavedUser saved;
 
-	begin_transaction("rail_stream: reading offsets");
+	rs_begin_transaction("rail_stream: reading offsets");
 	rs_become_owner(&saved);
 	if (SPI_execute_with_args("SELECT partition, next_offset FROM rail_stream.subscription_offsets"
 							  " WHERE subscription_id OPERATOR(pg_catalog.=) $1",
@@ -341,7 +339,7 @@ assign_partitions(void)
 													  SPI_tuptable->tupdesc, 2, &isnull));
 		op->stored = true;
 	}
-	commit_transaction();
+	rs_commit_transaction();
 
 	for (int i = 0; i < worker->nowned; i++)
 	{
@@ -389,12 +387,12 @@ resolve_offset(int32 partition, int64 offset)
 static void
 store_start_offsets(void)
 {
-	begin_transaction("rail_stream: storing start offsets");
+	rs_begin_transaction("rail_stream: storing start offsets");
 	for (int i = 0; i < worker->nowned; i++)
 		worker->owned[i].last_offset = worker->owned[i].stored ? -1 :
 			worker->owned[i].next_offset - 1;
 	store_offsets();
-	commit_transaction();
+	rs_commit_transaction();
 	for (int i = 0; i < worker->nowned; i++)
 	{
 		worker->owned[i].stored = true;
@@ -496,7 +494,7 @@ write_batch(int n)
 	MemoryContextSwitchTo(worker->batch_cxt);
 	msgs = build_messages(n);
 
-	begin_transaction("rail_stream: writing a batch");
+	rs_begin_transaction("rail_stream: writing a batch");
 	(void) rs_ingest_batch(msgs, n, &dead);
 	for (int i = 0; i < n; i++)
 	{
@@ -506,7 +504,7 @@ write_batch(int n)
 			op->last_event_at = msgs[i].event_time;
 	}
 	store_offsets();
-	commit_transaction();
+	rs_commit_transaction();
 	MemoryContextSwitchTo(worker->batch_cxt);
 
 	for (int i = 0; i < worker->nowned; i++)
@@ -802,29 +800,6 @@ note_kafka_error(void)
 	ereport(LOG,
 			(errmsg("rail_stream subscription \"%s\": %s", worker->sub->name, error)));
 	rs_slot_set_error(worker->slot, error);
-}
-
-/* The worker_spi sequence around a transaction with SPI. */
-static void
-begin_transaction(const char *activity)
-{
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	debug_query_string = activity;
-	pgstat_report_activity(STATE_RUNNING, activity);
-}
-
-static void
-commit_transaction(void)
-{
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	debug_query_string = NULL;
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
 /* In PG_CATCH: put the error in the status before the worker exits. */

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * worker.h
- *	  The launcher and the ingest workers: entry points and arguments.
+ *	  The background workers: entry points and arguments.
  *
  * Copyright (c) 2026, rail_stream developers
  *
@@ -24,10 +24,15 @@ typedef struct RsWorkerArgs
 	Oid			owner;			/* the subscription's owner, whom it runs as */
 } RsWorkerArgs;
 
-extern void rs_launcher_register(void);
+extern void rs_register_static_worker(const char *function_name,
+									  const char *name);
+extern void rs_begin_transaction(const char *activity);
+extern void rs_commit_transaction(void);
+extern bool rs_relation_exists(const char *name);
 extern void rs_watch_drop_database(void);
 
 extern PGDLLEXPORT void rs_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void rs_ingest_worker_main(Datum main_arg);
+extern PGDLLEXPORT void rs_alert_sender_main(Datum main_arg);
 
 #endif							/* RAIL_STREAM_WORKER_H */

@@ -9,20 +9,29 @@ SELECT rail_stream.add_alert_rule('BEN RHYDDING', 5) AS ben_rhydding,
        rail_stream.add_alert_rule('KINGS CROSS', 30) AS kings_cross;
 SELECT rail_stream.add_alert_rule('LDS', 3, 'https://api.telegram.org/botTOKEN/sendMessage') AS by_crs,
        rail_stream.add_alert_rule('17132', 20, channel => 'leeds_alerts') AS by_stanox,
-       rail_stream.add_alert_rule('LEEDS', 100, template => '{"msg": "{{text}}"}') AS by_tiploc_name;
+       rail_stream.add_alert_rule('LEEDS', 100, template => '{"msg": "{{text}}"}') AS by_tiploc_name,
+       rail_stream.add_alert_rule('LEEDS', 40, 'http://hooks.example.org/rail?key=secret',
+           '{"chat": "@leeds", "text": "*{{location}}* \"{{variation}}\": {{text}}", "late": "{{minutes_late}}"}')
+           AS by_name_with_template;
 
 -- Bad rules are refused.
 SELECT rail_stream.add_alert_rule('X', -1);
 SELECT rail_stream.add_alert_rule('X', 5, 'ftp://example.org/hook');
 SELECT rail_stream.add_alert_rule('X', 5, channel => 'not a channel');
 SELECT rail_stream.add_alert_rule('X', 5, template => '{not json');
+SELECT rail_stream.add_alert_rule('X', 5, template => '{"n": {{minutes_late}}}');
+\set VERBOSITY terse
+INSERT INTO rail_stream.alert_rules (station, over_minutes, template) VALUES ('X', 5, '{oops');
+\set VERBOSITY default
 SELECT rail_stream.drop_alert_rule(999);
 
 \set late50 '[{"header":{"msg_type":"0003","msg_queue_timestamp":"1722158477000"},"body":{"train_id":"ALERT00001","planned_event_type":"ARRIVAL","event_type":"ARRIVAL","loc_stanox":"17132","actual_timestamp":"1722162000000","variation_status":"LATE","timetable_variation":"50","toc_id":"20"}}]'
 \set late10 '[{"header":{"msg_type":"0003","msg_queue_timestamp":"1722158477000"},"body":{"train_id":"ALERT00002","planned_event_type":"ARRIVAL","event_type":"ARRIVAL","loc_stanox":"17132","actual_timestamp":"1722162000000","variation_status":"LATE","timetable_variation":"10","toc_id":"20"}}]'
 \set early50 '[{"header":{"msg_type":"0003","msg_queue_timestamp":"1722158477000"},"body":{"train_id":"ALERT00003","planned_event_type":"ARRIVAL","event_type":"ARRIVAL","loc_stanox":"17132","actual_timestamp":"1722162000000","variation_status":"EARLY","timetable_variation":"50","toc_id":"20"}}]'
 
+SET rail_stream.telegram_chat_id = '-364377679';  -- the talk's chat
 SELECT rail_stream.ingest_message('trust', :'late50');
+RESET rail_stream.telegram_chat_id;
 SELECT rail_stream.ingest_message('trust', :'late10');
 SELECT rail_stream.ingest_message('trust', :'early50');
 SELECT r.station, r.over_minutes, a.msg_key, a.channel, a.state, a.message
@@ -54,11 +63,35 @@ SELECT count(*) FROM rail_stream.alerts WHERE msg_key LIKE 'ALERT00009/%';
 SELECT jsonb_pretty(payload - 'rule_id') FROM rail_stream.alerts
 WHERE channel = 'leeds_alerts';
 
+-- The webhook request of each alert with a webhook is fixed when it is
+-- raised: Telegram's sendMessage by default, else the rule's template with
+-- the payload's fields, escaped inside its JSON strings.  Each alert has its
+-- own idempotency key, sent on every attempt.
+SELECT r.station, a.state, a.body, a.attempts, a.next_attempt_at IS NOT NULL AS due
+FROM rail_stream.alerts a JOIN rail_stream.alert_rules r ON r.id = a.rule_id
+WHERE a.body IS NOT NULL ORDER BY a.id;
+SELECT a.body::jsonb->>'text' FROM rail_stream.alerts a
+JOIN rail_stream.alert_rules r ON r.id = a.rule_id WHERE r.template IS NOT NULL;
+SELECT count(DISTINCT idempotency_key) = count(*) AS keys_unique FROM rail_stream.alerts;
+
+-- Delivery health per endpoint shows the host, never the token.
+SELECT endpoint, pending, sending, delivered, failed, last_error FROM rail_stream.webhook_health
+ORDER BY endpoint;
+
+-- Failed alerts can be sent again, from the first attempt.
+UPDATE rail_stream.alerts SET state = 'failed', attempts = 10, next_attempt_at = NULL
+WHERE state = 'pending';
+SELECT rail_stream.retry_failed_alerts();
+SELECT state, attempts, next_attempt_at IS NOT NULL AS due FROM rail_stream.alerts
+WHERE body IS NOT NULL ORDER BY id;
+
 -- Rules and alerts (webhook URLs hold tokens) are not for everyone.
 CREATE ROLE rs_viewer;
 SET ROLE rs_viewer;
 SELECT count(*) FROM rail_stream.alert_rules;
 SELECT count(*) FROM rail_stream.alerts;
+SELECT count(*) FROM rail_stream.webhook_health;
+SELECT rail_stream.retry_failed_alerts();
 SELECT rail_stream.add_alert_rule('YORK', 5);
 RESET ROLE;
 DROP ROLE rs_viewer;

@@ -51,5 +51,47 @@ is($node->safe_psql('postgres', q{SELECT string_agg(msg_key, ',' ORDER BY msg_ke
 	'TRAIN1/ARRIVAL/17132,TRAIN3/ARRIVAL/17132,TRAIN4/ARRIVAL/17132',
 	'one alert per late movement at the station');
 
+# The sample data through Kafka, with the talk's three rules and rules for
+# the two stations where the samples have a late train.  A hand check of the
+# data predicts the alerts:
+#   jq -c '.[] | select(.header.msg_type=="0003") | .body
+#          | select(.variation_status=="LATE")
+#          | [.train_id, .loc_stanox, .timetable_variation]' data/trust/*.json
+# lists ten late movements, none at Ben Rhydding (17054), Leeds (17132) or
+# Kings Cross (54311); 882Z041D28 (toc 80, Southeastern; no activation, so
+# no origin) is 5 minutes late at Chartham (89445) and at Canterbury West
+# (89446, CRS CBW).  A threshold of 4 alerts at both, one of 5 at neither.
+my $rx = start_receiver();
+$node->safe_psql('postgres', qq{
+	SELECT rail_stream.add_alert_rule('BEN RHYDDING', 5, '$rx->{url}/talk');
+	SELECT rail_stream.add_alert_rule('LEEDS', 45, '$rx->{url}/talk');
+	SELECT rail_stream.add_alert_rule('KINGS CROSS', 30, '$rx->{url}/talk');
+	SELECT rail_stream.add_alert_rule('CHARTHAM', 4, '$rx->{url}/chartham');
+	SELECT rail_stream.add_alert_rule('89446', 4, '$rx->{url}/canterbury');
+	SELECT rail_stream.add_alert_rule('CBW', 5, '$rx->{url}/canterbury5');
+	DELETE FROM rail_stream.alerts;
+});
+create_topic('samples_mvt', 1);
+$node->safe_psql('postgres',
+	q{SELECT rail_stream.create_subscription('samples', 'samples_mvt', 'trust')});
+produce_lines('samples_mvt', [ map { slurp_file(repo_path("data/trust/$_")) =~ s/\n//gr }
+	  ('trust_frame_2024-07-28_matnich89_part1.json',
+		'trust_frame_2017-11-03_deadcore_part1.json',
+		'trust_examples_all_msg_types.json') ]);
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) FROM rail_stream.subscription_status WHERE subscription = 'samples' AND lag = 0}, '1'),
+	'the samples are ingested');
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) FILTER (WHERE state = 'delivered') = count(*) AND count(*) > 0
+	  FROM rail_stream.alerts}, 't'),
+	'their alerts are delivered');
+my %got = map { $_->{path} => JSON::PP->new->decode($_->{body})->{text} } @{ receiver_requests($rx) };
+is_deeply(\%got, {
+	'/chartham' => 'Train from an unknown origin arrived at Chartham 5 MINS LATE (alert threshold: 4 mins). Train id 882Z041D28 is operated by Southeastern',
+	'/canterbury' => 'Train from an unknown origin arrived at Canterbury West 5 MINS LATE (alert threshold: 4 mins). Train id 882Z041D28 is operated by Southeastern',
+	}, 'the receiver gets the alerts the hand check predicts, and no others');
+is(scalar @{ receiver_requests($rx) }, 2, 'each once');
+stop_receiver($rx);
+
 $node->stop;
 done_testing();

@@ -10,6 +10,7 @@ use strict;
 use warnings;
 use Exporter 'import';
 use File::Temp qw(tempfile);
+use IO::Socket::INET;
 use IPC::Run;
 use Time::HiRes qw(sleep time);
 use JSON::PP;
@@ -19,7 +20,8 @@ use Test::More;
 
 our @EXPORT = qw(brokers kafka_dir rail_node create_topic produce produce_lines
   wait_for high_watermarks kafka_stop kafka_start trust_frames repo_path
-  crash_postmaster group_offsets);
+  crash_postmaster group_offsets start_receiver stop_receiver receiver_mode
+  receiver_requests);
 use JSON::PP ();
 
 my $repo = $ENV{RAIL_STREAM_REPO} // '.';
@@ -173,9 +175,12 @@ sub kafka_sh_run
 # Realistic TRUST movement frames: $n messages in frames of up to 32, each
 # in the ActiveMQ connector's envelope, built from real STANOX and TOC codes.
 # Every message has its own key (train_id/planned_event_type/loc_stanox).
+# Options: first => the first message's number (for other train ids);
+# late_at => a STANOX where every => k-th message is 50 minutes late.
 sub trust_frames
 {
-	my ($n, $seed) = @_;
+	my ($n, $seed, %opt) = @_;
+	my $first = $opt{first} // 0;
 	srand($seed // 42);
 	my @stanox = stanox_codes();
 	my @tocs = toc_ids();
@@ -183,12 +188,17 @@ sub trust_frames
 	my $json = JSON::PP->new->canonical;
 	my (@frames, @frame);
 	my $t0 = 1722162000000;    # 2024-07-28 10:20 UK time, as TRUST writes it
-	for my $i (0 .. $n - 1)
+	for my $i ($first .. $first + $n - 1)
 	{
 		my $toc = $tocs[ int(rand(@tocs)) ];
 		my $st = $status[ int(rand(@status)) ];
 		my $var = $st eq 'ON TIME' ? 0 : 1 + int(rand(20));
 		my $actual = $t0 + 60000 * int($i / 50);
+		my $stanox = $stanox[ int(rand(@stanox)) ];
+		if ($opt{late_at} && $i % $opt{every} == 0)
+		{
+			($stanox, $st, $var) = ($opt{late_at}, 'LATE', 50);
+		}
 		push @frame, {
 			header => {
 				msg_type => '0003',
@@ -200,7 +210,7 @@ sub trust_frames
 				train_id => sprintf('%02d%s%02d', $i % 90 + 10, sprintf('%06d', $i), 28),
 				actual_timestamp => "$actual",
 				planned_timestamp => sprintf('%d', $actual - ($st eq 'LATE' ? $var : -$var) * 60000),
-				loc_stanox => $stanox[ int(rand(@stanox)) ],
+				loc_stanox => $stanox,
 				planned_event_type => (rand() < 0.5 ? 'ARRIVAL' : 'DEPARTURE'),
 				event_type => (rand() < 0.5 ? 'ARRIVAL' : 'DEPARTURE'),
 				event_source => 'AUTOMATIC',
@@ -216,13 +226,68 @@ sub trust_frames
 				reporting_stanox => '00000',
 			},
 		};
-		if (@frame == 32 || $i == $n - 1)
+		if (@frame == 32 || $i == $first + $n - 1)
 		{
 			push @frames, $json->encode({ text => $json->encode([@frame]) });
 			@frame = ();
 		}
 	}
 	return \@frames;
+}
+
+# A webhook receiver (test/webhook_receiver.py) on loopback, on the given
+# port or a free one.  Returns { port, url, log, mode, handle }.
+sub start_receiver
+{
+	my ($port) = @_;
+	$port //= PostgreSQL::Test::Cluster::get_free_port();
+	my $dir = "$PostgreSQL::Test::Utils::tmp_check/receiver_$port";
+	mkdir $dir;
+	my $r = {
+		port => $port,
+		url => "http://127.0.0.1:$port",
+		log => "$dir/requests.jsonl",
+		mode => "$dir/mode",
+	};
+	$r->{handle} = IPC::Run::start(
+		[ 'python3', repo_path('test/webhook_receiver.py'),
+			'--port', $port, '--log', $r->{log}, '--mode-file', $r->{mode} ],
+		'>', "$dir/stdout", '2>>', "$dir/stderr");
+	my $deadline = time + 30;
+	until (IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port"))
+	{
+		die "webhook receiver did not start: " . slurp_file("$dir/stderr")
+		  if time > $deadline;
+		sleep 0.1;
+	}
+	return $r;
+}
+
+# Stop the receiver: its port then refuses connections.
+sub stop_receiver
+{
+	my ($r) = @_;
+	$r->{handle}->kill_kill;
+	$r->{handle}->finish;
+}
+
+# ok, status:CODE, slow:SECONDS or retry-after:SECONDS (see the receiver)
+sub receiver_mode
+{
+	my ($r, $mode) = @_;
+	open my $fh, '>', $r->{mode} or die $!;
+	print $fh "$mode\n";
+	close $fh;
+}
+
+# Every request the receiver has logged, in arrival order.
+sub receiver_requests
+{
+	my ($r) = @_;
+	return [] unless -e $r->{log};
+	open my $fh, '<', $r->{log} or die $!;
+	my @requests = map { JSON::PP->new->decode($_) } grep { /\S/ } <$fh>;
+	return \@requests;
 }
 
 sub stanox_codes

@@ -1,0 +1,467 @@
+/*-------------------------------------------------------------------------
+ *
+ * alert_sender.c
+ *	  The alert sender: POSTs the outbox's due alerts to their webhooks.
+ *
+ * With shared_preload_libraries = 'rail_stream', the postmaster starts this
+ * worker next to the launcher, in rail_stream.database.  A transaction that
+ * queues alerts wakes it when it commits (rs_wake_sender_at_commit); it also
+ * wakes when the next retry is due, and every ten seconds regardless.
+ *
+ * Each alert goes through the states of rail_stream.alerts:
+ *
+ *	pending --claim--> sending --2xx--> delivered
+ *						  |----408, 429, 5xx, no response--> pending (retry)
+ *						  `----other status, last attempt--> failed
+ *
+ * A claim marks due alerts 'sending' and counts the attempt in one
+ * transaction; the requests then run with up to webhook_max_in_flight in
+ * flight, and their outcomes are written back in one transaction per wait.
+ * A retry waits for the response's Retry-After when it has one, otherwise
+ * one second doubled per attempt up to webhook_backoff_max, less a random
+ * part of up to a half (jitter), so that many alerts of a dead endpoint do
+ * not come back all at once.  Alerts left 'sending' by a sender that died
+ * (even with the server, kill -9) go back to pending when it starts again:
+ * an alert is sent at least once, with the same Idempotency-Key on every
+ * attempt, so that the receiver can drop the repeats.
+ *
+ * The sender writes only to rail_stream.alerts, in its own transactions: a
+ * slow or dead endpoint delays no ingest worker.
+ *
+ * Copyright (c) 2026, rail_stream developers
+ *
+ * IDENTIFICATION
+ *	  src/alert_sender.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#include "guc.h"
+#include "http_client.h"
+#include "shmem.h"
+#include "worker.h"
+
+#define IDLE_WAIT_MS		10000	/* look at the outbox at least this often */
+#define RETRY_AFTER_MAX_S	3600	/* a longer Retry-After is cut to this */
+
+/* A claimed alert to send */
+typedef struct Claimed
+{
+	int64		id;
+	char	   *url;			/* NULL: the rule has lost its webhook */
+	char	   *body;
+	char	   *idempotency_key;
+} Claimed;
+
+/* How one attempt ended, to write back to rail_stream.alerts */
+typedef struct Outcome
+{
+	int64		id;
+	const char *verdict;		/* delivered, retry or failed */
+	int			status;			/* 0: no HTTP response */
+	char		error[RS_HTTP_ERROR_LEN];	/* empty: none */
+	int64		retry_after_ms; /* -1: back off by the attempts */
+} Outcome;
+
+static RsHttpClient *client;
+static TimestampTz next_due_at = 0; /* earliest pending alert not claimed */
+static bool resumed = false;	/* alerts a dead sender left are pending */
+
+static void sender_loop(MemoryContext loop_cxt);
+static List *claim_due(int limit);
+static void resume_interrupted(void);
+static Outcome *start_request(Claimed *alert);
+static Outcome *judge(const RsHttpResult *result);
+static bool host_allowed(const char *url, char *why, size_t len);
+static void write_outcomes(List *outcomes);
+static ArrayType *int64_array(Datum *values, int n);
+static void sender_detach(int code, Datum arg);
+
+void
+rs_alert_sender_main(Datum main_arg)
+{
+	MemoryContext loop_cxt;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(rs_database, NULL, 0);
+	pgstat_report_appname("rail_stream alert sender");
+	/* it runs as a superuser: resolve nothing through a user's schema */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+
+	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+	rs_shared->sender_pid = MyProcPid;
+	rs_shared->sender_latch = MyLatch;
+	LWLockRelease(rs_shared->lock);
+	before_shmem_exit(sender_detach, (Datum) 0);
+
+	client = rs_http_create(TopMemoryContext);
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "rail_stream alert sender",
+									 ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+		sender_loop(loop_cxt);
+}
+
+/*
+ * sender_loop
+ *		One round: claim what is due (while there is room in flight), wait
+ *		for the latch or the requests, write back what finished.
+ */
+static void
+sender_loop(MemoryContext loop_cxt)
+{
+	static bool look = true;	/* look at the outbox this round */
+	List	   *outcomes = NIL;
+	RsHttpResult result;
+	int			room = rs_webhook_max_in_flight - rs_http_in_flight(client);
+	long		timeout_ms = IDLE_WAIT_MS;
+	TimestampTz now = GetCurrentTimestamp();
+	ListCell   *lc;
+
+	MemoryContextSwitchTo(loop_cxt);
+	if (room > 0 && (look || (next_due_at != 0 && next_due_at <= now)))
+	{
+		List	   *claimed = claim_due(room);
+
+		/* a full claim may have left more due */
+		look = list_length(claimed) == room;
+		foreach(lc, claimed)
+		{
+			Outcome    *o = start_request(lfirst(lc));
+
+			if (o != NULL)
+				outcomes = lappend(outcomes, o);
+		}
+	}
+	if (rs_http_in_flight(client) >= rs_webhook_max_in_flight)
+		timeout_ms = IDLE_WAIT_MS;	/* only the requests can make room */
+	else if (look)
+		timeout_ms = 0;
+	else if (next_due_at != 0)
+		timeout_ms = Min(timeout_ms,
+						 Max(0, TimestampDifferenceMilliseconds(now, next_due_at)));
+
+	if (rs_http_wait(client, timeout_ms, PG_WAIT_EXTENSION) & WL_LATCH_SET)
+	{
+		ResetLatch(MyLatch);
+		look = true;
+	}
+	CHECK_FOR_INTERRUPTS();
+	if (rs_shared->dropping_database == MyDatabaseId)
+	{
+		ereport(LOG,
+				(errmsg("rail_stream alert sender stops: its database is being dropped")));
+		proc_exit(0);			/* exit code 0: not restarted */
+	}
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+
+	while (rs_http_next_result(client, &result))
+		outcomes = lappend(outcomes, judge(&result));
+	write_outcomes(outcomes);
+	MemoryContextReset(loop_cxt);
+}
+
+/*
+ * claim_due
+ *		Mark up to limit due alerts 'sending', counting their attempt, and
+ *		return them (in the current memory context).  Also notes when the
+ *		next pending alert falls due.
+ */
+static List *
+claim_due(int limit)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(limit)};
+	List	   *claimed = NIL;
+	bool		isnull;
+	Datum		next;
+
+	rs_begin_transaction("rail_stream: claiming due alerts");
+	if (!rs_relation_exists("rail_stream.alerts"))
+	{
+		/* no extension (yet): look again when woken or idle */
+		rs_commit_transaction();
+		next_due_at = 0;
+		resumed = false;
+		return NIL;
+	}
+	if (!resumed)
+		resume_interrupted();
+
+	if (SPI_execute_with_args("WITH due AS ("
+							  "  SELECT id FROM rail_stream.alerts"
+							  "  WHERE state = 'pending' AND next_attempt_at <= now()"
+							  "  ORDER BY next_attempt_at, id LIMIT $1"
+							  "  FOR UPDATE SKIP LOCKED)"
+							  " UPDATE rail_stream.alerts a"
+							  " SET state = 'sending', attempts = a.attempts + 1,"
+							  "     last_attempt_at = now(), next_attempt_at = NULL"
+							  " FROM due, rail_stream.alert_rules r"
+							  " WHERE a.id = due.id AND r.id = a.rule_id"
+							  " RETURNING a.id, r.webhook_url, a.body,"
+							  "     a.idempotency_key::text",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not claim due alerts");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		MemoryContext spi = MemoryContextSwitchTo(cxt);
+		Claimed    *c = palloc0(sizeof(Claimed));
+
+		c->id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+		c->url = SPI_getvalue(t, d, 2);
+		c->body = SPI_getvalue(t, d, 3);
+		c->idempotency_key = SPI_getvalue(t, d, 4);
+		claimed = lappend(claimed, c);
+		MemoryContextSwitchTo(spi);
+	}
+
+	if (SPI_execute("SELECT min(next_attempt_at) FROM rail_stream.alerts"
+					" WHERE state = 'pending'", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read when the next alert is due");
+	next = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	next_due_at = isnull ? 0 : DatumGetTimestampTz(next);
+	rs_commit_transaction();
+	return claimed;
+}
+
+/*
+ * resume_interrupted
+ *		Alerts that a sender left 'sending' when it died are due again: no
+ *		other sender runs, so none of them is in flight.
+ */
+static void
+resume_interrupted(void)
+{
+	if (SPI_execute("UPDATE rail_stream.alerts SET state = 'pending',"
+					" next_attempt_at = now() WHERE state = 'sending'",
+					false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not resume interrupted alerts");
+	if (SPI_processed > 0)
+		ereport(LOG,
+				(errmsg("rail_stream alert sender resumes %llu alerts that were being sent",
+						(unsigned long long) SPI_processed),
+				 errdetail("They are sent again with the same Idempotency-Key.")));
+	resumed = true;
+}
+
+/*
+ * start_request
+ *		Start POSTing a claimed alert; or, if it cannot be sent at all, the
+ *		outcome that says why.
+ */
+static Outcome *
+start_request(Claimed *alert)
+{
+	RsHttpRequestSpec spec;
+	Outcome    *o;
+	char		why[RS_HTTP_ERROR_LEN];
+
+	if (alert->url == NULL || alert->body == NULL)
+		strlcpy(why, "the alert's rule has no webhook URL", sizeof(why));
+	else if (host_allowed(alert->url, why, sizeof(why)))
+	{
+		spec.id = alert->id;
+		spec.url = alert->url;
+		spec.body = alert->body;
+		spec.idempotency_key = alert->idempotency_key;
+		spec.connect_timeout_ms = Min(rs_webhook_connect_timeout, rs_webhook_timeout);
+		spec.timeout_ms = rs_webhook_timeout;
+		rs_http_post(client, &spec);
+		return NULL;
+	}
+	o = palloc0(sizeof(Outcome));
+	o->id = alert->id;
+	o->verdict = "failed";
+	o->retry_after_ms = -1;
+	strlcpy(o->error, why, RS_HTTP_ERROR_LEN);
+	return o;
+}
+
+/*
+ * judge
+ *		2xx is delivered; no response, 408, 429 and 5xx are retried (after
+ *		Retry-After, if the response has one); anything else is final.
+ */
+static Outcome *
+judge(const RsHttpResult *result)
+{
+	Outcome    *o = palloc0(sizeof(Outcome));
+	int			s = result->status;
+
+	o->id = result->id;
+	o->status = s;
+	strlcpy(o->error, result->error, RS_HTTP_ERROR_LEN);
+	o->retry_after_ms = result->retry_after_s < 0 ? -1 :
+		Min(result->retry_after_s, RETRY_AFTER_MAX_S) * 1000;
+	if (result->transport_error)
+		o->verdict = "retry";
+	else if (s >= 200 && s < 300)
+		o->verdict = "delivered";
+	else if (s == 408 || s == 429 || s >= 500)
+		o->verdict = "retry";
+	else
+		o->verdict = "failed";
+	return o;
+}
+
+/*
+ * host_allowed
+ *		Whether rail_stream.webhook_allowed_hosts (empty: any host) lets the
+ *		alert go to this URL's host; if not, why into why.
+ */
+static bool
+host_allowed(const char *url, char *why, size_t len)
+{
+	char		host[256];
+	char	   *hosts;
+	List	   *allowed;
+	ListCell   *lc;
+
+	if (!rs_http_url_host(url, host, sizeof(host)))
+	{
+		strlcpy(why, "the webhook URL is not an http or https URL", len);
+		return false;
+	}
+	if (rs_webhook_allowed_hosts == NULL || rs_webhook_allowed_hosts[0] == '\0')
+		return true;
+	hosts = pstrdup(rs_webhook_allowed_hosts);
+	if (!SplitIdentifierString(hosts, ',', &allowed))
+		elog(WARNING, "\"rail_stream.webhook_allowed_hosts\" is not a valid list");
+	foreach(lc, allowed)
+	{
+		if (pg_strcasecmp(host, lfirst(lc)) == 0)
+			return true;
+	}
+	snprintf(why, len, "host \"%s\" is not in rail_stream.webhook_allowed_hosts", host);
+	return false;
+}
+
+/*
+ * write_outcomes
+ *		Write the outcomes back in one transaction.  The retry policy is
+ *		here: a retried alert on its last attempt has failed; otherwise it
+ *		is due after Retry-After, or after one second doubled per attempt up
+ *		to webhook_backoff_max, less up to a half at random (jitter).
+ */
+static void
+write_outcomes(List *outcomes)
+{
+	int			n = list_length(outcomes);
+	Datum	   *ids,
+			   *verdicts,
+			   *statuses,
+			   *errors,
+			   *retry_ms;
+	Oid			argtypes[7] = {INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
+	TEXTARRAYOID, INT8ARRAYOID, INT4OID, INT8OID};
+	Datum		args[7];
+	int			i = 0;
+	ListCell   *lc;
+
+	if (n == 0)
+		return;
+	ids = palloc(n * sizeof(Datum));
+	verdicts = palloc(n * sizeof(Datum));
+	statuses = palloc(n * sizeof(Datum));
+	errors = palloc(n * sizeof(Datum));
+	retry_ms = palloc(n * sizeof(Datum));
+	foreach(lc, outcomes)
+	{
+		Outcome    *o = lfirst(lc);
+
+		ids[i] = Int64GetDatum(o->id);
+		verdicts[i] = CStringGetTextDatum(o->verdict);
+		statuses[i] = Int32GetDatum(o->status);
+		errors[i] = CStringGetTextDatum(o->error);
+		retry_ms[i] = Int64GetDatum(o->retry_after_ms);
+		i++;
+	}
+	args[0] = PointerGetDatum(int64_array(ids, n));
+	args[1] = PointerGetDatum(construct_array(verdicts, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(statuses, n, INT4OID, 4, true, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_array(errors, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[4] = PointerGetDatum(int64_array(retry_ms, n));
+	args[5] = Int32GetDatum(rs_webhook_max_attempts);
+	args[6] = Int64GetDatum((int64) rs_webhook_backoff_max * 1000);
+
+	rs_begin_transaction("rail_stream: recording webhook outcomes");
+	if (SPI_execute_with_args("WITH o AS ("
+							  "  SELECT * FROM unnest($1, $2, $3, $4, $5)"
+							  "    AS o(id, verdict, status, error, retry_after_ms)),"
+							  " judged AS ("
+							  "  SELECT o.*, a.attempts,"
+							  "    CASE WHEN o.verdict <> 'retry' THEN o.verdict"
+							  "         WHEN a.attempts >= $6 THEN 'failed'"
+							  "         ELSE 'pending' END AS state"
+							  "  FROM o JOIN rail_stream.alerts a USING (id)"
+							  "  WHERE a.state = 'sending')"
+							  " UPDATE rail_stream.alerts a"
+							  " SET state = j.state,"
+							  "     last_status = nullif(j.status, 0),"
+							  "     last_error = coalesce(nullif(j.error, ''), a.last_error),"
+							  "     delivered_at = CASE WHEN j.state = 'delivered'"
+							  "                    THEN clock_timestamp() END,"
+							  "     next_attempt_at = CASE WHEN j.state = 'pending'"
+							  "       THEN clock_timestamp() + interval '1 ms' *"
+							  "         CASE WHEN j.retry_after_ms >= 0 THEN j.retry_after_ms"
+							  "         ELSE least(1000 * 2 ^ least(j.attempts - 1, 40), $7)"
+							  "              * (1 - random() / 2) END END"
+							  " FROM judged j WHERE a.id = j.id"
+							  " RETURNING a.next_attempt_at",
+							  7, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not record webhook outcomes");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		Datum		next = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc,
+										 1, &isnull);
+
+		if (!isnull && (next_due_at == 0 || DatumGetTimestampTz(next) < next_due_at))
+			next_due_at = DatumGetTimestampTz(next);
+	}
+	rs_commit_transaction();
+}
+
+static ArrayType *
+int64_array(Datum *values, int n)
+{
+	return construct_array(values, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+						   TYPALIGN_DOUBLE);
+}
+
+static void
+sender_detach(int code, Datum arg)
+{
+	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+	rs_shared->sender_pid = 0;
+	rs_shared->sender_latch = NULL;
+	LWLockRelease(rs_shared->lock);
+}

@@ -1,0 +1,391 @@
+/*-------------------------------------------------------------------------
+ *
+ * http_client.c
+ *	  Many HTTP POSTs in flight at once, with libcurl's multi interface.
+ *
+ * The alert sender must wait for its latch (a commit queued alerts, a
+ * signal) and for its requests' sockets at once, so this file drives
+ * libcurl's "multi_socket" API: libcurl says which sockets to watch
+ * (socket_changed) and when to call it back (timer_changed), and
+ * rs_http_wait waits for all of those and the latch in one WaitEventSet.
+ * No request ever blocks the process: DNS lookups run in libcurl's resolver
+ * thread, which calls nothing of PostgreSQL's.
+ *
+ * Only http and https are spoken, redirects are not followed, and signals
+ * are not used (CURLOPT_NOSIGNAL).  libcurl's callbacks run inside
+ * curl_multi_socket_action, on this process's thread; they never raise a
+ * PostgreSQL error (which would jump over libcurl's frames), so they use
+ * malloc and fixed buffers.
+ *
+ * This is the only file that includes libcurl's headers.
+ *
+ * Copyright (c) 2026, rail_stream developers
+ *
+ * IDENTIFICATION
+ *	  src/http_client.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "http_client.h"
+
+#define RS_HTTP_SNIPPET_LEN 160		/* of a failed response, for last_error */
+#define RS_HTTP_USER_AGENT	"rail_stream/1.0"
+
+/* One request in flight */
+typedef struct Request
+{
+	int64		id;
+	CURL	   *easy;
+	struct curl_slist *headers;
+	char	   *body;
+	char		curl_error[CURL_ERROR_SIZE];
+	char		snippet[RS_HTTP_SNIPPET_LEN + 1];	/* start of the response */
+	size_t		snippet_len;
+} Request;
+
+/* A socket that libcurl asked us to watch */
+typedef struct WatchedSocket
+{
+	curl_socket_t fd;
+	int			what;			/* CURL_POLL_IN, _OUT or _INOUT */
+} WatchedSocket;
+
+struct RsHttpClient
+{
+	CURLM	   *multi;
+	MemoryContext cxt;
+	int			in_flight;
+	TimestampTz timer_at;		/* libcurl wants a call then; 0: never */
+	WatchedSocket *sockets;		/* malloc'd: grown inside callbacks */
+	int			nsockets;
+	int			maxsockets;
+};
+
+static bool curl_initialized = false;
+
+static int	socket_changed(CURL *easy, curl_socket_t fd, int what,
+						   void *clientp, void *socketp);
+static int	timer_changed(CURLM *multi, long timeout_ms, void *clientp);
+static size_t keep_snippet(char *data, size_t size, size_t nmemb, void *arg);
+static void describe_failure(Request *req, CURLcode code, RsHttpResult *result);
+static void socket_action(RsHttpClient *client, curl_socket_t fd, int events);
+
+/*
+ * rs_http_create
+ *		A client whose requests live in a child context of parent.
+ */
+RsHttpClient *
+rs_http_create(MemoryContext parent)
+{
+	RsHttpClient *client;
+
+	if (!curl_initialized)
+	{
+		/* once per process, before any other thread exists */
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			elog(ERROR, "could not initialize libcurl");
+		curl_initialized = true;
+	}
+	client = MemoryContextAllocZero(parent, sizeof(RsHttpClient));
+	client->cxt = AllocSetContextCreate(parent, "rail_stream http",
+										ALLOCSET_DEFAULT_SIZES);
+	client->multi = curl_multi_init();
+	if (client->multi == NULL)
+		elog(ERROR, "could not create a libcurl multi handle");
+	curl_multi_setopt(client->multi, CURLMOPT_SOCKETFUNCTION, socket_changed);
+	curl_multi_setopt(client->multi, CURLMOPT_SOCKETDATA, client);
+	curl_multi_setopt(client->multi, CURLMOPT_TIMERFUNCTION, timer_changed);
+	curl_multi_setopt(client->multi, CURLMOPT_TIMERDATA, client);
+	return client;
+}
+
+/*
+ * rs_http_post
+ *		Start POSTing spec->body to spec->url; the outcome comes back from
+ *		rs_http_next_result with spec->id.
+ */
+void
+rs_http_post(RsHttpClient *client, const RsHttpRequestSpec *spec)
+{
+	Request    *req = MemoryContextAllocZero(client->cxt, sizeof(Request));
+	char	   *key_header;
+	CURL	   *easy;
+
+	req->id = spec->id;
+	req->body = MemoryContextStrdup(client->cxt, spec->body);
+	key_header = psprintf("Idempotency-Key: %s", spec->idempotency_key);
+	req->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	req->headers = curl_slist_append(req->headers, key_header);
+	req->headers = curl_slist_append(req->headers, "Expect:");
+	pfree(key_header);
+
+	easy = req->easy = curl_easy_init();
+	if (easy == NULL || req->headers == NULL)
+		elog(ERROR, "could not create a libcurl request");
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, req);
+	curl_easy_setopt(easy, CURLOPT_URL, spec->url);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, req->headers);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, RS_HTTP_USER_AGENT);
+	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req->body);
+	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long) strlen(req->body));
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) spec->connect_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) spec->timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, req->curl_error);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, keep_snippet);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, req);
+	if (curl_multi_add_handle(client->multi, easy) != CURLM_OK)
+		elog(ERROR, "could not start a libcurl request");
+	client->in_flight++;
+}
+
+int
+rs_http_in_flight(RsHttpClient *client)
+{
+	return client->in_flight;
+}
+
+/*
+ * rs_http_wait
+ *		Wait up to timeout_ms for the latch or the requests, and move the
+ *		requests on.  Returns WL_LATCH_SET when the latch was set; exits if
+ *		the postmaster dies.
+ */
+int
+rs_http_wait(RsHttpClient *client, long timeout_ms, uint32 wait_event_info)
+{
+	WaitEventSet *set;
+	WaitEvent  *events;
+	int			nevents = client->nsockets + 2;
+	int			fired;
+	int			result = 0;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (client->timer_at != 0)
+		timeout_ms = Min(timeout_ms,
+						 Max(0, TimestampDifferenceMilliseconds(now, client->timer_at)));
+
+	set = CreateWaitEventSet(CurrentMemoryContext, nevents);
+	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (int i = 0; i < client->nsockets; i++)
+	{
+		int			what = client->sockets[i].what;
+		uint32		wl = 0;
+
+		if (what & CURL_POLL_IN)
+			wl |= WL_SOCKET_READABLE;
+		if (what & CURL_POLL_OUT)
+			wl |= WL_SOCKET_WRITEABLE;
+		AddWaitEventToSet(set, wl, client->sockets[i].fd, NULL, NULL);
+	}
+	events = palloc(nevents * sizeof(WaitEvent));
+	fired = WaitEventSetWait(set, timeout_ms, events, nevents, wait_event_info);
+	FreeWaitEventSet(set);
+
+	for (int i = 0; i < fired; i++)
+	{
+		int			curl_events = 0;
+
+		if (events[i].events & WL_LATCH_SET)
+		{
+			result |= WL_LATCH_SET;
+			continue;
+		}
+		if (events[i].events & WL_SOCKET_READABLE)
+			curl_events |= CURL_CSELECT_IN;
+		if (events[i].events & WL_SOCKET_WRITEABLE)
+			curl_events |= CURL_CSELECT_OUT;
+		if (curl_events != 0)
+			socket_action(client, events[i].fd, curl_events);
+	}
+	pfree(events);
+
+	if (client->timer_at != 0 && GetCurrentTimestamp() >= client->timer_at)
+	{
+		client->timer_at = 0;
+		socket_action(client, CURL_SOCKET_TIMEOUT, 0);
+	}
+	return result;
+}
+
+/*
+ * rs_http_next_result
+ *		The outcome of one finished request, if any; false when none is left.
+ */
+bool
+rs_http_next_result(RsHttpClient *client, RsHttpResult *result)
+{
+	CURLMsg    *msg;
+	int			left;
+
+	while ((msg = curl_multi_info_read(client->multi, &left)) != NULL)
+	{
+		Request    *req;
+		long		status = 0;
+		curl_off_t	retry_after = 0;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &req);
+		curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(req->easy, CURLINFO_RETRY_AFTER, &retry_after);
+
+		memset(result, 0, sizeof(RsHttpResult));
+		result->id = req->id;
+		result->status = (int) status;
+		result->retry_after_s = retry_after > 0 ? (int64) retry_after : -1;
+		describe_failure(req, msg->data.result, result);
+
+		curl_multi_remove_handle(client->multi, req->easy);
+		curl_easy_cleanup(req->easy);
+		curl_slist_free_all(req->headers);
+		pfree(req->body);
+		pfree(req);
+		client->in_flight--;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * rs_http_url_host
+ *		The host of an http or https URL, lower-cased, into host; false if
+ *		the URL is not one.
+ */
+bool
+rs_http_url_host(const char *url, char *host, size_t len)
+{
+	CURLU	   *u = curl_url();
+	char	   *scheme = NULL;
+	char	   *h = NULL;
+	bool		ok;
+
+	ok = u != NULL &&
+		curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK &&
+		(strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0);
+	if (ok)
+	{
+		strlcpy(host, h, len);
+		for (char *c = host; *c; c++)
+			*c = pg_tolower((unsigned char) *c);
+	}
+	curl_free(scheme);
+	curl_free(h);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+/* Fill in result->transport_error and result->error for a finished request */
+static void
+describe_failure(Request *req, CURLcode code, RsHttpResult *result)
+{
+	if (code != CURLE_OK)
+	{
+		result->transport_error = true;
+		result->status = 0;
+		strlcpy(result->error,
+				req->curl_error[0] ? req->curl_error : curl_easy_strerror(code),
+				RS_HTTP_ERROR_LEN);
+		return;
+	}
+	if (result->status >= 200 && result->status < 300)
+		return;
+	/* the start of the response says why, on one line */
+	for (size_t i = 0; i < req->snippet_len; i++)
+	{
+		if ((unsigned char) req->snippet[i] < ' ')
+			req->snippet[i] = ' ';
+	}
+	req->snippet[req->snippet_len] = '\0';
+	snprintf(result->error, RS_HTTP_ERROR_LEN, "HTTP %d%s%s", result->status,
+			 req->snippet_len > 0 ? ": " : "", req->snippet);
+}
+
+static void
+socket_action(RsHttpClient *client, curl_socket_t fd, int events)
+{
+	int			running;
+	CURLMcode	rc = curl_multi_socket_action(client->multi, fd, events, &running);
+
+	if (rc != CURLM_OK)
+		elog(ERROR, "libcurl failed: %s", curl_multi_strerror(rc));
+}
+
+/* CURLMOPT_SOCKETFUNCTION: watch, change or forget a socket */
+static int
+socket_changed(CURL *easy, curl_socket_t fd, int what, void *clientp,
+			   void *socketp)
+{
+	RsHttpClient *client = clientp;
+	int			i;
+
+	for (i = 0; i < client->nsockets; i++)
+	{
+		if (client->sockets[i].fd == fd)
+			break;
+	}
+	if (what == CURL_POLL_REMOVE)
+	{
+		if (i < client->nsockets)
+			client->sockets[i] = client->sockets[--client->nsockets];
+		return 0;
+	}
+	if (i == client->nsockets)
+	{
+		if (client->nsockets == client->maxsockets)
+		{
+			int			newmax = Max(16, client->maxsockets * 2);
+			WatchedSocket *grown = realloc(client->sockets,
+										   newmax * sizeof(WatchedSocket));
+
+			if (grown == NULL)
+				return -1;		/* libcurl fails the request */
+			client->sockets = grown;
+			client->maxsockets = newmax;
+		}
+		client->sockets[client->nsockets++].fd = fd;
+	}
+	client->sockets[i].what = what;
+	return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: libcurl wants a call in timeout_ms (-1: never) */
+static int
+timer_changed(CURLM *multi, long timeout_ms, void *clientp)
+{
+	RsHttpClient *client = clientp;
+
+	if (timeout_ms < 0)
+		client->timer_at = 0;
+	else
+		client->timer_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   timeout_ms);
+	return 0;
+}
+
+/* CURLOPT_WRITEFUNCTION: keep the start of the response, drop the rest */
+static size_t
+keep_snippet(char *data, size_t size, size_t nmemb, void *arg)
+{
+	Request    *req = arg;
+	size_t		n = size * nmemb;
+	size_t		room = RS_HTTP_SNIPPET_LEN - req->snippet_len;
+
+	memcpy(req->snippet + req->snippet_len, data, Min(n, room));
+	req->snippet_len += Min(n, room);
+	return n;
+}
