@@ -28,7 +28,8 @@ CREATE TABLE rail_stream.alert_rules (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     station         text NOT NULL,
     over_minutes    integer NOT NULL CHECK (over_minutes >= 0),
-    webhook_url     text CHECK (webhook_url ~* '^https?://[^/?#@]+'),
+    -- http or https, a host, no user:password@ (tokens belong in the path)
+    webhook_url     text CHECK (webhook_url ~* '^https?://[^/?#@]+([/?#]|$)'),
     template        text CHECK (rail_stream._is_json(template)),
     channel         text NOT NULL DEFAULT 'rail_stream_alerts'
                     CHECK (channel ~ '^[A-Za-z_][A-Za-z0-9_]{0,62}$'),
@@ -70,9 +71,12 @@ CREATE TABLE rail_stream.alerts (
 );
 COMMENT ON TABLE rail_stream.alerts IS
     'The alert outbox: one row per rule and late movement, with its delivery state';
-CREATE INDEX ON rail_stream.alerts (next_attempt_at) WHERE state = 'pending';
+-- the sender's claim reads due alerts in this order, without a sort
+CREATE INDEX ON rail_stream.alerts (next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX ON rail_stream.alerts (id) WHERE state = 'sending';
--- administrators watch the outbox; the trigger and the sender write it
+-- administrators watch the outbox, and may re-queue alerts (the UPDATE
+-- granted below is safe only because of this policy); the trigger and the
+-- sender write it
 ALTER TABLE rail_stream.alerts ENABLE ROW LEVEL SECURITY;
 CREATE POLICY admins_only ON rail_stream.alerts USING (rail_stream._is_admin());
 REVOKE ALL ON rail_stream.alerts FROM PUBLIC;
@@ -101,8 +105,10 @@ SELECT substring(r.webhook_url FROM '^[A-Za-z]+://[^/?#]+') AS endpoint,
            FILTER (WHERE a.state = 'delivered') AS median_delivery_seconds,
        (array_agg(a.last_status ORDER BY a.last_attempt_at DESC)
            FILTER (WHERE a.last_attempt_at IS NOT NULL))[1] AS last_status,
-       (array_agg(a.last_error ORDER BY a.last_attempt_at DESC)
-           FILTER (WHERE a.last_error IS NOT NULL))[1] AS last_error
+       -- a receiver may echo the URL's path (the token): administrators only
+       CASE WHEN rail_stream._is_admin() THEN
+           (array_agg(a.last_error ORDER BY a.last_attempt_at DESC)
+               FILTER (WHERE a.last_error IS NOT NULL))[1] END AS last_error
 FROM rail_stream.alerts a
 JOIN rail_stream.alert_rules r ON r.id = a.rule_id
 WHERE r.webhook_url IS NOT NULL
@@ -161,7 +167,7 @@ EXCEPTION
     WHEN check_violation THEN
         RAISE EXCEPTION 'invalid alert rule for station "%"', station
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The threshold must not be negative, the webhook URL must be http or https with a host, and the channel an identifier.';
+                  DETAIL = 'The threshold must not be negative, the webhook URL must be http or https with a host and without user name or password, and the channel an identifier.';
 END;
 $$;
 COMMENT ON FUNCTION rail_stream.add_alert_rule(text, integer, text, text, text) IS

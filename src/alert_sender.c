@@ -14,9 +14,11 @@
  *						  |----408, 429, 5xx, no response--> pending (retry)
  *						  `----other status, last attempt--> failed
  *
- * A claim marks due alerts 'sending' and counts the attempt in one
- * transaction; the requests then run with up to webhook_max_in_flight in
- * flight, and their outcomes are written back in one transaction per wait.
+ * Each round is one transaction: it writes back the outcomes of the requests
+ * that finished, then claims due alerts (state 'sending', attempt counted)
+ * while fewer than webhook_max_in_flight requests are in flight.  After the
+ * commit the claimed requests start, and the sender waits for its latch,
+ * their sockets and the next due retry at once.
  * A retry waits for the response's Retry-After when it has one, otherwise
  * one second doubled per attempt up to webhook_backoff_max, less a random
  * part of up to a half (jitter), so that many alerts of a dead endpoint do
@@ -83,24 +85,35 @@ typedef struct Outcome
 	int64		retry_after_ms; /* -1: back off by the attempts */
 } Outcome;
 
-static RsHttpClient *client;
+static RsHttpClient *http;		/* the requests in flight */
 static TimestampTz next_due_at = 0; /* earliest pending alert not claimed */
+static bool look = true;		/* look for due alerts in the next round */
 static bool resumed = false;	/* alerts a dead sender left are pending */
+static List *unwritten = NIL;	/* outcomes to write, in outcome_cxt */
+static MemoryContext outcome_cxt;
+static SPIPlanPtr claim_plan = NULL;
+static SPIPlanPtr write_plan = NULL;
+static SPIPlanPtr next_due_plan = NULL;
 
-static void sender_loop(MemoryContext loop_cxt);
+static void sender_round(void);
+static List *run_round(bool claim, int room);
 static List *claim_due(int limit);
 static void resume_interrupted(void);
-static Outcome *start_request(Claimed *alert);
-static Outcome *judge(const RsHttpResult *result);
+static void start_request(Claimed *alert);
+static void judge(const RsHttpResult *result);
+static void add_outcome(int64 id, const char *verdict, int status,
+						const char *error, int64 retry_after_ms);
 static bool host_allowed(const char *url, char *why, size_t len);
 static void write_outcomes(List *outcomes);
+static void read_next_due(void);
+static SPIPlanPtr prepare(const char *sql, int nargs, Oid *argtypes);
 static ArrayType *int64_array(Datum *values, int n);
 static void sender_detach(int code, Datum arg);
 
 void
 rs_alert_sender_main(Datum main_arg)
 {
-	MemoryContext loop_cxt;
+	MemoryContext round_cxt;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -116,53 +129,57 @@ rs_alert_sender_main(Datum main_arg)
 	LWLockRelease(rs_shared->lock);
 	before_shmem_exit(sender_detach, (Datum) 0);
 
-	client = rs_http_create(TopMemoryContext);
-	loop_cxt = AllocSetContextCreate(TopMemoryContext, "rail_stream alert sender",
-									 ALLOCSET_DEFAULT_SIZES);
+	http = rs_http_create(TopMemoryContext);
+	outcome_cxt = AllocSetContextCreate(TopMemoryContext, "rail_stream alert outcomes",
+										ALLOCSET_DEFAULT_SIZES);
+	round_cxt = AllocSetContextCreate(TopMemoryContext, "rail_stream alert sender",
+									  ALLOCSET_DEFAULT_SIZES);
 	for (;;)
-		sender_loop(loop_cxt);
+	{
+		MemoryContextSwitchTo(round_cxt);
+		sender_round();
+		MemoryContextReset(round_cxt);
+	}
 }
 
 /*
- * sender_loop
- *		One round: claim what is due (while there is room in flight), wait
- *		for the latch or the requests, write back what finished.
+ * sender_round
+ *		One round: write back and claim in one transaction if there is
+ *		anything to write or to claim, start the claimed requests, then wait
+ *		for the latch, the requests or the next due alert.
  */
 static void
-sender_loop(MemoryContext loop_cxt)
+sender_round(void)
 {
-	static bool look = true;	/* look at the outbox this round */
-	List	   *outcomes = NIL;
-	RsHttpResult result;
-	int			room = rs_webhook_max_in_flight - rs_http_in_flight(client);
+	int			room = rs_webhook_max_in_flight - rs_http_in_flight(http);
+	bool		claim = room > 0 &&
+		(look || (next_due_at != 0 && next_due_at <= GetCurrentTimestamp()));
 	long		timeout_ms = IDLE_WAIT_MS;
-	TimestampTz now = GetCurrentTimestamp();
+	RsHttpResult result;
 	ListCell   *lc;
 
-	MemoryContextSwitchTo(loop_cxt);
-	if (room > 0 && (look || (next_due_at != 0 && next_due_at <= now)))
+	if (claim || unwritten != NIL)
 	{
-		List	   *claimed = claim_due(room);
+		List	   *claimed = run_round(claim, room);
 
-		/* a full claim may have left more due */
-		look = list_length(claimed) == room;
+		if (claim)				/* a full claim may have left more due */
+			look = list_length(claimed) == room;
 		foreach(lc, claimed)
-		{
-			Outcome    *o = start_request(lfirst(lc));
-
-			if (o != NULL)
-				outcomes = lappend(outcomes, o);
-		}
+			start_request(lfirst(lc));
 	}
-	if (rs_http_in_flight(client) >= rs_webhook_max_in_flight)
+
+	if (unwritten != NIL)
+		timeout_ms = 0;			/* alerts that could not be sent at all */
+	else if (rs_http_in_flight(http) >= rs_webhook_max_in_flight)
 		timeout_ms = IDLE_WAIT_MS;	/* only the requests can make room */
 	else if (look)
 		timeout_ms = 0;
 	else if (next_due_at != 0)
 		timeout_ms = Min(timeout_ms,
-						 Max(0, TimestampDifferenceMilliseconds(now, next_due_at)));
+						 Max(0, TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+																next_due_at)));
 
-	if (rs_http_wait(client, timeout_ms, PG_WAIT_EXTENSION) & WL_LATCH_SET)
+	if (rs_http_wait(http, timeout_ms, PG_WAIT_EXTENSION) & WL_LATCH_SET)
 	{
 		ResetLatch(MyLatch);
 		look = true;
@@ -179,60 +196,85 @@ sender_loop(MemoryContext loop_cxt)
 		ConfigReloadPending = false;
 		ProcessConfigFile(PGC_SIGHUP);
 	}
+	while (rs_http_next_result(http, &result))
+		judge(&result);
+}
 
-	while (rs_http_next_result(client, &result))
-		outcomes = lappend(outcomes, judge(&result));
-	write_outcomes(outcomes);
-	MemoryContextReset(loop_cxt);
+/*
+ * run_round
+ *		The round's transaction: write the outcomes, then claim up to room
+ *		due alerts if claim.  Returns the claimed alerts.
+ */
+static List *
+run_round(bool claim, int room)
+{
+	List	   *claimed = NIL;
+
+	rs_begin_transaction("rail_stream: sending alerts");
+	if (rs_relation_exists("rail_stream.alerts"))
+	{
+		if (!resumed)
+			resume_interrupted();
+		write_outcomes(unwritten);
+		if (claim)
+			claimed = claim_due(room);
+		read_next_due();
+
+		/*
+		 * Due alerts left unclaimed with room to spare are locked by another
+		 * transaction (FOR UPDATE SKIP LOCKED): look again in a second rather
+		 * than at once.
+		 */
+		if (claim && list_length(claimed) < room && next_due_at != 0 &&
+			next_due_at <= GetCurrentTimestamp())
+			next_due_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
+	}
+	else
+	{
+		/* no extension (yet, or any more): look again when woken or idle */
+		next_due_at = 0;
+		resumed = false;
+	}
+	rs_commit_transaction();
+	unwritten = NIL;
+	MemoryContextReset(outcome_cxt);
+	return claimed;
 }
 
 /*
  * claim_due
  *		Mark up to limit due alerts 'sending', counting their attempt, and
- *		return them (in the current memory context).  Also notes when the
- *		next pending alert falls due.
+ *		return them, in the caller's memory context.
  */
 static List *
 claim_due(int limit)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1] = {Int32GetDatum(limit)};
+	Oid			argtypes[1] = {INT4OID};
 	List	   *claimed = NIL;
 	bool		isnull;
-	Datum		next;
 
-	rs_begin_transaction("rail_stream: claiming due alerts");
-	if (!rs_relation_exists("rail_stream.alerts"))
-	{
-		/* no extension (yet): look again when woken or idle */
-		rs_commit_transaction();
-		next_due_at = 0;
-		resumed = false;
-		return NIL;
-	}
-	if (!resumed)
-		resume_interrupted();
-
-	if (SPI_execute_with_args("WITH due AS ("
-							  "  SELECT id FROM rail_stream.alerts"
-							  "  WHERE state = 'pending' AND next_attempt_at <= now()"
-							  "  ORDER BY next_attempt_at, id LIMIT $1"
-							  "  FOR UPDATE SKIP LOCKED)"
-							  " UPDATE rail_stream.alerts a"
-							  " SET state = 'sending', attempts = a.attempts + 1,"
-							  "     last_attempt_at = now(), next_attempt_at = NULL"
-							  " FROM due, rail_stream.alert_rules r"
-							  " WHERE a.id = due.id AND r.id = a.rule_id"
-							  " RETURNING a.id, r.webhook_url, a.body,"
-							  "     a.idempotency_key::text",
-							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+	if (claim_plan == NULL)
+		claim_plan = prepare("WITH due AS ("
+							 "  SELECT id FROM rail_stream.alerts"
+							 "  WHERE state = 'pending' AND next_attempt_at <= now()"
+							 "  ORDER BY next_attempt_at, id LIMIT $1"
+							 "  FOR UPDATE SKIP LOCKED)"
+							 " UPDATE rail_stream.alerts a"
+							 " SET state = 'sending', attempts = a.attempts + 1,"
+							 "     last_attempt_at = now(), next_attempt_at = NULL"
+							 " FROM due, rail_stream.alert_rules r"
+							 " WHERE a.id = due.id AND r.id = a.rule_id"
+							 " RETURNING a.id, r.webhook_url, a.body,"
+							 "     a.idempotency_key::text",
+							 1, argtypes);
+	if (SPI_execute_plan(claim_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not claim due alerts");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
 		TupleDesc	d = SPI_tuptable->tupdesc;
-		MemoryContext spi = MemoryContextSwitchTo(cxt);
+		MemoryContext spi = MemoryContextSwitchTo(rs_caller_context());
 		Claimed    *c = palloc0(sizeof(Claimed));
 
 		c->id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
@@ -242,14 +284,36 @@ claim_due(int limit)
 		claimed = lappend(claimed, c);
 		MemoryContextSwitchTo(spi);
 	}
+	return claimed;
+}
 
-	if (SPI_execute("SELECT min(next_attempt_at) FROM rail_stream.alerts"
-					" WHERE state = 'pending'", true, 1) != SPI_OK_SELECT)
+/* When the next pending alert falls due (0: none pending) */
+static void
+read_next_due(void)
+{
+	bool		isnull;
+	Datum		next;
+
+	if (next_due_plan == NULL)
+		next_due_plan = prepare("SELECT min(next_attempt_at) FROM rail_stream.alerts"
+								" WHERE state = 'pending'", 0, NULL);
+	/* not read-only: it must see this transaction's claim */
+	if (SPI_execute_plan(next_due_plan, NULL, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read when the next alert is due");
 	next = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	next_due_at = isnull ? 0 : DatumGetTimestampTz(next);
-	rs_commit_transaction();
-	return claimed;
+}
+
+/* A plan kept for the life of the process */
+static SPIPlanPtr
+prepare(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL || SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not prepare \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	return plan;
 }
 
 /*
@@ -266,22 +330,22 @@ resume_interrupted(void)
 		elog(ERROR, "could not resume interrupted alerts");
 	if (SPI_processed > 0)
 		ereport(LOG,
-				(errmsg("rail_stream alert sender resumes %llu alerts that were being sent",
-						(unsigned long long) SPI_processed),
+				(errmsg_plural("rail_stream alert sender resumes %llu alert that was being sent",
+							   "rail_stream alert sender resumes %llu alerts that were being sent",
+							   SPI_processed, (unsigned long long) SPI_processed),
 				 errdetail("They are sent again with the same Idempotency-Key.")));
 	resumed = true;
 }
 
 /*
  * start_request
- *		Start POSTing a claimed alert; or, if it cannot be sent at all, the
- *		outcome that says why.
+ *		Start POSTing a claimed alert; or, if it cannot be sent at all, note
+ *		the outcome that says why.
  */
-static Outcome *
+static void
 start_request(Claimed *alert)
 {
 	RsHttpRequestSpec spec;
-	Outcome    *o;
 	char		why[RS_HTTP_ERROR_LEN];
 
 	if (alert->url == NULL || alert->body == NULL)
@@ -294,15 +358,10 @@ start_request(Claimed *alert)
 		spec.idempotency_key = alert->idempotency_key;
 		spec.connect_timeout_ms = Min(rs_webhook_connect_timeout, rs_webhook_timeout);
 		spec.timeout_ms = rs_webhook_timeout;
-		rs_http_post(client, &spec);
-		return NULL;
+		rs_http_post(http, &spec);
+		return;
 	}
-	o = palloc0(sizeof(Outcome));
-	o->id = alert->id;
-	o->verdict = "failed";
-	o->retry_after_ms = -1;
-	strlcpy(o->error, why, RS_HTTP_ERROR_LEN);
-	return o;
+	add_outcome(alert->id, "failed", 0, why, -1);
 }
 
 /*
@@ -310,26 +369,40 @@ start_request(Claimed *alert)
  *		2xx is delivered; no response, 408, 429 and 5xx are retried (after
  *		Retry-After, if the response has one); anything else is final.
  */
-static Outcome *
+static void
 judge(const RsHttpResult *result)
 {
-	Outcome    *o = palloc0(sizeof(Outcome));
 	int			s = result->status;
+	const char *verdict;
 
-	o->id = result->id;
-	o->status = s;
-	strlcpy(o->error, result->error, RS_HTTP_ERROR_LEN);
-	o->retry_after_ms = result->retry_after_s < 0 ? -1 :
-		Min(result->retry_after_s, RETRY_AFTER_MAX_S) * 1000;
 	if (result->transport_error)
-		o->verdict = "retry";
+		verdict = "retry";
 	else if (s >= 200 && s < 300)
-		o->verdict = "delivered";
+		verdict = "delivered";
 	else if (s == 408 || s == 429 || s >= 500)
-		o->verdict = "retry";
+		verdict = "retry";
 	else
-		o->verdict = "failed";
-	return o;
+		verdict = "failed";
+	add_outcome(result->id, verdict, s, result->error,
+				result->retry_after_s < 0 ? -1 :
+				Min(result->retry_after_s, RETRY_AFTER_MAX_S) * 1000);
+}
+
+/* Note an outcome for the next round's transaction */
+static void
+add_outcome(int64 id, const char *verdict, int status, const char *error,
+			int64 retry_after_ms)
+{
+	MemoryContext old = MemoryContextSwitchTo(outcome_cxt);
+	Outcome    *o = palloc0(sizeof(Outcome));
+
+	o->id = id;
+	o->verdict = verdict;
+	o->status = status;
+	strlcpy(o->error, error, RS_HTTP_ERROR_LEN);
+	o->retry_after_ms = retry_after_ms;
+	unwritten = lappend(unwritten, o);
+	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -353,8 +426,7 @@ host_allowed(const char *url, char *why, size_t len)
 	if (rs_webhook_allowed_hosts == NULL || rs_webhook_allowed_hosts[0] == '\0')
 		return true;
 	hosts = pstrdup(rs_webhook_allowed_hosts);
-	if (!SplitIdentifierString(hosts, ',', &allowed))
-		elog(WARNING, "\"rail_stream.webhook_allowed_hosts\" is not a valid list");
+	(void) SplitGUCList(hosts, ',', &allowed);	/* checked when set */
 	foreach(lc, allowed)
 	{
 		if (pg_strcasecmp(host, lfirst(lc)) == 0)
@@ -366,10 +438,10 @@ host_allowed(const char *url, char *why, size_t len)
 
 /*
  * write_outcomes
- *		Write the outcomes back in one transaction.  The retry policy is
- *		here: a retried alert on its last attempt has failed; otherwise it
- *		is due after Retry-After, or after one second doubled per attempt up
- *		to webhook_backoff_max, less up to a half at random (jitter).
+ *		Write the outcomes back.  The retry policy is here: a retried alert
+ *		on its last attempt has failed; otherwise it is due after
+ *		Retry-After, or after one second doubled per attempt up to
+ *		webhook_backoff_max, less up to a half at random (jitter).
  */
 static void
 write_outcomes(List *outcomes)
@@ -412,42 +484,33 @@ write_outcomes(List *outcomes)
 	args[5] = Int32GetDatum(rs_webhook_max_attempts);
 	args[6] = Int64GetDatum((int64) rs_webhook_backoff_max * 1000);
 
-	rs_begin_transaction("rail_stream: recording webhook outcomes");
-	if (SPI_execute_with_args("WITH o AS ("
-							  "  SELECT * FROM unnest($1, $2, $3, $4, $5)"
-							  "    AS o(id, verdict, status, error, retry_after_ms)),"
-							  " judged AS ("
-							  "  SELECT o.*, a.attempts,"
-							  "    CASE WHEN o.verdict <> 'retry' THEN o.verdict"
-							  "         WHEN a.attempts >= $6 THEN 'failed'"
-							  "         ELSE 'pending' END AS state"
-							  "  FROM o JOIN rail_stream.alerts a USING (id)"
-							  "  WHERE a.state = 'sending')"
-							  " UPDATE rail_stream.alerts a"
-							  " SET state = j.state,"
-							  "     last_status = nullif(j.status, 0),"
-							  "     last_error = coalesce(nullif(j.error, ''), a.last_error),"
-							  "     delivered_at = CASE WHEN j.state = 'delivered'"
-							  "                    THEN clock_timestamp() END,"
-							  "     next_attempt_at = CASE WHEN j.state = 'pending'"
-							  "       THEN clock_timestamp() + interval '1 ms' *"
-							  "         CASE WHEN j.retry_after_ms >= 0 THEN j.retry_after_ms"
-							  "         ELSE least(1000 * 2 ^ least(j.attempts - 1, 40), $7)"
-							  "              * (1 - random() / 2) END END"
-							  " FROM judged j WHERE a.id = j.id"
-							  " RETURNING a.next_attempt_at",
-							  7, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+	if (write_plan == NULL)
+		write_plan = prepare("WITH o AS ("
+							 "  SELECT * FROM unnest($1, $2, $3, $4, $5)"
+							 "    AS o(id, verdict, status, error, retry_after_ms)),"
+							 " judged AS ("
+							 "  SELECT o.*, a.attempts,"
+							 "    CASE WHEN o.verdict <> 'retry' THEN o.verdict"
+							 "         WHEN a.attempts >= $6 THEN 'failed'"
+							 "         ELSE 'pending' END AS state"
+							 "  FROM o JOIN rail_stream.alerts a USING (id)"
+							 "  WHERE a.state = 'sending')"
+							 " UPDATE rail_stream.alerts a"
+							 " SET state = j.state,"
+							 "     last_status = nullif(j.status, 0),"
+							 "     last_error = CASE WHEN j.state <> 'delivered'"
+							 "                  THEN coalesce(nullif(j.error, ''), a.last_error) END,"
+							 "     delivered_at = CASE WHEN j.state = 'delivered'"
+							 "                    THEN clock_timestamp() END,"
+							 "     next_attempt_at = CASE WHEN j.state = 'pending'"
+							 "       THEN clock_timestamp() + interval '1 ms' *"
+							 "         CASE WHEN j.retry_after_ms >= 0 THEN j.retry_after_ms"
+							 "         ELSE least(1000 * 2 ^ least(j.attempts - 1, 40), $7)"
+							 "              * (1 - random() / 2) END END"
+							 " FROM judged j WHERE a.id = j.id",
+							 7, argtypes);
+	if (SPI_execute_plan(write_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not record webhook outcomes");
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		bool		isnull;
-		Datum		next = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc,
-										 1, &isnull);
-
-		if (!isnull && (next_due_at == 0 || DatumGetTimestampTz(next) < next_due_at))
-			next_due_at = DatumGetTimestampTz(next);
-	}
-	rs_commit_transaction();
 }
 
 static ArrayType *

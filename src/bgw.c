@@ -70,6 +70,13 @@ rs_begin_transaction(const char *activity)
 	pgstat_report_activity(STATE_RUNNING, activity);
 }
 
+/* The memory context that was current at rs_begin_transaction */
+MemoryContext
+rs_caller_context(void)
+{
+	return caller_context;
+}
+
 /* Commit what rs_begin_transaction started. */
 void
 rs_commit_transaction(void)

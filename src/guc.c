@@ -21,6 +21,7 @@
 
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/varlena.h"
 
 #include "guc.h"
 
@@ -41,6 +42,7 @@ char	   *rs_webhook_allowed_hosts = NULL;
 char	   *rs_telegram_chat_id = NULL;
 
 static void define_webhook_gucs(void);
+static bool check_host_list(char **newval, void **extra, GucSource source);
 
 /*
  * rs_guc_init
@@ -164,7 +166,7 @@ define_webhook_gucs(void)
 							gettext_noop("Sets how many webhook requests the alert sender has in flight at once."),
 							NULL,
 							&rs_webhook_max_in_flight,
-							100, 1, 10000,
+							100, 1, 1000,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 
@@ -174,7 +176,7 @@ define_webhook_gucs(void)
 							   &rs_webhook_allowed_hosts,
 							   "",
 							   PGC_SIGHUP, GUC_LIST_INPUT,
-							   NULL, NULL, NULL);
+							   check_host_list, NULL, NULL);
 
 	DefineCustomStringVariable("rail_stream.telegram_chat_id",
 							   gettext_noop("Sets the chat_id of the default webhook body, Telegram's sendMessage."),
@@ -183,4 +185,29 @@ define_webhook_gucs(void)
 							   "",
 							   PGC_SUSET, 0,
 							   NULL, NULL, NULL);
+}
+
+/* rail_stream.webhook_allowed_hosts must be a list of host names */
+static bool
+check_host_list(char **newval, void **extra, GucSource source)
+{
+	char	   *copy = pstrdup(*newval);
+	List	   *hosts;
+	ListCell   *lc;
+	bool		ok = SplitGUCList(copy, ',', &hosts);
+
+	foreach(lc, hosts)
+	{
+		const char *host = lfirst(lc);
+
+		if (!ok || host[0] == '\0' || strpbrk(host, "/@?# ") != NULL)
+		{
+			GUC_check_errdetail("List host names or addresses, separated by commas, without scheme, port or path.");
+			ok = false;
+			break;
+		}
+	}
+	list_free(hosts);
+	pfree(copy);
+	return ok;
 }

@@ -14,8 +14,8 @@
  * Only http and https are spoken, redirects are not followed, and signals
  * are not used (CURLOPT_NOSIGNAL).  libcurl's callbacks run inside
  * curl_multi_socket_action, on this process's thread; they never raise a
- * PostgreSQL error (which would jump over libcurl's frames), so they use
- * malloc and fixed buffers.
+ * PostgreSQL error (which would jump over libcurl's frames) and allocate
+ * nothing: they fill buffers made ready beforehand.
  *
  * This is the only file that includes libcurl's headers.
  *
@@ -47,6 +47,7 @@ typedef struct Request
 	CURL	   *easy;
 	struct curl_slist *headers;
 	char	   *body;
+	char	   *secret;			/* the URL's path and query, kept out of errors */
 	char		curl_error[CURL_ERROR_SIZE];
 	char		snippet[RS_HTTP_SNIPPET_LEN + 1];	/* start of the response */
 	size_t		snippet_len;
@@ -65,7 +66,7 @@ struct RsHttpClient
 	MemoryContext cxt;
 	int			in_flight;
 	TimestampTz timer_at;		/* libcurl wants a call then; 0: never */
-	WatchedSocket *sockets;		/* malloc'd: grown inside callbacks */
+	WatchedSocket *sockets;		/* grown by rs_http_post, not in callbacks */
 	int			nsockets;
 	int			maxsockets;
 };
@@ -77,6 +78,10 @@ static int	socket_changed(CURL *easy, curl_socket_t fd, int what,
 static int	timer_changed(CURLM *multi, long timeout_ms, void *clientp);
 static size_t keep_snippet(char *data, size_t size, size_t nmemb, void *arg);
 static void describe_failure(Request *req, CURLcode code, RsHttpResult *result);
+static void redact(char *text, const char *secret);
+static char *url_secret(const char *url, MemoryContext cxt);
+static void reserve_sockets(RsHttpClient *client, int n);
+static bool append_header(Request *req, const char *header);
 static void socket_action(RsHttpClient *client, curl_socket_t fd, int events);
 
 /*
@@ -120,17 +125,26 @@ rs_http_post(RsHttpClient *client, const RsHttpRequestSpec *spec)
 	char	   *key_header;
 	CURL	   *easy;
 
+	/*
+	 * Up to two sockets per request (happy eyeballs), and cached connections:
+	 * made room for here, as the callback cannot.
+	 */
+	reserve_sockets(client, 4 * (client->in_flight + 1) + 16);
 	req->id = spec->id;
 	req->body = MemoryContextStrdup(client->cxt, spec->body);
+	req->secret = url_secret(spec->url, client->cxt);
 	key_header = psprintf("Idempotency-Key: %s", spec->idempotency_key);
-	req->headers = curl_slist_append(NULL, "Content-Type: application/json");
-	req->headers = curl_slist_append(req->headers, key_header);
-	req->headers = curl_slist_append(req->headers, "Expect:");
-	pfree(key_header);
-
 	easy = req->easy = curl_easy_init();
-	if (easy == NULL || req->headers == NULL)
-		elog(ERROR, "could not create a libcurl request");
+	if (easy == NULL ||
+		!append_header(req, "Content-Type: application/json") ||
+		!append_header(req, key_header) ||
+		!append_header(req, "Expect:"))
+	{
+		curl_slist_free_all(req->headers);
+		curl_easy_cleanup(easy);
+		elog(ERROR, "out of memory for a libcurl request");
+	}
+	pfree(key_header);
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, req);
 	curl_easy_setopt(easy, CURLOPT_URL, spec->url);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -252,6 +266,8 @@ rs_http_next_result(RsHttpClient *client, RsHttpResult *result)
 		curl_easy_cleanup(req->easy);
 		curl_slist_free_all(req->headers);
 		pfree(req->body);
+		if (req->secret)
+			pfree(req->secret);
 		pfree(req);
 		client->in_flight--;
 		return true;
@@ -300,19 +316,84 @@ describe_failure(Request *req, CURLcode code, RsHttpResult *result)
 		strlcpy(result->error,
 				req->curl_error[0] ? req->curl_error : curl_easy_strerror(code),
 				RS_HTTP_ERROR_LEN);
-		return;
 	}
-	if (result->status >= 200 && result->status < 300)
-		return;
-	/* the start of the response says why, on one line */
-	for (size_t i = 0; i < req->snippet_len; i++)
+	else if (result->status < 200 || result->status >= 300)
 	{
-		if ((unsigned char) req->snippet[i] < ' ')
-			req->snippet[i] = ' ';
+		/*
+		 * The start of the response says why, on one line, in ASCII: it may
+		 * be cut inside a character, or not be UTF-8 at all.
+		 */
+		for (size_t i = 0; i < req->snippet_len; i++)
+		{
+			unsigned char c = (unsigned char) req->snippet[i];
+
+			if (c < ' ' || c > '~')
+				req->snippet[i] = c < ' ' ? ' ' : '?';
+		}
+		req->snippet[req->snippet_len] = '\0';
+		snprintf(result->error, RS_HTTP_ERROR_LEN, "HTTP %d%s%s", result->status,
+				 req->snippet_len > 0 ? ": " : "", req->snippet);
 	}
-	req->snippet[req->snippet_len] = '\0';
-	snprintf(result->error, RS_HTTP_ERROR_LEN, "HTTP %d%s%s", result->status,
-			 req->snippet_len > 0 ? ": " : "", req->snippet);
+	redact(result->error, req->secret);
+}
+
+/* Replace every occurrence of secret in text by "/..." */
+static void
+redact(char *text, const char *secret)
+{
+	size_t		len = secret ? strlen(secret) : 0;
+	char	   *hit;
+
+	if (len < 2)
+		return;
+	while ((hit = strstr(text, secret)) != NULL)
+	{
+		memcpy(hit, "/...", 4);
+		memmove(hit + 4, hit + len, strlen(hit + len) + 1);
+	}
+}
+
+/*
+ * The path and query of a URL, as a receiver might echo them back (a bot
+ * token is there); NULL if it has none.
+ */
+static char *
+url_secret(const char *url, MemoryContext cxt)
+{
+	CURLU	   *u = curl_url();
+	char	   *path = NULL;
+	char	   *copy = NULL;
+
+	if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && strlen(path) > 1)
+		copy = MemoryContextStrdup(cxt, path);
+	curl_free(path);
+	curl_url_cleanup(u);
+	return copy;
+}
+
+static bool
+append_header(Request *req, const char *header)
+{
+	struct curl_slist *list = curl_slist_append(req->headers, header);
+
+	if (list == NULL)
+		return false;
+	req->headers = list;
+	return true;
+}
+
+/* Room for n watched sockets, so that socket_changed need not grow it */
+static void
+reserve_sockets(RsHttpClient *client, int n)
+{
+	if (client->maxsockets >= n)
+		return;
+	n = Max(n, 2 * client->maxsockets);
+	client->sockets = client->sockets == NULL ?
+		MemoryContextAlloc(client->cxt, n * sizeof(WatchedSocket)) :
+		repalloc(client->sockets, n * sizeof(WatchedSocket));
+	client->maxsockets = n;
 }
 
 static void
@@ -346,17 +427,9 @@ socket_changed(CURL *easy, curl_socket_t fd, int what, void *clientp,
 	}
 	if (i == client->nsockets)
 	{
+		/* reserve_sockets made room; if not, -1 fails every request */
 		if (client->nsockets == client->maxsockets)
-		{
-			int			newmax = Max(16, client->maxsockets * 2);
-			WatchedSocket *grown = realloc(client->sockets,
-										   newmax * sizeof(WatchedSocket));
-
-			if (grown == NULL)
-				return -1;		/* libcurl fails the request */
-			client->sockets = grown;
-			client->maxsockets = newmax;
-		}
+			return -1;
 		client->sockets[client->nsockets++].fd = fd;
 	}
 	client->sockets[i].what = what;

@@ -180,7 +180,9 @@ wake_at_commit(XactEvent event, void *arg)
 		if (wake_sender)
 			set_latch_of(&rs_shared->sender_latch);
 	}
+	/* after PREPARE TRANSACTION, COMMIT PREPARED wakes nobody: they poll */
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
 		wake_launcher = wake_sender = false;
 }

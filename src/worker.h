@@ -28,6 +28,7 @@ extern void rs_register_static_worker(const char *function_name,
 									  const char *name);
 extern void rs_begin_transaction(const char *activity);
 extern void rs_commit_transaction(void);
+extern MemoryContext rs_caller_context(void);
 extern bool rs_relation_exists(const char *name);
 extern void rs_watch_drop_database(void);
 

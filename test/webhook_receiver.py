@@ -59,7 +59,8 @@ class Handler(BaseHTTPRequestHandler):
             status = 200
         answer = json.dumps({"ok": status == 200} if status == 200 else
                             {"ok": False, "error_code": status,
-                             "description": "receiver mode " + mode}).encode()
+                             # as many servers do, it echoes the path
+                             "description": "receiver mode %s for %s" % (mode, self.path)}).encode()
         try:
             self.send_response(status)
             for k, v in extra.items():

@@ -16,10 +16,16 @@ fast_receiver.py listening on RECEIVER_PORT and logging to OUTDIR/arrivals.
    commit to the last delivered_at.  Baseline, same receiver, same run:
    curl --parallel with as many requests in flight as the sender
    (rail_stream.webhook_max_in_flight).
+3. ingest during an outage: ALERTS_OUTAGE_N movements (every 20th an alert)
+   produced at once, timed until all are in rail.movements, with the
+   webhook up and with it refusing connections (the rule pointed at a closed
+   port, so the sender retries all the while); ALERTS_REPS interleaved pairs
+   after a warm-up pair; between runs the alerts are delivered.
 """
 import json
 import os
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +36,7 @@ RATE = int(os.environ.get("ALERTS_RATE", "1000"))
 SECONDS = int(os.environ.get("ALERTS_SECONDS", "60"))
 N = int(os.environ.get("ALERTS_N", "20000"))
 REPS = int(os.environ.get("ALERTS_REPS", "3"))
+OUTAGE_N = int(os.environ.get("ALERTS_OUTAGE_N", "30000"))
 URL = "http://127.0.0.1:%d/bot1:TOKEN/sendMessage" % PORT
 ARRIVALS = os.path.join(OUT, "arrivals")
 
@@ -148,13 +155,13 @@ def sender_run(rep):
 def curl_run(in_flight):
     config = os.path.join(OUT, "curl.cfg")
     with open(config, "w") as f:
-        for g in range(N):
-            f.write('url = "%s"\nheader = "Content-Type: application/json"\n'
-                    'header = "Idempotency-Key: %d"\n'
-                    'data = "{\\"chat_id\\":\\"-1\\",\\"text\\":\\"alert %d\\"}"\n'
-                    'output = "/dev/null"\n' % (URL, g, g))
+        f.write("next\n".join(
+            'url = "%s"\nheader = "Content-Type: application/json"\n'
+            'header = "Idempotency-Key: %d"\n'
+            'data = "{\\"chat_id\\":\\"-1\\",\\"text\\":\\"alert %d\\"}"\n'
+            'output = "/dev/null"\n' % (URL, g, g) for g in range(N)))
     start = time.time()
-    subprocess.run(["curl", "-s", "--parallel", "--parallel-immediate",
+    subprocess.run(["curl", "-s", "--no-progress-meter", "--parallel", "--parallel-immediate",
                     "--parallel-max", str(in_flight), "-K", config], check=True)
     return N / (time.time() - start)
 
@@ -173,13 +180,55 @@ def throughput():
     }
 
 
-def main():
-    random.seed(42)
-    lat = latency()
-    thr = throughput()
-    result = {"latency": lat, "throughput": thr}
-    with open(os.path.join(OUT, "results.json"), "w") as f:
-        json.dump(result, f, indent=2)
+def closed_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def ingest_run(first, url):
+    psql("UPDATE rail_stream.alert_rules SET webhook_url = '%s' WHERE station = 'LEEDS'" % url)
+    path = os.path.join(OUT, "outage.ndjson")
+    with open(path, "w") as f:
+        for i in range(first, first + OUTAGE_N):
+            f.write(movement(i, i % 20 == 0) + "\n")
+    before = int(psql("SELECT count(*) FROM rail.movements"))
+    start = time.time()
+    subprocess.run(["kcat", "-P", "-b", BROKERS, "-t", "alerts_bench", "-l", path], check=True)
+    wait_until("SELECT count(*) >= %d FROM rail.movements" % (before + OUTAGE_N))
+    seconds = time.time() - start
+    psql("UPDATE rail_stream.alert_rules SET webhook_url = '%s' WHERE station = 'LEEDS'" % URL)
+    psql("SELECT rail_stream.retry_failed_alerts()")
+    psql("UPDATE rail_stream.alerts SET next_attempt_at = now() WHERE state = 'pending'")
+    wait_until("SELECT bool_and(state = 'delivered') FROM rail_stream.alerts")
+    return OUTAGE_N / seconds
+
+
+def outage():
+    down = "http://127.0.0.1:%d/bot1:TOKEN/sendMessage" % closed_port()
+    pairs = []
+    first = 10_000_000
+    for rep in range(REPS + 1):     # the first pair warms up, and is dropped
+        up_rate = ingest_run(first, URL)
+        down_rate = ingest_run(first + OUTAGE_N, down)
+        first += 2 * OUTAGE_N
+        pairs.append((up_rate, down_rate))
+    pairs = pairs[1:]
+    return {"n": OUTAGE_N, "pairs": pairs,
+            "ratio_median": statistics.median(d / u for u, d in pairs)}
+
+
+def print_outage(out):
+    print("ingest during a webhook outage, %d movements per run, %d pairs after a warm-up pair:"
+          % (out["n"], len(out["pairs"])))
+    for u, d in out["pairs"]:
+        print("  webhook up %6.0f msgs/s   refusing %6.0f msgs/s   %.2fx" % (u, d, d / u))
+    print("  median ratio %.2fx" % out["ratio_median"], flush=True)
+
+
+def print_latency(lat):
     print("alert latency, %d movements at %d msgs/s produced (%.0f/s achieved, %.0f/s ingested), "
           "%d alerts:" % (lat["messages"], RATE, lat["produce_rate"], lat["ingest_rate"],
                           lat["alerts"]))
@@ -189,13 +238,28 @@ def main():
           % (lat["raised_p50"], lat["raised_p99"]))
     print("  raised -> receiver         p50 %7.1f ms   p99 %7.1f ms   (sender)"
           % (lat["sender_p50"], lat["sender_p99"]))
-    print("  duplicate arrivals: %d" % lat["duplicates"])
+    print("  duplicate arrivals: %d" % lat["duplicates"], flush=True)
+
+
+def print_throughput(thr):
     print("sender throughput, %d alerts, %d in flight, %d pairs after a warm-up pair:"
           % (thr["n"], thr["in_flight"], len(thr["pairs"])))
     for s, c in thr["pairs"]:
         print("  rail_stream %7.0f alerts/s   curl --parallel %7.0f req/s   %.2fx" % (s, c, s / c))
     print("  median: rail_stream %.0f alerts/s, curl %.0f req/s, ratio %.2fx"
-          % (thr["sender_median"], thr["curl_median"], thr["ratio_median"]))
+          % (thr["sender_median"], thr["curl_median"], thr["ratio_median"]), flush=True)
+
+
+def main():
+    random.seed(42)
+    lat = latency()
+    print_latency(lat)
+    thr = throughput()
+    print_throughput(thr)
+    out = outage()
+    print_outage(out)
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump({"latency": lat, "throughput": thr, "outage": out}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ async def serve(reader, writer):
             body = await reader.readexactly(length) if length else b""
             lines.append(b"%.6f %s\n" % (time.time(), body))
             writer.write(ANSWER)
-    except (asyncio.IncompleteReadError, ConnectionError):
+    except (asyncio.IncompleteReadError, asyncio.CancelledError, ConnectionError):
         pass
     finally:
         writer.close()

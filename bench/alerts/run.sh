@@ -10,8 +10,9 @@
 # (test/pg_tmp.sh) and bench/alerts/fast_receiver.py on loopback, runs the
 # measurements and writes bench/alerts/out/<run>/ (results.json,
 # summary.txt, server.log).  Environment: ALERTS_RATE (1000 msgs/s),
-# ALERTS_SECONDS (60), ALERTS_N (20000 alerts), ALERTS_REPS (3 pairs).
-# About 4 minutes.
+# ALERTS_SECONDS (60), ALERTS_N (20000 alerts), ALERTS_REPS (3 pairs),
+# ALERTS_EXTRA_CONF (more postgresql.conf lines).
+# About 7 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -45,7 +46,8 @@ RECEIVER=$!
 export PG_EXTRA_CONF="shared_preload_libraries = 'rail_stream'
 rail_stream.brokers = '$brokers'
 rail_stream.batch_size = 100
-jit = off"
+jit = off
+"
 eval "$(test/pg_tmp.sh start "$WORK/pg" 55800)"
 export PGHOST PGPORT PGUSER PGDATABASE
 psql -Xq -v ON_ERROR_STOP=1 <<SQL

@@ -17,6 +17,7 @@ SELECT rail_stream.add_alert_rule('LDS', 3, 'https://api.telegram.org/botTOKEN/s
 -- Bad rules are refused.
 SELECT rail_stream.add_alert_rule('X', -1);
 SELECT rail_stream.add_alert_rule('X', 5, 'ftp://example.org/hook');
+SELECT rail_stream.add_alert_rule('X', 5, 'https://bot:token@example.org/hook');
 SELECT rail_stream.add_alert_rule('X', 5, channel => 'not a channel');
 SELECT rail_stream.add_alert_rule('X', 5, template => '{not json');
 SELECT rail_stream.add_alert_rule('X', 5, template => '{"n": {{minutes_late}}}');

@@ -12,7 +12,7 @@ use RailStream::Test;
 
 brokers();
 my $node = rail_node('webhooks', join("\n",
-	"rail_stream.webhook_timeout = '1s'",
+	"rail_stream.webhook_timeout = '2s'",
 	"rail_stream.webhook_connect_timeout = '1s'",
 	"rail_stream.webhook_backoff_max = '2s'",
 	"rail_stream.webhook_max_attempts = 100",
@@ -101,8 +101,9 @@ receiver_mode($rx, 'status:500');
 my $failing = late_at_leeds(5);
 wait_states($failing, "attempts >= 3 AND state IN ('pending', 'sending') AND last_status = 500",
 	'a failing receiver\'s alerts are retried');
-like(alert_rows($failing)->{ $failing->[0] }{last_error}, qr/^HTTP 500: \{"ok": false/,
-	'last_error keeps the start of the response');
+my $error = alert_rows($failing)->{ $failing->[0] }{last_error};
+like($error, qr/^HTTP 500: \{"ok": false.* for \/\.\.\./, 'last_error keeps the start of the response');
+unlike($error, qr/SECRET/, 'without the token the receiver echoed');
 receiver_mode($rx, 'ok');
 wait_states($failing, "state = 'delivered'", 'and delivered once it recovers');
 $rows = alert_rows($failing);
@@ -115,7 +116,7 @@ my @same = grep {
 is(scalar @same, 5, 'every attempt of an alert had the same idempotency key and body');
 
 # -- slow past the timeout
-receiver_mode($rx, 'slow:3');
+receiver_mode($rx, 'slow:5');
 my $slow = late_at_leeds(2);
 wait_states($slow, "last_error LIKE '%timed out%' AND state <> 'delivered'",
 	'a slow receiver times out');
@@ -163,6 +164,10 @@ is($node->safe_psql('postgres', "SELECT rail_stream.retry_failed_alerts($rule)")
 wait_states([ @$refused_for_good, @$exhausted ], "state = 'delivered'", 'and are delivered');
 
 # -- hosts not allowed are not contacted
+my ($ret, $out, $err) = $node->psql('postgres',
+	"ALTER SYSTEM SET rail_stream.webhook_allowed_hosts = 'https://api.telegram.org/'");
+like($err, qr/invalid value for parameter "rail_stream.webhook_allowed_hosts"/,
+	'webhook_allowed_hosts takes host names only');
 $node->append_conf('postgresql.conf', "rail_stream.webhook_allowed_hosts = 'api.telegram.org'");
 $node->reload;
 my $count_before = scalar @{ receiver_requests($rx) };
@@ -207,7 +212,7 @@ my $down = ingest_seconds(3_000_000);
 my $ratio = $up / $down;
 diag(sprintf('ingest of %d movements: %.2f s with the receiver up, %.2f s down (%.2fx)',
 	$n, $up, $down, $ratio));
-cmp_ok($ratio, '>=', 0.8, 'ingest keeps its pace while the endpoint is down');
+cmp_ok($ratio, '>=', 0.75, 'ingest keeps its pace while the endpoint is down');
 my $outage_alerts = $node->safe_psql('postgres',
 	q{SELECT count(*) FROM rail_stream.alerts WHERE msg_key NOT LIKE 'WH%' AND state <> 'delivered'});
 is($outage_alerts, $n / 20, 'the outage\'s alerts wait in the outbox');

@@ -275,9 +275,11 @@ sub stop_receiver
 sub receiver_mode
 {
 	my ($r, $mode) = @_;
-	open my $fh, '>', $r->{mode} or die $!;
+	# whole or not at all: a request never reads a half-written mode
+	open my $fh, '>', "$r->{mode}.new" or die $!;
 	print $fh "$mode\n";
 	close $fh;
+	rename "$r->{mode}.new", $r->{mode} or die $!;
 }
 
 # Every request the receiver has logged, in arrival order.
@@ -286,7 +288,8 @@ sub receiver_requests
 	my ($r) = @_;
 	return [] unless -e $r->{log};
 	open my $fh, '<', $r->{log} or die $!;
-	my @requests = map { JSON::PP->new->decode($_) } grep { /\S/ } <$fh>;
+	# a line still being written has no newline yet
+	my @requests = map { JSON::PP->new->decode($_) } grep { /\S/ && /\n$/ } <$fh>;
 	return \@requests;
 }
 
