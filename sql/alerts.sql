@@ -73,7 +73,6 @@ COMMENT ON TABLE rail_stream.alerts IS
     'The alert outbox: one row per rule and late movement, with its delivery state';
 -- the sender's claim reads due alerts in this order, without a sort
 CREATE INDEX ON rail_stream.alerts (next_attempt_at, id) WHERE state = 'pending';
-CREATE INDEX ON rail_stream.alerts (id) WHERE state = 'sending';
 -- administrators watch the outbox, and may re-queue alerts (the UPDATE
 -- granted below is safe only because of this policy); the trigger and the
 -- sender write it

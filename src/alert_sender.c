@@ -65,6 +65,7 @@
 
 #define IDLE_WAIT_MS		10000	/* look at the outbox at least this often */
 #define RETRY_AFTER_MAX_S	3600	/* a longer Retry-After is cut to this */
+#define ROUND_MIN_MS		20	/* rounds for retries and outcomes only */
 
 /* A claimed alert to send */
 typedef struct Claimed
@@ -83,11 +84,13 @@ typedef struct Outcome
 	int			status;			/* 0: no HTTP response */
 	char		error[RS_HTTP_ERROR_LEN];	/* empty: none */
 	int64		retry_after_ms; /* -1: back off by the attempts */
+	TimestampTz finished_at;
 } Outcome;
 
 static RsHttpClient *http;		/* the requests in flight */
 static TimestampTz next_due_at = 0; /* earliest pending alert not claimed */
 static bool look = true;		/* look for due alerts in the next round */
+static TimestampTz last_round_at = 0;
 static bool resumed = false;	/* alerts a dead sender left are pending */
 static List *unwritten = NIL;	/* outcomes to write, in outcome_cxt */
 static MemoryContext outcome_cxt;
@@ -122,6 +125,12 @@ rs_alert_sender_main(Datum main_arg)
 	pgstat_report_appname("rail_stream alert sender");
 	/* it runs as a superuser: resolve nothing through a user's schema */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * Delivery is at least once anyway: a record lost in a crash means an
+	 * alert sent again with its key, so no commit waits for the disk (and
+	 * takes WAL flushes from the ingest workers).
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
 	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
 	rs_shared->sender_pid = MyProcPid;
@@ -152,32 +161,44 @@ static void
 sender_round(void)
 {
 	int			room = rs_webhook_max_in_flight - rs_http_in_flight(http);
-	bool		claim = room > 0 &&
-		(look || (next_due_at != 0 && next_due_at <= GetCurrentTimestamp()));
+	TimestampTz now = GetCurrentTimestamp();
+	bool		claim = room > 0 && (look || (next_due_at != 0 && next_due_at <= now));
+	long		until_round;
 	long		timeout_ms = IDLE_WAIT_MS;
 	RsHttpResult result;
 	ListCell   *lc;
 
-	if (claim || unwritten != NIL)
+	/*
+	 * New alerts (look) are claimed at once.  Outcomes and retries wait up
+	 * to ROUND_MIN_MS for each other, so that a failing endpoint costs a
+	 * transaction per batch of attempts, not per attempt.
+	 */
+	until_round = look ? 0 :
+		ROUND_MIN_MS - TimestampDifferenceMilliseconds(last_round_at, now);
+	if ((claim || unwritten != NIL) && until_round <= 0)
 	{
 		List	   *claimed = run_round(claim, room);
 
+		last_round_at = now;
+		until_round = ROUND_MIN_MS;
 		if (claim)				/* a full claim may have left more due */
 			look = list_length(claimed) == room;
 		foreach(lc, claimed)
 			start_request(lfirst(lc));
 	}
+	until_round = Max(until_round, 0);
 
-	if (unwritten != NIL)
-		timeout_ms = 0;			/* alerts that could not be sent at all */
+	if (look && rs_http_in_flight(http) < rs_webhook_max_in_flight)
+		timeout_ms = 0;
+	else if (unwritten != NIL)
+		timeout_ms = until_round;
 	else if (rs_http_in_flight(http) >= rs_webhook_max_in_flight)
 		timeout_ms = IDLE_WAIT_MS;	/* only the requests can make room */
-	else if (look)
-		timeout_ms = 0;
 	else if (next_due_at != 0)
 		timeout_ms = Min(timeout_ms,
-						 Max(0, TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
-																next_due_at)));
+						 Max(until_round,
+							 TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+															 next_due_at)));
 
 	if (rs_http_wait(http, timeout_ms, PG_WAIT_EXTENSION) & WL_LATCH_SET)
 	{
@@ -401,6 +422,7 @@ add_outcome(int64 id, const char *verdict, int status, const char *error,
 	o->status = status;
 	strlcpy(o->error, error, RS_HTTP_ERROR_LEN);
 	o->retry_after_ms = retry_after_ms;
+	o->finished_at = GetCurrentTimestamp();
 	unwritten = lappend(unwritten, o);
 	MemoryContextSwitchTo(old);
 }
@@ -451,10 +473,11 @@ write_outcomes(List *outcomes)
 			   *verdicts,
 			   *statuses,
 			   *errors,
-			   *retry_ms;
-	Oid			argtypes[7] = {INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
-	TEXTARRAYOID, INT8ARRAYOID, INT4OID, INT8OID};
-	Datum		args[7];
+			   *retry_ms,
+			   *finished;
+	Oid			argtypes[8] = {INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
+		TEXTARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT4OID, INT8OID};
+	Datum		args[8];
 	int			i = 0;
 	ListCell   *lc;
 
@@ -465,6 +488,7 @@ write_outcomes(List *outcomes)
 	statuses = palloc(n * sizeof(Datum));
 	errors = palloc(n * sizeof(Datum));
 	retry_ms = palloc(n * sizeof(Datum));
+	finished = palloc(n * sizeof(Datum));
 	foreach(lc, outcomes)
 	{
 		Outcome    *o = lfirst(lc);
@@ -474,6 +498,7 @@ write_outcomes(List *outcomes)
 		statuses[i] = Int32GetDatum(o->status);
 		errors[i] = CStringGetTextDatum(o->error);
 		retry_ms[i] = Int64GetDatum(o->retry_after_ms);
+		finished[i] = TimestampTzGetDatum(o->finished_at);
 		i++;
 	}
 	args[0] = PointerGetDatum(int64_array(ids, n));
@@ -481,17 +506,19 @@ write_outcomes(List *outcomes)
 	args[2] = PointerGetDatum(construct_array(statuses, n, INT4OID, 4, true, TYPALIGN_INT));
 	args[3] = PointerGetDatum(construct_array(errors, n, TEXTOID, -1, false, TYPALIGN_INT));
 	args[4] = PointerGetDatum(int64_array(retry_ms, n));
-	args[5] = Int32GetDatum(rs_webhook_max_attempts);
-	args[6] = Int64GetDatum((int64) rs_webhook_backoff_max * 1000);
+	args[5] = PointerGetDatum(construct_array(finished, n, TIMESTAMPTZOID, sizeof(TimestampTz),
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[6] = Int32GetDatum(rs_webhook_max_attempts);
+	args[7] = Int64GetDatum((int64) rs_webhook_backoff_max * 1000);
 
 	if (write_plan == NULL)
 		write_plan = prepare("WITH o AS ("
-							 "  SELECT * FROM unnest($1, $2, $3, $4, $5)"
-							 "    AS o(id, verdict, status, error, retry_after_ms)),"
+							 "  SELECT * FROM unnest($1, $2, $3, $4, $5, $6)"
+							 "    AS o(id, verdict, status, error, retry_after_ms, finished_at)),"
 							 " judged AS ("
 							 "  SELECT o.*, a.attempts,"
 							 "    CASE WHEN o.verdict <> 'retry' THEN o.verdict"
-							 "         WHEN a.attempts >= $6 THEN 'failed'"
+							 "         WHEN a.attempts >= $7 THEN 'failed'"
 							 "         ELSE 'pending' END AS state"
 							 "  FROM o JOIN rail_stream.alerts a USING (id)"
 							 "  WHERE a.state = 'sending')"
@@ -501,14 +528,14 @@ write_outcomes(List *outcomes)
 							 "     last_error = CASE WHEN j.state <> 'delivered'"
 							 "                  THEN coalesce(nullif(j.error, ''), a.last_error) END,"
 							 "     delivered_at = CASE WHEN j.state = 'delivered'"
-							 "                    THEN clock_timestamp() END,"
+							 "                    THEN j.finished_at END,"
 							 "     next_attempt_at = CASE WHEN j.state = 'pending'"
-							 "       THEN clock_timestamp() + interval '1 ms' *"
+							 "       THEN j.finished_at + interval '1 ms' *"
 							 "         CASE WHEN j.retry_after_ms >= 0 THEN j.retry_after_ms"
-							 "         ELSE least(1000 * 2 ^ least(j.attempts - 1, 40), $7)"
+							 "         ELSE least(1000 * 2 ^ least(j.attempts - 1, 40), $8)"
 							 "              * (1 - random() / 2) END END"
 							 " FROM judged j WHERE a.id = j.id",
-							 7, argtypes);
+							 8, argtypes);
 	if (SPI_execute_plan(write_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not record webhook outcomes");
 }

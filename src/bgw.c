@@ -17,12 +17,12 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/pg_type.h"
+#include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "tcop/tcopprot.h"
-#include "utils/builtins.h"
+#include "utils/regproc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -93,18 +93,13 @@ rs_commit_transaction(void)
 /*
  * rs_relation_exists
  *		Whether the relation exists (the extension may not be created yet,
- *		or dropped); inside rs_begin_transaction.
+ *		or dropped); inside a transaction.  A catalog lookup, no query.
  */
 bool
 rs_relation_exists(const char *name)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1] = {CStringGetTextDatum(name)};
-	bool		isnull;
+	List	   *names = stringToQualifiedNameList(name);
 
-	if (SPI_execute_with_args("SELECT to_regclass($1) IS NOT NULL", 1, argtypes, args,
-							  NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look for relation \"%s\"", name);
-	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-									  1, &isnull));
+	return OidIsValid(RangeVarGetRelid(makeRangeVarFromNameList(names),
+									   NoLock, true));
 }

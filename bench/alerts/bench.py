@@ -37,6 +37,7 @@ SECONDS = int(os.environ.get("ALERTS_SECONDS", "60"))
 N = int(os.environ.get("ALERTS_N", "20000"))
 REPS = int(os.environ.get("ALERTS_REPS", "3"))
 OUTAGE_N = int(os.environ.get("ALERTS_OUTAGE_N", "30000"))
+PHASES = os.environ.get("ALERTS_PHASES", "latency throughput outage").split()
 URL = "http://127.0.0.1:%d/bot1:TOKEN/sendMessage" % PORT
 ARRIVALS = os.path.join(OUT, "arrivals")
 
@@ -252,14 +253,21 @@ def print_throughput(thr):
 
 def main():
     random.seed(42)
-    lat = latency()
-    print_latency(lat)
-    thr = throughput()
-    print_throughput(thr)
-    out = outage()
-    print_outage(out)
+    result = {}
+    if "latency" in PHASES:
+        result["latency"] = latency()
+        print_latency(result["latency"])
+    if "throughput" in PHASES:
+        result["throughput"] = throughput()
+        print_throughput(result["throughput"])
+    if "outage" in PHASES:
+        if "latency" not in PHASES:
+            psql("SELECT rail_stream.add_alert_rule('LEEDS', 45, '%s')" % URL)
+            psql("SELECT rail_stream.create_subscription('bench', 'alerts_bench', 'trust')")
+        result["outage"] = outage()
+        print_outage(result["outage"])
     with open(os.path.join(OUT, "results.json"), "w") as f:
-        json.dump({"latency": lat, "throughput": thr, "outage": out}, f, indent=2)
+        json.dump(result, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 # measurements and writes bench/alerts/out/<run>/ (results.json,
 # summary.txt, server.log).  Environment: ALERTS_RATE (1000 msgs/s),
 # ALERTS_SECONDS (60), ALERTS_N (20000 alerts), ALERTS_REPS (3 pairs),
+# ALERTS_OUTAGE_N (30000), ALERTS_PHASES ("latency throughput outage"),
 # ALERTS_EXTRA_CONF (more postgresql.conf lines).
 # About 7 minutes.
 set -euo pipefail
