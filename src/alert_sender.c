@@ -22,7 +22,8 @@
  * A retry waits for the response's Retry-After when it has one, otherwise
  * one second doubled per attempt up to webhook_backoff_max, less a random
  * part of up to a half (jitter), so that many alerts of a dead endpoint do
- * not come back all at once.  Alerts left 'sending' by a sender that died
+ * not come back all at once.  An endpoint that stops answering altogether
+ * has its alerts held and probed by one of them (breaker.c).  Alerts left 'sending' by a sender that died
  * (even with the server, kill -9) go back to pending when it starts again:
  * an alert is sent at least once, with the same Idempotency-Key on every
  * attempt, so that the receiver can drop the repeats.
@@ -58,6 +59,7 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
+#include "breaker.h"
 #include "guc.h"
 #include "http_client.h"
 #include "shmem.h"
@@ -80,10 +82,10 @@ typedef struct Claimed
 typedef struct Outcome
 {
 	int64		id;
-	const char *verdict;		/* delivered, retry or failed */
+	const char *verdict;		/* delivered, retry, failed or held */
 	int			status;			/* 0: no HTTP response */
 	char		error[RS_HTTP_ERROR_LEN];	/* empty: none */
-	int64		retry_after_ms; /* -1: back off by the attempts */
+	int64		retry_after_ms; /* retry or held: after this; -1: back off */
 	TimestampTz finished_at;
 } Outcome;
 
@@ -237,6 +239,7 @@ run_round(bool claim, int room)
 		if (!resumed)
 			resume_interrupted();
 		write_outcomes(unwritten);
+		rs_breaker_apply();
 		if (claim)
 			claimed = claim_due(room);
 		read_next_due();
@@ -373,6 +376,15 @@ start_request(Claimed *alert)
 		strlcpy(why, "the alert's rule has no webhook URL", sizeof(why));
 	else if (host_allowed(alert->url, why, sizeof(why)))
 	{
+		RsEndpoint *ep = rs_breaker_endpoint(alert->url);
+		int64		hold_ms;
+
+		if (!rs_breaker_allows(ep, GetCurrentTimestamp(), &hold_ms))
+		{
+			add_outcome(alert->id, "held", 0, "", hold_ms);
+			return;
+		}
+		spec.arg = ep;
 		spec.id = alert->id;
 		spec.url = alert->url;
 		spec.body = alert->body;
@@ -396,6 +408,9 @@ judge(const RsHttpResult *result)
 	int			s = result->status;
 	const char *verdict;
 
+	rs_breaker_result(result->arg,
+					  !result->transport_error && s != 408 && s < 500,
+					  GetCurrentTimestamp());
 	if (result->transport_error)
 		verdict = "retry";
 	else if (s >= 200 && s < 300)
@@ -517,14 +532,17 @@ write_outcomes(List *outcomes)
 							 "    AS o(id, verdict, status, error, retry_after_ms, finished_at)),"
 							 " judged AS ("
 							 "  SELECT o.*, a.attempts,"
-							 "    CASE WHEN o.verdict <> 'retry' THEN o.verdict"
+							 "    CASE WHEN o.verdict = 'held' THEN 'pending'"
+							 "         WHEN o.verdict <> 'retry' THEN o.verdict"
 							 "         WHEN a.attempts >= $7 THEN 'failed'"
 							 "         ELSE 'pending' END AS state"
 							 "  FROM o JOIN rail_stream.alerts a USING (id)"
 							 "  WHERE a.state = 'sending')"
 							 " UPDATE rail_stream.alerts a"
 							 " SET state = j.state,"
-							 "     last_status = nullif(j.status, 0),"
+							 "     attempts = a.attempts - (j.verdict = 'held')::int,"
+							 "     last_status = CASE WHEN j.verdict = 'held' THEN a.last_status"
+							 "                   ELSE nullif(j.status, 0) END,"
 							 "     last_error = CASE WHEN j.state <> 'delivered'"
 							 "                  THEN coalesce(nullif(j.error, ''), a.last_error) END,"
 							 "     delivered_at = CASE WHEN j.state = 'delivered'"

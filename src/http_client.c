@@ -44,6 +44,7 @@
 typedef struct Request
 {
 	int64		id;
+	void	   *arg;
 	CURL	   *easy;
 	struct curl_slist *headers;
 	char	   *body;
@@ -131,6 +132,7 @@ rs_http_post(RsHttpClient *client, const RsHttpRequestSpec *spec)
 	 */
 	reserve_sockets(client, 4 * (client->in_flight + 1) + 16);
 	req->id = spec->id;
+	req->arg = spec->arg;
 	req->body = MemoryContextStrdup(client->cxt, spec->body);
 	req->secret = url_secret(spec->url, client->cxt);
 	key_header = psprintf("Idempotency-Key: %s", spec->idempotency_key);
@@ -258,6 +260,7 @@ rs_http_next_result(RsHttpClient *client, RsHttpResult *result)
 
 		memset(result, 0, sizeof(RsHttpResult));
 		result->id = req->id;
+		result->arg = req->arg;
 		result->status = (int) status;
 		result->retry_after_s = retry_after > 0 ? (int64) retry_after : -1;
 		describe_failure(req, msg->data.result, result);

@@ -26,12 +26,14 @@ typedef struct RsHttpRequestSpec
 	const char *idempotency_key;
 	int			connect_timeout_ms;
 	int			timeout_ms;
+	void	   *arg;			/* the caller's, returned with the result */
 } RsHttpRequestSpec;
 
 /* How one request ended */
 typedef struct RsHttpResult
 {
 	int64		id;
+	void	   *arg;
 	bool		transport_error;	/* no HTTP response (connect, timeout...) */
 	int			status;			/* HTTP status, 0 without a response */
 	int64		retry_after_s;	/* the response's Retry-After, -1 if none */

@@ -1,0 +1,236 @@
+/*-------------------------------------------------------------------------
+ *
+ * breaker.c
+ *	  A circuit breaker per webhook endpoint, for the alert sender.
+ *
+ * An endpoint is a webhook URL's scheme, host and port (as in
+ * rail_stream.webhook_health).  When RS_BREAKER_FAILURES requests in a row
+ * get no answer from it (no connection, a timeout, 408 or 5xx), it is
+ * taken for down: its pending alerts are held -- their next attempt pushed
+ * to the end of a cool-down, without spending an attempt -- and then one
+ * alert goes ahead as a probe.  If the probe fails, the cool-down doubles,
+ * up to rail_stream.webhook_backoff_max; once any request gets an answer,
+ * the held alerts are due at once.  So a dead endpoint with thousands of
+ * alerts costs a request per cool-down instead of a request per alert per
+ * backoff, and its alerts keep their attempts for when it is back.
+ *
+ * The state is the sender's own, in memory: after a restart every endpoint
+ * starts closed.
+ *
+ * Copyright (c) 2026, rail_stream developers
+ *
+ * IDENTIFICATION
+ *	  src/breaker.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/timestamp.h"
+
+#include "breaker.h"
+#include "guc.h"
+
+#define RS_BREAKER_FAILURES		3	/* unanswered requests in a row */
+#define RS_BREAKER_FIRST_MS		1000	/* the first cool-down */
+#define RS_ENDPOINT_LEN			256
+
+typedef enum BreakerState
+{
+	BREAKER_CLOSED,				/* requests go through */
+	BREAKER_TO_HOLD,			/* down: its alerts are to be held */
+	BREAKER_HELD,				/* down: waiting for the probe */
+	BREAKER_TO_RELEASE			/* answered again: release its alerts */
+} BreakerState;
+
+struct RsEndpoint
+{
+	char		key[RS_ENDPOINT_LEN];	/* hash key: scheme://host[:port] */
+	BreakerState state;
+	int			failures;		/* unanswered requests in a row */
+	int64		cooldown_ms;
+	TimestampTz open_until;		/* the probe may go then */
+	bool		probing;		/* the probe is in flight */
+};
+
+static HTAB *endpoints = NULL;
+static SPIPlanPtr hold_plan = NULL;
+static SPIPlanPtr release_plan = NULL;
+
+static void endpoint_key(const char *url, char *key);
+static void run_for_endpoint(SPIPlanPtr *plan, const char *sql, RsEndpoint *ep,
+							 TimestampTz until);
+
+/*
+ * rs_breaker_endpoint
+ *		The breaker of a URL's endpoint, made closed when first seen.
+ */
+RsEndpoint *
+rs_breaker_endpoint(const char *url)
+{
+	char		key[RS_ENDPOINT_LEN];
+	RsEndpoint *ep;
+	bool		found;
+
+	if (endpoints == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = RS_ENDPOINT_LEN;
+		ctl.entrysize = sizeof(RsEndpoint);
+		endpoints = hash_create("rail_stream webhook endpoints", 16, &ctl,
+								HASH_ELEM | HASH_STRINGS);
+	}
+	endpoint_key(url, key);
+	ep = hash_search(endpoints, key, HASH_ENTER, &found);
+	if (!found)
+	{
+		ep->state = BREAKER_CLOSED;
+		ep->failures = 0;
+		ep->cooldown_ms = 0;
+		ep->open_until = 0;
+		ep->probing = false;
+	}
+	return ep;
+}
+
+/*
+ * rs_breaker_allows
+ *		Whether a request to the endpoint may go now: always while it is
+ *		closed, else as the one probe once the cool-down is over.  If not,
+ *		*hold_ms says when to try the alert again.
+ */
+bool
+rs_breaker_allows(RsEndpoint *ep, TimestampTz now, int64 *hold_ms)
+{
+	if (ep->state == BREAKER_CLOSED || ep->state == BREAKER_TO_RELEASE)
+		return true;
+	if (now >= ep->open_until && !ep->probing)
+	{
+		ep->probing = true;
+		return true;
+	}
+	*hold_ms = Max(TimestampDifferenceMilliseconds(now, ep->open_until), 0) +
+		ep->cooldown_ms;
+	return false;
+}
+
+/*
+ * rs_breaker_result
+ *		What a request to the endpoint came to: answered (any status but
+ *		408 and 5xx) or not.
+ */
+void
+rs_breaker_result(RsEndpoint *ep, bool answered, TimestampTz now)
+{
+	ep->probing = false;
+	if (answered)
+	{
+		ep->failures = 0;
+		if (ep->state != BREAKER_CLOSED)
+			ep->state = BREAKER_TO_RELEASE;
+		return;
+	}
+	ep->failures++;
+	if (ep->state == BREAKER_CLOSED && ep->failures >= RS_BREAKER_FAILURES)
+		ep->cooldown_ms = RS_BREAKER_FIRST_MS;
+	else if (ep->state != BREAKER_CLOSED && now >= ep->open_until)
+		ep->cooldown_ms = Min(ep->cooldown_ms * 2,
+							  (int64) rs_webhook_backoff_max * 1000);
+	else
+		return;					/* not yet, or a straggler of the cool-down */
+	ep->open_until = TimestampTzPlusMilliseconds(now, ep->cooldown_ms);
+	ep->state = BREAKER_TO_HOLD;
+}
+
+/*
+ * rs_breaker_apply
+ *		In the sender's transaction: hold the pending alerts of endpoints
+ *		gone down until their cool-down ends, and make those of endpoints
+ *		that answered again due now.
+ */
+void
+rs_breaker_apply(void)
+{
+	HASH_SEQ_STATUS seq;
+	RsEndpoint *ep;
+
+	if (endpoints == NULL)
+		return;
+	hash_seq_init(&seq, endpoints);
+	while ((ep = hash_seq_search(&seq)) != NULL)
+	{
+		if (ep->state == BREAKER_TO_HOLD)
+		{
+			run_for_endpoint(&hold_plan,
+							 "UPDATE rail_stream.alerts a"
+							 " SET next_attempt_at = greatest(a.next_attempt_at, $2)"
+							 " FROM rail_stream.alert_rules r"
+							 " WHERE r.id = a.rule_id AND a.state = 'pending'"
+							 "   AND substring(r.webhook_url FROM '^[A-Za-z]+://[^/?#]+') = $1",
+							 ep, ep->open_until);
+			ereport(LOG,
+					(errmsg("rail_stream webhook endpoint %s does not answer: its alerts wait " INT64_FORMAT " ms",
+							ep->key, ep->cooldown_ms),
+					 errdetail_plural("%llu pending alert is held.",
+									  "%llu pending alerts are held.",
+									  SPI_processed, (unsigned long long) SPI_processed)));
+			ep->state = BREAKER_HELD;
+		}
+		else if (ep->state == BREAKER_TO_RELEASE)
+		{
+			run_for_endpoint(&release_plan,
+							 "UPDATE rail_stream.alerts a"
+							 " SET next_attempt_at = $2"
+							 " FROM rail_stream.alert_rules r"
+							 " WHERE r.id = a.rule_id AND a.state = 'pending'"
+							 "   AND a.next_attempt_at > $2"
+							 "   AND substring(r.webhook_url FROM '^[A-Za-z]+://[^/?#]+') = $1",
+							 ep, GetCurrentTimestamp());
+			ereport(LOG,
+					(errmsg("rail_stream webhook endpoint %s answers again", ep->key),
+					 errdetail_plural("%llu held alert is due now.",
+									  "%llu held alerts are due now.",
+									  SPI_processed, (unsigned long long) SPI_processed)));
+			ep->state = BREAKER_CLOSED;
+			ep->cooldown_ms = 0;
+		}
+	}
+}
+
+/* Run a hold or release statement for one endpoint */
+static void
+run_for_endpoint(SPIPlanPtr *plan, const char *sql, RsEndpoint *ep, TimestampTz until)
+{
+	Datum		args[2] = {CStringGetTextDatum(ep->key), TimestampTzGetDatum(until)};
+
+	if (*plan == NULL)
+	{
+		Oid			argtypes[2] = {TEXTOID, TIMESTAMPTZOID};
+
+		*plan = SPI_prepare(sql, 2, argtypes);
+		if (*plan == NULL || SPI_keepplan(*plan) != 0)
+			elog(ERROR, "could not prepare \"%s\": %s", sql,
+				 SPI_result_code_string(SPI_result));
+	}
+	if (SPI_execute_plan(*plan, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not update the alerts of endpoint %s", ep->key);
+}
+
+/*
+ * The endpoint of a URL: scheme, "://" and the authority, up to the first
+ * '/', '?' or '#', as the SQL above and rail_stream.webhook_health cut it.
+ */
+static void
+endpoint_key(const char *url, char *key)
+{
+	const char *p = strstr(url, "://");
+	size_t		len = p == NULL ? strlen(url) : (p - url) + 3 + strcspn(p + 3, "/?#");
+
+	memset(key, 0, RS_ENDPOINT_LEN);
+	memcpy(key, url, Min(len, RS_ENDPOINT_LEN - 1));
+}
