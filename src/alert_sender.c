@@ -250,7 +250,7 @@ run_round(bool claim, int room)
 		 * than at once.
 		 */
 		if (claim && list_length(claimed) < room && next_due_at != 0 &&
-			next_due_at <= GetCurrentTimestamp())
+			next_due_at <= GetCurrentTransactionStartTimestamp())
 			next_due_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
 	}
 	else
@@ -343,20 +343,33 @@ prepare(const char *sql, int nargs, Oid *argtypes)
 /*
  * resume_interrupted
  *		Alerts that a sender left 'sending' when it died are due again: no
- *		other sender runs, so none of them is in flight.
+ *		other sender runs, so none of them is in flight.  So is every
+ *		pending alert.
  */
 static void
 resume_interrupted(void)
 {
+	uint64		n;
+
 	if (SPI_execute("UPDATE rail_stream.alerts SET state = 'pending',"
 					" next_attempt_at = now() WHERE state = 'sending'",
 					false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not resume interrupted alerts");
-	if (SPI_processed > 0)
+	n = SPI_processed;
+
+	/*
+	 * Alerts held by a circuit breaker of the sender that died wait for a
+	 * probe nobody will send: every pending alert is due again.
+	 */
+	if (SPI_execute("UPDATE rail_stream.alerts SET next_attempt_at = now()"
+					" WHERE state = 'pending' AND next_attempt_at > now()",
+					false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not resume held alerts");
+	if (n > 0)
 		ereport(LOG,
 				(errmsg_plural("rail_stream alert sender resumes %llu alert that was being sent",
 							   "rail_stream alert sender resumes %llu alerts that were being sent",
-							   SPI_processed, (unsigned long long) SPI_processed),
+							   n, (unsigned long long) n),
 				 errdetail("They are sent again with the same Idempotency-Key.")));
 	resumed = true;
 }
@@ -379,7 +392,7 @@ start_request(Claimed *alert)
 		RsEndpoint *ep = rs_breaker_endpoint(alert->url);
 		int64		hold_ms;
 
-		if (!rs_breaker_allows(ep, GetCurrentTimestamp(), &hold_ms))
+		if (!rs_breaker_allows(ep, alert->id, GetCurrentTimestamp(), &hold_ms))
 		{
 			add_outcome(alert->id, "held", 0, "", hold_ms);
 			return;
@@ -408,8 +421,9 @@ judge(const RsHttpResult *result)
 	int			s = result->status;
 	const char *verdict;
 
-	rs_breaker_result(result->arg,
-					  !result->transport_error && s != 408 && s < 500,
+	rs_breaker_result(result->arg, result->id,
+					  result->transport_error || s == 408 || s >= 500 ? RS_UNANSWERED :
+					  s == 429 ? RS_SLOW_DOWN : RS_ANSWERED,
 					  GetCurrentTimestamp());
 	if (result->transport_error)
 		verdict = "retry";

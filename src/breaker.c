@@ -15,7 +15,7 @@
  * backoff, and its alerts keep their attempts for when it is back.
  *
  * The state is the sender's own, in memory: after a restart every endpoint
- * starts closed.
+ * starts closed, and the sender tries every pending alert again at once.
  *
  * Copyright (c) 2026, rail_stream developers
  *
@@ -54,14 +54,15 @@ struct RsEndpoint
 	int			failures;		/* unanswered requests in a row */
 	int64		cooldown_ms;
 	TimestampTz open_until;		/* the probe may go then */
-	bool		probing;		/* the probe is in flight */
+	int64		probe_id;		/* the alert in flight as the probe, or 0 */
+	TimestampTz probe_sent_at;
 };
 
 static HTAB *endpoints = NULL;
 static SPIPlanPtr hold_plan = NULL;
 static SPIPlanPtr release_plan = NULL;
 
-static void endpoint_key(const char *url, char *key);
+static bool endpoint_key(const char *url, char *key);
 static void run_for_endpoint(SPIPlanPtr *plan, const char *sql, RsEndpoint *ep,
 							 TimestampTz until);
 
@@ -85,7 +86,8 @@ rs_breaker_endpoint(const char *url)
 		endpoints = hash_create("rail_stream webhook endpoints", 16, &ctl,
 								HASH_ELEM | HASH_STRINGS);
 	}
-	endpoint_key(url, key);
+	if (!endpoint_key(url, key))
+		return NULL;			/* too long to be one: no breaker */
 	ep = hash_search(endpoints, key, HASH_ENTER, &found);
 	if (!found)
 	{
@@ -93,56 +95,70 @@ rs_breaker_endpoint(const char *url)
 		ep->failures = 0;
 		ep->cooldown_ms = 0;
 		ep->open_until = 0;
-		ep->probing = false;
+		ep->probe_id = 0;
 	}
 	return ep;
 }
 
 /*
  * rs_breaker_allows
- *		Whether a request to the endpoint may go now: always while it is
- *		closed, else as the one probe once the cool-down is over.  If not,
- *		*hold_ms says when to try the alert again.
+ *		Whether the request of an alert may go now: always while its
+ *		endpoint is closed, else as the one probe once the cool-down is over.
+ *		If not, *hold_ms says when to try the alert again.
  */
 bool
-rs_breaker_allows(RsEndpoint *ep, TimestampTz now, int64 *hold_ms)
+rs_breaker_allows(RsEndpoint *ep, int64 alert_id, TimestampTz now, int64 *hold_ms)
 {
-	if (ep->state == BREAKER_CLOSED || ep->state == BREAKER_TO_RELEASE)
+	if (ep == NULL || ep->state == BREAKER_CLOSED || ep->state == BREAKER_TO_RELEASE)
 		return true;
-	if (now >= ep->open_until && !ep->probing)
+	if (ep->probe_id == 0 && now >= ep->open_until)
 	{
-		ep->probing = true;
+		ep->probe_id = alert_id;
+		ep->probe_sent_at = now;
 		return true;
 	}
-	*hold_ms = Max(TimestampDifferenceMilliseconds(now, ep->open_until), 0) +
-		ep->cooldown_ms;
+	if (ep->probe_id != 0)		/* until the probe may have ended, and then some */
+		*hold_ms = TimestampDifferenceMilliseconds(now,
+												   TimestampTzPlusMilliseconds(ep->probe_sent_at,
+																			   rs_webhook_timeout)) +
+			ep->cooldown_ms;
+	else
+		*hold_ms = TimestampDifferenceMilliseconds(now, ep->open_until) + ep->cooldown_ms;
 	return false;
 }
 
 /*
  * rs_breaker_result
- *		What a request to the endpoint came to: answered (any status but
- *		408 and 5xx) or not.
+ *		What a request of an alert came to: answered (any status but 408,
+ *		429 and 5xx), unanswered, or asked to slow down (429).  Only the
+ *		probe's result opens a held endpoint again, or holds it longer.
  */
 void
-rs_breaker_result(RsEndpoint *ep, bool answered, TimestampTz now)
+rs_breaker_result(RsEndpoint *ep, int64 alert_id, RsBreakerSignal signal,
+				  TimestampTz now)
 {
-	ep->probing = false;
-	if (answered)
+	bool		probe = ep != NULL && ep->probe_id == alert_id;
+
+	if (ep == NULL)
+		return;
+	if (probe)
+		ep->probe_id = 0;
+	if (signal == RS_ANSWERED)
 	{
 		ep->failures = 0;
 		if (ep->state != BREAKER_CLOSED)
 			ep->state = BREAKER_TO_RELEASE;
 		return;
 	}
-	ep->failures++;
+	if (signal == RS_UNANSWERED)
+		ep->failures++;
 	if (ep->state == BREAKER_CLOSED && ep->failures >= RS_BREAKER_FAILURES)
 		ep->cooldown_ms = RS_BREAKER_FIRST_MS;
-	else if (ep->state != BREAKER_CLOSED && now >= ep->open_until)
+	else if (ep->state != BREAKER_CLOSED && probe)
 		ep->cooldown_ms = Min(ep->cooldown_ms * 2,
 							  (int64) rs_webhook_backoff_max * 1000);
 	else
-		return;					/* not yet, or a straggler of the cool-down */
+		return;					/* not down (yet), or a straggler */
 	ep->open_until = TimestampTzPlusMilliseconds(now, ep->cooldown_ms);
 	ep->state = BREAKER_TO_HOLD;
 }
@@ -183,14 +199,16 @@ rs_breaker_apply(void)
 		}
 		else if (ep->state == BREAKER_TO_RELEASE)
 		{
+			/* those held, not those waiting for a Retry-After beyond */
 			run_for_endpoint(&release_plan,
 							 "UPDATE rail_stream.alerts a"
-							 " SET next_attempt_at = $2"
+							 " SET next_attempt_at = now()"
 							 " FROM rail_stream.alert_rules r"
 							 " WHERE r.id = a.rule_id AND a.state = 'pending'"
-							 "   AND a.next_attempt_at > $2"
+							 "   AND a.next_attempt_at > now() AND a.next_attempt_at <= $2"
 							 "   AND substring(r.webhook_url FROM '^[A-Za-z]+://[^/?#]+') = $1",
-							 ep, GetCurrentTimestamp());
+							 ep, TimestampTzPlusMilliseconds(ep->open_until,
+															 rs_webhook_timeout + 2 * ep->cooldown_ms));
 			ereport(LOG,
 					(errmsg("rail_stream webhook endpoint %s answers again", ep->key),
 					 errdetail_plural("%llu held alert is due now.",
@@ -225,12 +243,15 @@ run_for_endpoint(SPIPlanPtr *plan, const char *sql, RsEndpoint *ep, TimestampTz 
  * The endpoint of a URL: scheme, "://" and the authority, up to the first
  * '/', '?' or '#', as the SQL above and rail_stream.webhook_health cut it.
  */
-static void
+static bool
 endpoint_key(const char *url, char *key)
 {
 	const char *p = strstr(url, "://");
 	size_t		len = p == NULL ? strlen(url) : (p - url) + 3 + strcspn(p + 3, "/?#");
 
+	if (len >= RS_ENDPOINT_LEN)
+		return false;
 	memset(key, 0, RS_ENDPOINT_LEN);
-	memcpy(key, url, Min(len, RS_ENDPOINT_LEN - 1));
+	memcpy(key, url, len);
+	return true;
 }

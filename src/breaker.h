@@ -17,9 +17,19 @@
 
 typedef struct RsEndpoint RsEndpoint;
 
+/* What a request's outcome says of its endpoint */
+typedef enum RsBreakerSignal
+{
+	RS_ANSWERED,				/* it answers (2xx, 3xx, 4xx but 408/429) */
+	RS_UNANSWERED,				/* no connection, timeout, 408 or 5xx */
+	RS_SLOW_DOWN				/* 429 */
+} RsBreakerSignal;
+
 extern RsEndpoint *rs_breaker_endpoint(const char *url);
-extern bool rs_breaker_allows(RsEndpoint *ep, TimestampTz now, int64 *hold_ms);
-extern void rs_breaker_result(RsEndpoint *ep, bool answered, TimestampTz now);
+extern bool rs_breaker_allows(RsEndpoint *ep, int64 alert_id, TimestampTz now,
+							  int64 *hold_ms);
+extern void rs_breaker_result(RsEndpoint *ep, int64 alert_id,
+							  RsBreakerSignal signal, TimestampTz now);
 extern void rs_breaker_apply(void);
 
 #endif							/* RAIL_STREAM_BREAKER_H */

@@ -37,7 +37,7 @@
 
 #include "http_client.h"
 
-#define RS_HTTP_SNIPPET_LEN 160		/* of a failed response, for last_error */
+#define RS_HTTP_SNIPPET_LEN 1024	/* of a failed response, for last_error */
 #define RS_HTTP_USER_AGENT	"rail_stream/1.0"
 
 /* One request in flight */
@@ -48,7 +48,8 @@ typedef struct Request
 	CURL	   *easy;
 	struct curl_slist *headers;
 	char	   *body;
-	char	   *secret;			/* the URL's path and query, kept out of errors */
+	char	   *secret_path;	/* the URL's path and query, kept out of */
+	char	   *secret_query;	/* errors: a bot token is there */
 	char		curl_error[CURL_ERROR_SIZE];
 	char		snippet[RS_HTTP_SNIPPET_LEN + 1];	/* start of the response */
 	size_t		snippet_len;
@@ -80,7 +81,7 @@ static int	timer_changed(CURLM *multi, long timeout_ms, void *clientp);
 static size_t keep_snippet(char *data, size_t size, size_t nmemb, void *arg);
 static void describe_failure(Request *req, CURLcode code, RsHttpResult *result);
 static void redact(char *text, const char *secret);
-static char *url_secret(const char *url, MemoryContext cxt);
+static char *url_part(const char *url, CURLUPart part, MemoryContext cxt);
 static void reserve_sockets(RsHttpClient *client, int n);
 static bool append_header(Request *req, const char *header);
 static void socket_action(RsHttpClient *client, curl_socket_t fd, int events);
@@ -134,7 +135,8 @@ rs_http_post(RsHttpClient *client, const RsHttpRequestSpec *spec)
 	req->id = spec->id;
 	req->arg = spec->arg;
 	req->body = MemoryContextStrdup(client->cxt, spec->body);
-	req->secret = url_secret(spec->url, client->cxt);
+	req->secret_path = url_part(spec->url, CURLUPART_PATH, client->cxt);
+	req->secret_query = url_part(spec->url, CURLUPART_QUERY, client->cxt);
 	key_header = psprintf("Idempotency-Key: %s", spec->idempotency_key);
 	easy = req->easy = curl_easy_init();
 	if (easy == NULL ||
@@ -269,8 +271,10 @@ rs_http_next_result(RsHttpClient *client, RsHttpResult *result)
 		curl_easy_cleanup(req->easy);
 		curl_slist_free_all(req->headers);
 		pfree(req->body);
-		if (req->secret)
-			pfree(req->secret);
+		if (req->secret_path)
+			pfree(req->secret_path);
+		if (req->secret_query)
+			pfree(req->secret_query);
 		pfree(req);
 		client->in_flight--;
 		return true;
@@ -312,13 +316,13 @@ rs_http_url_host(const char *url, char *host, size_t len)
 static void
 describe_failure(Request *req, CURLcode code, RsHttpResult *result)
 {
+	char	   *text;
+
 	if (code != CURLE_OK)
 	{
 		result->transport_error = true;
 		result->status = 0;
-		strlcpy(result->error,
-				req->curl_error[0] ? req->curl_error : curl_easy_strerror(code),
-				RS_HTTP_ERROR_LEN);
+		text = pstrdup(req->curl_error[0] ? req->curl_error : curl_easy_strerror(code));
 	}
 	else if (result->status < 200 || result->status >= 300)
 	{
@@ -334,43 +338,62 @@ describe_failure(Request *req, CURLcode code, RsHttpResult *result)
 				req->snippet[i] = c < ' ' ? ' ' : '?';
 		}
 		req->snippet[req->snippet_len] = '\0';
-		snprintf(result->error, RS_HTTP_ERROR_LEN, "HTTP %d%s%s", result->status,
-				 req->snippet_len > 0 ? ": " : "", req->snippet);
+		text = psprintf("HTTP %d%s%s", result->status,
+						req->snippet_len > 0 ? ": " : "", req->snippet);
 	}
-	redact(result->error, req->secret);
+	else
+		return;
+	/* a receiver may echo the URL: out with the token before the cut */
+	redact(text, req->secret_path);
+	redact(text, req->secret_query);
+	strlcpy(result->error, text, RS_HTTP_ERROR_LEN);
+	pfree(text);
 }
 
-/* Replace every occurrence of secret in text by "/..." */
+/*
+ * Replace every occurrence of secret in text by "...", and a start of it
+ * that ends the text (the response was cut there).
+ */
 static void
 redact(char *text, const char *secret)
 {
 	size_t		len = secret ? strlen(secret) : 0;
+	size_t		tlen;
 	char	   *hit;
 
 	if (len < 2)
 		return;
 	while ((hit = strstr(text, secret)) != NULL)
 	{
-		memcpy(hit, "/...", 4);
-		memmove(hit + 4, hit + len, strlen(hit + len) + 1);
+		memcpy(hit, "...", 3);
+		memmove(hit + 3, hit + len, strlen(hit + len) + 1);
+	}
+	tlen = strlen(text);
+	for (size_t n = Min(len - 1, tlen); n >= 4; n--)
+	{
+		if (memcmp(text + tlen - n, secret, n) == 0)
+		{
+			strcpy(text + tlen - n, "...");
+			break;
+		}
 	}
 }
 
 /*
- * The path and query of a URL, as a receiver might echo them back (a bot
- * token is there); NULL if it has none.
+ * A part of a URL (its path or query, where a token may be), or NULL if it
+ * has none worth hiding.
  */
 static char *
-url_secret(const char *url, MemoryContext cxt)
+url_part(const char *url, CURLUPart part, MemoryContext cxt)
 {
 	CURLU	   *u = curl_url();
-	char	   *path = NULL;
+	char	   *value = NULL;
 	char	   *copy = NULL;
 
 	if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-		curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && strlen(path) > 1)
-		copy = MemoryContextStrdup(cxt, path);
-	curl_free(path);
+		curl_url_get(u, part, &value, 0) == CURLUE_OK && strlen(value) > 1)
+		copy = MemoryContextStrdup(cxt, value);
+	curl_free(value);
 	curl_url_cleanup(u);
 	return copy;
 }

@@ -11,9 +11,9 @@ afresh for each request (no file, or an empty one: "ok"):
     slow:SECONDS       waits, then 200 (to outlast the sender's timeout)
     retry-after:SECS   429 with Retry-After: SECS
 
-and appends one JSON line per request to the log when it arrives: arrival
-time (Unix seconds), path, headers, body, mode, and the status it answers
-(-1 for slow: no answer in time).  To refuse
+and appends one JSON line per request to the log once it has answered
+(slow: when the request arrives): arrival time (Unix seconds), path,
+headers, body, mode, and the status it answered (-1: none, or too late).  To refuse
 connections, stop the process; start it again on the same port.
 """
 import argparse
@@ -47,16 +47,9 @@ class Handler(BaseHTTPRequestHandler):
         elif mode.startswith("retry-after:"):
             status, extra = 429, {"Retry-After": mode.split(":", 1)[1]}
         elif mode.startswith("slow:"):
-            status = -1     # no answer in time
-        entry = {"t": arrived, "path": self.path, "status": status,
-                 "mode": mode, "body": body,
-                 "headers": {k.lower(): v for k, v in self.headers.items()}}
-        with log_lock:
-            with open(self.server.log_file, "a") as f:
-                f.write(json.dumps(entry) + "\n")
-        if mode.startswith("slow:"):
+            # logged on arrival: the client will not wait for the answer
+            self.log_request_as(arrived, body, mode, -1)
             time.sleep(float(mode.split(":", 1)[1]))
-            status = 200
         answer = json.dumps({"ok": status == 200} if status == 200 else
                             {"ok": False, "error_code": status,
                              # as many servers do, it echoes the path
@@ -69,8 +62,19 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
             self.wfile.write(answer)
+            self.wfile.flush()
         except OSError:
-            pass            # the client has gone (timed out)
+            status = -1     # the client has gone (timed out)
+        if not mode.startswith("slow:"):
+            self.log_request_as(arrived, body, mode, status)
+
+    def log_request_as(self, arrived, body, mode, status):
+        entry = {"t": arrived, "path": self.path, "status": status,
+                 "mode": mode, "body": body,
+                 "headers": {k.lower(): v for k, v in self.headers.items()}}
+        with log_lock:
+            with open(self.server.log_file, "a") as f:
+                f.write(json.dumps(entry) + "\n")
 
     def log_message(self, *args):
         pass

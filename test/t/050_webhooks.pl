@@ -12,7 +12,7 @@ use RailStream::Test;
 
 brokers();
 my $node = rail_node('webhooks', join("\n",
-	"rail_stream.webhook_timeout = '2s'",
+	"rail_stream.webhook_timeout = '4s'",
 	"rail_stream.webhook_connect_timeout = '1s'",
 	"rail_stream.webhook_backoff_max = '2s'",
 	"rail_stream.webhook_max_attempts = 100",
@@ -104,7 +104,7 @@ wait_states($failing, "attempts >= 1 AND state IN ('pending', 'sending') AND las
 ok($node->wait_for_log(qr/rail_stream webhook endpoint \Q$rx->{url}\E does not answer/),
 	'its endpoint is taken for down, and its alerts held');
 my $error = alert_rows($failing)->{ $failing->[0] }{last_error};
-like($error, qr/^HTTP 500: \{"ok": false.* for \/\.\.\./, 'last_error keeps the start of the response');
+like($error, qr/^HTTP 500: \{"ok": false.* for \.\.\./, 'last_error keeps the start of the response');
 unlike($error, qr/SECRET/, 'without the token the receiver echoed');
 receiver_mode($rx, 'ok');
 wait_states($failing, "state = 'delivered'", 'and delivered once it recovers');
@@ -118,7 +118,7 @@ my @same = grep {
 is(scalar @same, 5, 'every attempt of an alert had the same idempotency key and body');
 
 # -- slow past the timeout
-receiver_mode($rx, 'slow:5');
+receiver_mode($rx, 'slow:8');
 my $slow = late_at_leeds(2);
 wait_states($slow, "last_error LIKE '%timed out%' AND state <> 'delivered'",
 	'a slow receiver times out');
