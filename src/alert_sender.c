@@ -242,7 +242,9 @@ run_round(bool claim, int room)
 		rs_breaker_apply();
 		if (claim)
 			claimed = claim_due(room);
-		read_next_due();
+		/* after a full claim the next round claims again anyway */
+		if (!claim || list_length(claimed) < room)
+			read_next_due();
 
 		/*
 		 * Due alerts left unclaimed with room to spare are locked by another
