@@ -44,7 +44,8 @@
 #        E2E_OFF_PAIRS with them off;
 #        one rail_stream run for each configuration of E2E_EXTRA;
 #        one profiled rail_stream run (perf record) per mode of E2E_PERF;
-#      after every run the rows are checked (check.sql): every run of a
+#      after every run the rows are checked (bench/sql/check.sql, as in the
+#      SQL-level benchmark): every run of a
 #      trigger mode must leave the same rows and the same md5s;
 #   5. writes bench/e2e/out/<run>/ (results.csv, context.txt, summary.txt,
 #      samples/, logs) and prints the summary (summarize.py).
@@ -381,7 +382,7 @@ ckpt_req() { q "SELECT checkpoints_req FROM pg_stat_bgwriter"; }
 # After a run: CSV fields rows,dead,md5_key,md5_full,md5_counts,counted
 check_run() {
 	local rows dead mkey mfull mcounts counted
-	IFS='|' read -r rows dead mkey mfull mcounts counted < <("${PSQL[@]}" -f "$HERE/check.sql")
+	IFS='|' read -r rows dead mkey mfull mcounts counted < <("${PSQL[@]}" -f "$ROOT/bench/sql/check.sql")
 	echo "$rows,$dead,${mkey:0:8},${mfull:0:8},${mcounts:0:8},$counted"
 }
 
