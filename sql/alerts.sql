@@ -88,10 +88,18 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'rs_wake_sender';
 CREATE TRIGGER wake_sender AFTER INSERT OR UPDATE OF state ON rail_stream.alerts
     FOR EACH STATEMENT EXECUTE FUNCTION rail_stream._wake_sender();
 
--- Delivery health per endpoint: scheme, host and port only, as the rest of
--- a webhook URL (a bot token) is a secret.
+-- A webhook URL's endpoint: scheme, host and port only, as the rest (a bot
+-- token) is a secret.  The sender's circuit breaker (src/breaker.c) cuts
+-- URLs the same way.
+CREATE FUNCTION rail_stream.webhook_endpoint(url text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN substring(url FROM '^[A-Za-z]+://[^/?#]+');
+COMMENT ON FUNCTION rail_stream.webhook_endpoint(text) IS
+    'The scheme, host and port of a webhook URL, without its path (where tokens are)';
+
+-- Delivery health per endpoint.
 CREATE VIEW rail_stream.webhook_health WITH (security_barrier) AS
-SELECT substring(r.webhook_url FROM '^[A-Za-z]+://[^/?#]+') AS endpoint,
+SELECT rail_stream.webhook_endpoint(r.webhook_url) AS endpoint,
        count(*) FILTER (WHERE a.state = 'pending') AS pending,
        count(*) FILTER (WHERE a.state = 'sending') AS sending,
        count(*) FILTER (WHERE a.state = 'delivered') AS delivered,

@@ -63,6 +63,7 @@
 #include "guc.h"
 #include "http_client.h"
 #include "shmem.h"
+#include "sink.h"
 #include "worker.h"
 
 #define IDLE_WAIT_MS		10000	/* look at the outbox at least this often */
@@ -111,7 +112,6 @@ static void add_outcome(int64 id, const char *verdict, int status,
 static bool host_allowed(const char *url, char *why, size_t len);
 static void write_outcomes(List *outcomes);
 static void read_next_due(void);
-static SPIPlanPtr prepare(const char *sql, int nargs, Oid *argtypes);
 static ArrayType *int64_array(Datum *values, int n);
 static void sender_detach(int code, Datum arg);
 
@@ -281,7 +281,7 @@ claim_due(int limit)
 	bool		isnull;
 
 	if (claim_plan == NULL)
-		claim_plan = prepare("WITH due AS ("
+		claim_plan = rs_keep_plan("WITH due AS ("
 							 "  SELECT id FROM rail_stream.alerts"
 							 "  WHERE state = 'pending' AND next_attempt_at <= now()"
 							 "  ORDER BY next_attempt_at, id LIMIT $1"
@@ -321,25 +321,13 @@ read_next_due(void)
 	Datum		next;
 
 	if (next_due_plan == NULL)
-		next_due_plan = prepare("SELECT min(next_attempt_at) FROM rail_stream.alerts"
+		next_due_plan = rs_keep_plan("SELECT min(next_attempt_at) FROM rail_stream.alerts"
 								" WHERE state = 'pending'", 0, NULL);
 	/* not read-only: it must see this transaction's claim */
 	if (SPI_execute_plan(next_due_plan, NULL, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read when the next alert is due");
 	next = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	next_due_at = isnull ? 0 : DatumGetTimestampTz(next);
-}
-
-/* A plan kept for the life of the process */
-static SPIPlanPtr
-prepare(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL || SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not prepare \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	return plan;
 }
 
 /*
@@ -543,7 +531,7 @@ write_outcomes(List *outcomes)
 	args[7] = Int64GetDatum((int64) rs_webhook_backoff_max * 1000);
 
 	if (write_plan == NULL)
-		write_plan = prepare("WITH o AS ("
+		write_plan = rs_keep_plan("WITH o AS ("
 							 "  SELECT * FROM unnest($1, $2, $3, $4, $5, $6)"
 							 "    AS o(id, verdict, status, error, retry_after_ms, finished_at)),"
 							 " judged AS ("

@@ -34,6 +34,7 @@
 
 #include "breaker.h"
 #include "guc.h"
+#include "sink.h"
 
 #define RS_BREAKER_FAILURES		3	/* unanswered requests in a row */
 #define RS_BREAKER_FIRST_MS		1000	/* the first cool-down */
@@ -187,7 +188,7 @@ rs_breaker_apply(void)
 							 " SET next_attempt_at = greatest(a.next_attempt_at, $2)"
 							 " FROM rail_stream.alert_rules r"
 							 " WHERE r.id = a.rule_id AND a.state = 'pending'"
-							 "   AND substring(r.webhook_url FROM '^[A-Za-z]+://[^/?#]+') = $1",
+							 "   AND rail_stream.webhook_endpoint(r.webhook_url) = $1",
 							 ep, ep->open_until);
 			ereport(LOG,
 					(errmsg("rail_stream webhook endpoint %s does not answer: its alerts wait " INT64_FORMAT " ms",
@@ -206,7 +207,7 @@ rs_breaker_apply(void)
 							 " FROM rail_stream.alert_rules r"
 							 " WHERE r.id = a.rule_id AND a.state = 'pending'"
 							 "   AND a.next_attempt_at > now() AND a.next_attempt_at <= $2"
-							 "   AND substring(r.webhook_url FROM '^[A-Za-z]+://[^/?#]+') = $1",
+							 "   AND rail_stream.webhook_endpoint(r.webhook_url) = $1",
 							 ep, TimestampTzPlusMilliseconds(ep->open_until,
 															 rs_webhook_timeout + 2 * ep->cooldown_ms));
 			ereport(LOG,
@@ -230,10 +231,7 @@ run_for_endpoint(SPIPlanPtr *plan, const char *sql, RsEndpoint *ep, TimestampTz 
 	{
 		Oid			argtypes[2] = {TEXTOID, TIMESTAMPTZOID};
 
-		*plan = SPI_prepare(sql, 2, argtypes);
-		if (*plan == NULL || SPI_keepplan(*plan) != 0)
-			elog(ERROR, "could not prepare \"%s\": %s", sql,
-				 SPI_result_code_string(SPI_result));
+		*plan = rs_keep_plan(sql, 2, argtypes);
 	}
 	if (SPI_execute_plan(*plan, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not update the alerts of endpoint %s", ep->key);
@@ -241,7 +239,7 @@ run_for_endpoint(SPIPlanPtr *plan, const char *sql, RsEndpoint *ep, TimestampTz 
 
 /*
  * The endpoint of a URL: scheme, "://" and the authority, up to the first
- * '/', '?' or '#', as the SQL above and rail_stream.webhook_health cut it.
+ * '/', '?' or '#', as rail_stream.webhook_endpoint() cuts it in SQL.
  */
 static bool
 endpoint_key(const char *url, char *key)

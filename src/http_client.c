@@ -81,7 +81,7 @@ static int	timer_changed(CURLM *multi, long timeout_ms, void *clientp);
 static size_t keep_snippet(char *data, size_t size, size_t nmemb, void *arg);
 static void describe_failure(Request *req, CURLcode code, RsHttpResult *result);
 static void redact(char *text, const char *secret);
-static char *url_part(const char *url, CURLUPart part, MemoryContext cxt);
+static void keep_url_secrets(Request *req, const char *url, MemoryContext cxt);
 static void reserve_sockets(RsHttpClient *client, int n);
 static bool append_header(Request *req, const char *header);
 static void socket_action(RsHttpClient *client, curl_socket_t fd, int events);
@@ -135,8 +135,7 @@ rs_http_post(RsHttpClient *client, const RsHttpRequestSpec *spec)
 	req->id = spec->id;
 	req->arg = spec->arg;
 	req->body = MemoryContextStrdup(client->cxt, spec->body);
-	req->secret_path = url_part(spec->url, CURLUPART_PATH, client->cxt);
-	req->secret_query = url_part(spec->url, CURLUPART_QUERY, client->cxt);
+	keep_url_secrets(req, spec->url, client->cxt);
 	key_header = psprintf("Idempotency-Key: %s", spec->idempotency_key);
 	easy = req->easy = curl_easy_init();
 	if (easy == NULL ||
@@ -380,22 +379,26 @@ redact(char *text, const char *secret)
 }
 
 /*
- * A part of a URL (its path or query, where a token may be), or NULL if it
- * has none worth hiding.
+ * Keep the URL's path and query (where a token may be), each NULL if it has
+ * none worth hiding, from one parse of the URL.
  */
-static char *
-url_part(const char *url, CURLUPart part, MemoryContext cxt)
+static void
+keep_url_secrets(Request *req, const char *url, MemoryContext cxt)
 {
 	CURLU	   *u = curl_url();
-	char	   *value = NULL;
-	char	   *copy = NULL;
+	char	   *path = NULL;
+	char	   *query = NULL;
 
-	if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-		curl_url_get(u, part, &value, 0) == CURLUE_OK && strlen(value) > 1)
-		copy = MemoryContextStrdup(cxt, value);
-	curl_free(value);
+	if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK)
+	{
+		if (curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && strlen(path) > 1)
+			req->secret_path = MemoryContextStrdup(cxt, path);
+		if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK && strlen(query) > 1)
+			req->secret_query = MemoryContextStrdup(cxt, query);
+	}
+	curl_free(path);
+	curl_free(query);
 	curl_url_cleanup(u);
-	return copy;
 }
 
 static bool

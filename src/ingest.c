@@ -388,17 +388,13 @@ dead_letter(const RsMessage *msg, const RsUnit *unit, const ErrorData *edata)
 
 	if (plan == NULL)
 	{
-		plan = SPI_prepare("INSERT INTO rail_stream.dead_letters"
-						   " (feed, topic, partition, \"offset\", kafka_timestamp,"
-						   " key, headers, value, message_index, message_count,"
-						   " error_message, error_detail, error_hint, error_context, sqlstate,"
-						   " subscription)"
-						   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-						   " $11, $12, $13, $14, $15, $16)", 16, types);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for dead letters: %s",
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
+		plan = rs_keep_plan("INSERT INTO rail_stream.dead_letters"
+							" (feed, topic, partition, \"offset\", kafka_timestamp,"
+							" key, headers, value, message_index, message_count,"
+							" error_message, error_detail, error_hint, error_context, sqlstate,"
+							" subscription)"
+							" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+							" $11, $12, $13, $14, $15, $16)", 16, types);
 	}
 
 	if (part)

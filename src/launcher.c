@@ -119,7 +119,6 @@ rs_launcher_main(Datum main_arg)
 
 		MemoryContextSwitchTo(loop_cxt);
 		wanted = read_wanted();
-		MemoryContextSwitchTo(loop_cxt);
 		reap_workers();
 		stop_unwanted(wanted);
 		start_wanted(wanted);

@@ -135,11 +135,7 @@ get_plan(const RsRow *row)
 		SPI_freeplan(plan->plan);
 	plan->plan = NULL;
 	plan->valid = false;
-	plan->plan = SPI_prepare(build_sql(row), row->ncols, row->types);
-	if (plan->plan == NULL)
-		elog(ERROR, "SPI_prepare failed for relation %u: %s",
-			 row->relid, SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan->plan);
+	plan->plan = rs_keep_plan(build_sql(row), row->ncols, row->types);
 	save_shape(plan, row);
 	plan->valid = true;
 	return plan;
@@ -334,4 +330,19 @@ invalidate_plans(Datum arg, Oid relid)
 		if (relid == InvalidOid || plan->key.relid == relid)
 			plan->valid = false;
 	}
+}
+
+/*
+ * rs_keep_plan
+ *		Prepare a statement and keep its plan for the life of the process.
+ */
+SPIPlanPtr
+rs_keep_plan(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL || SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not prepare \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	return plan;
 }

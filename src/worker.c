@@ -62,6 +62,7 @@
 #include "ingest.h"
 #include "kafka_consumer.h"
 #include "shmem.h"
+#include "sink.h"
 #include "worker.h"
 
 /* A subscription, as the worker reads it at start */
@@ -271,7 +272,6 @@ load_subscription(int64 id)
 	worker->sub = sub;
 	rs_feed_parse(sub->feed, &worker->feed);
 	rs_commit_transaction();
-	MemoryContextSwitchTo(cxt);
 }
 
 /*
@@ -505,7 +505,6 @@ write_batch(int n)
 	}
 	store_offsets();
 	rs_commit_transaction();
-	MemoryContextSwitchTo(worker->batch_cxt);
 
 	for (int i = 0; i < worker->nowned; i++)
 	{
@@ -595,20 +594,15 @@ store_offsets(void)
 	rs_become_owner(&saved);
 	if (update_plan == NULL)
 	{
-		update_plan = SPI_prepare("UPDATE rail_stream.subscription_offsets"
-								  " SET next_offset = $3, updated_at = pg_catalog.now()"
-								  " WHERE subscription_id OPERATOR(pg_catalog.=) $1"
-								  " AND partition OPERATOR(pg_catalog.=) $2"
-								  " AND next_offset OPERATOR(pg_catalog.=) $4", 4, types);
-		insert_plan = SPI_prepare("INSERT INTO rail_stream.subscription_offsets"
-								  " (subscription_id, partition, next_offset, updated_at)"
-								  " VALUES ($1, $2, $3, pg_catalog.now()) ON CONFLICT DO NOTHING",
-								  3, types);
-		if (update_plan == NULL || insert_plan == NULL)
-			elog(ERROR, "SPI_prepare failed for offsets: %s",
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(update_plan);
-		SPI_keepplan(insert_plan);
+		update_plan = rs_keep_plan("UPDATE rail_stream.subscription_offsets"
+								   " SET next_offset = $3, updated_at = pg_catalog.now()"
+								   " WHERE subscription_id OPERATOR(pg_catalog.=) $1"
+								   " AND partition OPERATOR(pg_catalog.=) $2"
+								   " AND next_offset OPERATOR(pg_catalog.=) $4", 4, types);
+		insert_plan = rs_keep_plan("INSERT INTO rail_stream.subscription_offsets"
+								   " (subscription_id, partition, next_offset, updated_at)"
+								   " VALUES ($1, $2, $3, pg_catalog.now()) ON CONFLICT DO NOTHING",
+								   3, types);
 	}
 	for (int i = 0; i < worker->nowned; i++)
 	{
