@@ -20,8 +20,12 @@ PGFILEDESC   = "rail_stream - Kafka to PostgreSQL streaming ETL"
 SQL_PARTS    = sql/machinery.sql sql/rail_model.sql sql/reference_data.sql \
                sql/enrichment.sql sql/punctuality.sql \
                sql/subscriptions.sql sql/alerts.sql
+# Releases: a fresh install runs the assembled script of the current
+# version; an installed 1.0 (sql/rail_stream--1.0.sql, kept as released)
+# moves up through the update scripts sql/rail_stream--X--Y.sql, which
+# repeat every change made to the parts since.
 DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA         = $(wildcard sql/$(EXTENSION)--*--*.sql)
+DATA         = sql/$(EXTENSION)--1.0.sql $(wildcard sql/$(EXTENSION)--*--*.sql)
 
 PG_CPPFLAGS  = -I$(srcdir)/src
 SHLIB_LINK   = -lrdkafka -ljansson -lcurl
@@ -35,14 +39,15 @@ REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION)
 
 EXTRA_CLEAN  = sql/$(EXTENSION)--$(EXTVERSION).sql
 
-PG_CONFIG   ?= /usr/lib/postgresql/15/bin/pg_config
+PG_CONFIG   ?= pg_config
 PGXS        := $(wildcard $(shell $(PG_CONFIG) --pgxs 2>/dev/null))
 ifneq ($(PGXS),)
 include $(PGXS)
 else
 all:
-	@echo "PostgreSQL 15 server headers are missing: run 'make test' or 'make demo'," >&2
-	@echo "which install them, or 'apt-get install postgresql-server-dev-15'." >&2
+	@echo "PostgreSQL server headers are missing: run 'make test' or 'make demo'," >&2
+	@echo "which install them, or 'apt-get install postgresql-server-dev-15'" >&2
+	@echo "(or set PG_CONFIG to the pg_config of another installation)." >&2
 	@exit 1
 endif
 

@@ -63,7 +63,7 @@ FSYNC=${BENCH_FSYNC:-1}
 PORT=${BENCH_PORT:-55500}
 MAX_LOAD=${BENCH_MAX_LOAD:-0.3}
 LOAD_WAIT=${BENCH_LOAD_WAIT:-60}
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PGBIN=${PGBIN:-$("${PG_CONFIG:-pg_config}" --bindir)}
 
 case $MESSAGES in '' | *[!0-9]*) echo "usage: bench/run.sh [MESSAGES]" >&2; exit 2 ;; esac
 [ "$SWEEP_MSGS" -gt "$MESSAGES" ] && SWEEP_MSGS=$MESSAGES
@@ -109,7 +109,8 @@ else
 	BUILT="whatever was installed (BENCH_NO_BUILD=1; HEAD is ${SHA:0:7})"
 fi
 SO=$("$PGBIN/pg_config" --pkglibdir)/rail_stream.so
-SCRIPT=$("$PGBIN/pg_config" --sharedir)/extension/rail_stream--1.0.sql
+EXTVERSION=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "${SRC:-$ROOT}/rail_stream.control")
+SCRIPT=$("$PGBIN/pg_config" --sharedir)/extension/rail_stream--$EXTVERSION.sql
 mkdir -p "$WORK/lib"
 cp "$SO" "$WORK/lib/rail_stream.so"
 chmod 755 "$WORK/lib"
@@ -118,7 +119,7 @@ SO_MD5=$(so_md5 "$WORK/lib/rail_stream.so")
 SCRIPT_MD5=$(so_md5 "$SCRIPT")
 if [ "${BENCH_NO_BUILD:-0}" != 1 ] &&
 	{ [ "$SO_MD5" != "$(so_md5 "$SRC/rail_stream.so")" ] ||
-		[ "$SCRIPT_MD5" != "$(so_md5 "$SRC/sql/rail_stream--1.0.sql")" ]; }; then
+		[ "$SCRIPT_MD5" != "$(so_md5 "$SRC/sql/rail_stream--$EXTVERSION.sql")" ]; }; then
 	log "another build was installed right after ours: run again"
 	exit 1
 fi

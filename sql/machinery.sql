@@ -1,8 +1,10 @@
--- rail_stream 1.0: the machinery (schema rail_stream).
+-- rail_stream: the machinery (schema rail_stream).
 --
--- The install script is assembled by the Makefile from sql/machinery.sql,
--- sql/rail_model.sql, sql/reference_data.sql, sql/enrichment.sql and
--- sql/punctuality.sql, in that order.
+-- The install script of the current version is assembled by the Makefile
+-- from sql/machinery.sql, sql/rail_model.sql, sql/reference_data.sql,
+-- sql/enrichment.sql, sql/punctuality.sql, sql/subscriptions.sql and
+-- sql/alerts.sql, in that order.  Every change to them since 1.0 is also
+-- in the update script sql/rail_stream--1.0--1.1.sql.
 
 \echo Use "CREATE EXTENSION rail_stream" to load this file. \quit
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Temporary PostgreSQL 15 cluster for tests and the demo.
+# Temporary PostgreSQL cluster for tests and the demo, of the version that
+# PG_CONFIG names (default: pg_config on the PATH).
 #
 #   test/pg_tmp.sh start DIR [PORT]   initdb + start; prints "export PG..." lines
 #   test/pg_tmp.sh stop DIR
@@ -9,7 +10,7 @@
 # Unix socket in DIR as the database superuser "postgres".
 set -euo pipefail
 
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PGBIN=${PGBIN:-$("${PG_CONFIG:-pg_config}" --bindir)}
 
 as_server_user() {
 	if [ "$(id -u)" -eq 0 ]; then

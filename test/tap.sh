@@ -53,11 +53,16 @@ fi
 brokers=$(as_test_user env RAIL_STREAM_CACHE="$RAIL_STREAM_CACHE" \
 	test/kafka/kafka.sh start "$tmp/kafka")
 
+# the PostgreSQL of PG_CONFIG (default: pg_config on the PATH)
+pg_config=${PG_CONFIG:-pg_config}
+pgbin=$("$pg_config" --bindir)
+pgxs=$(dirname "$("$pg_config" --pgxs)")/..
+
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(test/t/*.pl)
-as_test_user env PATH="/usr/lib/postgresql/15/bin:$PATH" \
+as_test_user env PATH="$pgbin:$PATH" \
 	RAIL_STREAM_CACHE="$RAIL_STREAM_CACHE" RAIL_STREAM_REPO="$repo" \
 	RAIL_STREAM_TEST_BROKERS="$brokers" RAIL_STREAM_TEST_KAFKA_DIR="$tmp/kafka" \
-	TESTDIR="$tmp" PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
-	prove -I /usr/lib/postgresql/15/lib/pgxs/src/test/perl -I test/perl \
+	TESTDIR="$tmp" PG_REGRESS="$pgxs/test/regress/pg_regress" \
+	prove -I "$pgxs/test/perl" -I test/perl \
 	--timer "${tests[@]}"

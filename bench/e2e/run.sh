@@ -102,7 +102,7 @@ MAX_LOAD=${E2E_MAX_LOAD:-0.5}
 LOAD_WAIT=${E2E_LOAD_WAIT:-120}
 PG_PORT=${E2E_PG_PORT:-55700}
 RUN_TIMEOUT=${E2E_TIMEOUT:-1800}
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PGBIN=${PGBIN:-$("${PG_CONFIG:-pg_config}" --bindir)}
 export RAIL_STREAM_CACHE=${RAIL_STREAM_CACHE:-$ROOT/.cache}
 KAFKA_SH=$ROOT/test/kafka/kafka.sh
 
