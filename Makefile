@@ -13,7 +13,8 @@ OBJS         = src/rail_stream.o src/guc.o src/json.o src/decode.o \
                src/generic.o src/sink.o src/ingest.o src/window.o \
                src/sql_api.o src/shmem.o src/kafka_consumer.o \
                src/bgw.o src/worker.o src/launcher.o src/http_client.o \
-               src/breaker.o src/alert_sender.o
+               src/breaker.o src/alert_sender.o \
+               src/alert_body.o
 PGFILEDESC   = "rail_stream - Kafka to PostgreSQL streaming ETL"
 
 # The install script is assembled from the parts under sql/, in this order.
@@ -27,7 +28,7 @@ SQL_PARTS    = sql/machinery.sql sql/rail_model.sql sql/reference_data.sql \
 DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA         = sql/$(EXTENSION)--1.0.sql $(wildcard sql/$(EXTENSION)--*--*.sql)
 
-PG_CPPFLAGS  = -I$(srcdir)/src
+PG_CPPFLAGS  = -I$(srcdir)/src -DRS_EXTVERSION='"$(EXTVERSION)"'
 SHLIB_LINK   = -lrdkafka -ljansson -lcurl
 
 # pg_regress: tests in test/sql, expected output in expected/ (design card;

@@ -85,6 +85,7 @@ SELECT pg_catalog.pg_extension_config_dump('rail_stream.alerts', '');
 -- Queued alerts wake the sender when their transaction commits.
 CREATE FUNCTION rail_stream._wake_sender() RETURNS trigger
 LANGUAGE c AS 'MODULE_PATHNAME', 'rs_wake_sender';
+REVOKE EXECUTE ON FUNCTION rail_stream._wake_sender() FROM PUBLIC;
 CREATE TRIGGER wake_sender AFTER INSERT OR UPDATE OF state ON rail_stream.alerts
     FOR EACH STATEMENT EXECUTE FUNCTION rail_stream._wake_sender();
 
@@ -219,6 +220,11 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- it runs as the extension's owner: on no other table
+    IF TG_RELID <> 'rail_stream.alert_config'::regclass THEN
+        RAISE EXCEPTION 'trigger function "_sync_alert_config" only serves rail_stream.alert_config'
+            USING ERRCODE = 'triggered_action_exception';
+    END IF;
     IF TG_OP <> 'INSERT' THEN
         DELETE FROM rail_stream.alert_rules r WHERE r.config_station = OLD.station;
     END IF;
@@ -231,6 +237,7 @@ BEGIN
     RETURN NULL;
 END;
 $$;
+REVOKE EXECUTE ON FUNCTION rail_stream._sync_alert_config() FROM PUBLIC;
 CREATE TRIGGER sync_rules AFTER INSERT OR UPDATE OR DELETE ON rail_stream.alert_config
     FOR EACH ROW EXECUTE FUNCTION rail_stream._sync_alert_config();
 
@@ -245,31 +252,27 @@ BEGIN ATOMIC
                   m.variation, over_minutes, coalesce(m.train_uid, m.train_id), m.toc_name);
 END;
 
+-- A template with each {{field}} replaced by the payload's field, escaped
+-- for a JSON string, in one pass (values are never expanded again) and
+-- within 64 kB (src/alert_body.c).
+CREATE FUNCTION rail_stream._render_template(template text, payload jsonb) RETURNS text
+LANGUAGE c STRICT IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'rs_render_template';
+
 -- The webhook request of an alert: the rule's template (JSON, with
 -- {{text}}, {{station}}, {{minutes_late}} ... for the payload's fields,
 -- each placed inside a JSON string), or Telegram's sendMessage with the
--- chat of rail_stream.telegram_chat_id.
+-- chat of rail_stream.telegram_chat_id, as plain text: location names hold
+-- the characters that Telegram's Markdown would take for markup.
 CREATE FUNCTION rail_stream.alert_body(template text, payload jsonb) RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    f record;
-    body text;
 BEGIN
     IF template IS NULL THEN
         RETURN jsonb_build_object('chat_id', nullif(current_setting('rail_stream.telegram_chat_id', true), ''),
-                                  'text', payload->>'text', 'parse_mode', 'markdown')::text;
+                                  'text', payload->>'text')::text;
     END IF;
-    body := template;
-    FOR f IN SELECT key, to_jsonb(coalesce(value #>> '{}', ''))::text AS quoted
-             FROM jsonb_each(payload) LOOP
-        -- the value as the inside of a JSON string: without its quotes
-        body := replace(body, '{{' || f.key || '}}',
-                        substr(f.quoted, 2, length(f.quoted) - 2));
-    END LOOP;
-    PERFORM body::jsonb;
-    RETURN body;
+    RETURN rail_stream._render_template(template, payload);
 END;
 $$;
 
@@ -285,7 +288,13 @@ DECLARE
     msg text;
     payload jsonb;
     alert_id bigint;
+    notice text;
 BEGIN
+    -- it runs as the extension's owner: on no other table
+    IF TG_RELID <> 'rail.movements'::regclass THEN
+        RAISE EXCEPTION 'trigger function "_raise_alerts" only serves rail.movements'
+            USING ERRCODE = 'triggered_action_exception';
+    END IF;
     SELECT t.tps_description INTO tps FROM rail.tiplocs t WHERE t.tiploc_code = NEW.loc_tiploc;
     FOR r IN SELECT * FROM rail_stream.alert_rules x
              WHERE x.enabled AND NEW.timetable_variation > x.over_minutes
@@ -311,13 +320,21 @@ BEGIN
         ON CONFLICT (rule_id, msg_key) DO NOTHING
         RETURNING a.id INTO alert_id;
         IF alert_id IS NOT NULL THEN
-            PERFORM pg_notify(r.channel, (payload || jsonb_build_object('alert_id', alert_id))::text);
+            -- NOTIFY takes less than 8000 bytes: a longer payload is cut to
+            -- the alert's ids (the row has it all), never failing the movement
+            notice := (payload || jsonb_build_object('alert_id', alert_id))::text;
+            IF octet_length(notice) >= 8000 THEN
+                notice := jsonb_build_object('alert_id', alert_id, 'rule_id', r.id,
+                                             'truncated', true)::text;
+            END IF;
+            PERFORM pg_notify(r.channel, notice);
         END IF;
     END LOOP;
     RETURN NULL;
 END;
 $$;
 
+REVOKE EXECUTE ON FUNCTION rail_stream._raise_alerts() FROM PUBLIC;
 CREATE TRIGGER raise_alerts AFTER INSERT OR UPDATE ON rail.movements
     FOR EACH ROW WHEN (NEW.variation_status = 'LATE')
     EXECUTE FUNCTION rail_stream._raise_alerts();

@@ -231,3 +231,8 @@ $$;
 
 CREATE TRIGGER load INSTEAD OF INSERT ON rail.locations_csv
     FOR EACH ROW EXECUTE FUNCTION rail._load_location_csv();
+
+-- Trigger functions serve their own tables only.
+REVOKE EXECUTE ON FUNCTION rail._enrich_movement(), rail._enrich_cancellation(),
+    rail._enrich_activation(), rail._enrich_schedule(), rail._load_location_csv()
+    FROM PUBLIC;

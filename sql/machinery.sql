@@ -36,13 +36,24 @@ CREATE TABLE rail_stream.dead_letters (
     error_hint      text,
     error_context   text,
     sqlstate        text NOT NULL,
-    failed_at       timestamptz NOT NULL DEFAULT pg_catalog.now()
+    failed_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    written_as      regrole,
+    value_length    bigint,
+    value_sha256    bytea
 );
 COMMENT ON TABLE rail_stream.dead_letters IS
     'Messages that could not be transformed or written, with their raw bytes and error';
 COMMENT ON COLUMN rail_stream.dead_letters.message_index IS
     'Position of the train message within its TRUST frame (then value holds that message alone)';
--- Raw messages may hold anything: readable by the admin role only.
+COMMENT ON COLUMN rail_stream.dead_letters.written_as IS
+    'The role whose rights the message was written with; a replay runs with them';
+COMMENT ON COLUMN rail_stream.dead_letters.value_length IS
+    'Length of the whole message: value holds only its start when it was over rail_stream.max_message_size';
+COMMENT ON COLUMN rail_stream.dead_letters.value_sha256 IS
+    'SHA-256 of the whole message (NULL for an oversize argument of ingest_message stored compressed)';
+-- Raw messages may hold anything: administrators read them, and remove
+-- those written with rights they hold (see _may_manage below).  Rows are
+-- written by rail_stream itself, as the extension's owner.
 REVOKE ALL ON rail_stream.dead_letters FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('rail_stream.dead_letters', '');
 

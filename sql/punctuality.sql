@@ -28,6 +28,11 @@ DECLARE
     old_day date;
     new_day date;
 BEGIN
+    -- it runs as the extension's owner: on no other table
+    IF TG_RELID <> 'rail.movements'::regclass THEN
+        RAISE EXCEPTION 'trigger function "_count_movements" only serves rail.movements'
+            USING ERRCODE = 'triggered_action_exception';
+    END IF;
     IF TG_OP <> 'INSERT' THEN
         old_day := (OLD.actual_timestamp AT TIME ZONE 'Europe/London')::date;
     END IF;
@@ -59,6 +64,7 @@ BEGIN
 END;
 $$;
 
+REVOKE EXECUTE ON FUNCTION rail._count_movements() FROM PUBLIC;
 CREATE TRIGGER count_daily AFTER INSERT OR UPDATE OR DELETE ON rail.movements
     FOR EACH ROW EXECUTE FUNCTION rail._count_movements();
 
@@ -86,18 +92,22 @@ BEGIN
             USING ERRCODE = 'invalid_name',
                   HINT = 'Name the view with its schema, as in "public.punctuality".';
     END IF;
-    IF coalesce(array_length(toc_ids, 1), 0) = 0 THEN
+    IF NOT EXISTS (SELECT 1 FROM unnest(toc_ids) AS u(id) WHERE u.id IS NOT NULL) THEN
         RAISE EXCEPTION 'no TOC given for the punctuality view'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass TRUST toc_ids, as in ARRAY[''23'', ''61''].';
     END IF;
-    -- columns are named after the TOC, within the 63 bytes of an identifier
+    -- columns are named after the TOC, within the 63 bytes of an
+    -- identifier; TOCs that share a name ("Unmapped") add their code
     SELECT string_agg(format('coalesce(sum(c.movements) FILTER (WHERE c.toc_id = %L), 0) AS %I',
-                             t.id, left(rail_stream.toc_name(t.id), 60)), ', ' ORDER BY t.n)
+                             t.id, CASE WHEN t.sharing > 1
+                                        THEN left(t.name, 50) || ' (' || left(t.id, 8) || ')'
+                                        ELSE t.name END), ', ' ORDER BY t.n)
     INTO cols
-    FROM (SELECT DISTINCT ON (u.id) u.id, u.n
-          FROM unnest(toc_ids) WITH ORDINALITY AS u(id, n)
-          WHERE u.id IS NOT NULL ORDER BY u.id, u.n) t;
+    FROM (SELECT d.*, count(*) OVER (PARTITION BY d.name) AS sharing
+          FROM (SELECT DISTINCT ON (u.id) u.id, u.n, left(rail_stream.toc_name(u.id), 60) AS name
+                FROM unnest(toc_ids) WITH ORDINALITY AS u(id, n)
+                WHERE u.id IS NOT NULL ORDER BY u.id, u.n) d) t;
     EXECUTE format('CREATE VIEW %I.%I AS SELECT c.day, c.variation_status, %s'
                    ' FROM rail.daily_movement_counts c'
                    ' GROUP BY c.day, c.variation_status', parts[1], parts[2], cols);

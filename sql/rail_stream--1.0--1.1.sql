@@ -5,3 +5,535 @@
 -- end with the same objects: test/t/080_upgrade.pl compares them.
 
 \echo Use "ALTER EXTENSION rail_stream UPDATE TO '1.1'" to load this file. \quit
+
+-- Security (issue 8) ------------------------------------------------------
+-- Every change to a subscription passes one trigger, whatever the path;
+-- only members of a subscription's owner (or superusers) change it; the
+-- librdkafka allowlist lives in C, checked again by the worker; trigger
+-- functions that run as the extension's owner check the table that fired
+-- them, and internal functions are not executable by PUBLIC; dead letters
+-- record whose rights they were written with, replays use those rights,
+-- and oversize messages keep a bounded prefix; alert templates are filled
+-- in one pass within 64 kB; NOTIFY payloads never fail a movement.
+
+-- machinery.sql
+ALTER TABLE rail_stream.dead_letters
+    ADD COLUMN written_as regrole,
+    ADD COLUMN value_length bigint,
+    ADD COLUMN value_sha256 bytea;
+COMMENT ON COLUMN rail_stream.dead_letters.written_as IS
+    'The role whose rights the message was written with; a replay runs with them';
+COMMENT ON COLUMN rail_stream.dead_letters.value_length IS
+    'Length of the whole message: value holds only its start when it was over rail_stream.max_message_size';
+COMMENT ON COLUMN rail_stream.dead_letters.value_sha256 IS
+    'SHA-256 of the whole message (NULL for an oversize argument of ingest_message stored compressed)';
+UPDATE rail_stream.dead_letters SET value_length = octet_length(value);
+
+-- enrichment.sql
+REVOKE EXECUTE ON FUNCTION rail._enrich_movement(), rail._enrich_cancellation(),
+    rail._enrich_activation(), rail._enrich_schedule(), rail._load_location_csv()
+    FROM PUBLIC;
+
+-- punctuality.sql
+CREATE OR REPLACE FUNCTION rail._count_movements() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    old_day date;
+    new_day date;
+BEGIN
+    -- it runs as the extension's owner: on no other table
+    IF TG_RELID <> 'rail.movements'::regclass THEN
+        RAISE EXCEPTION 'trigger function "_count_movements" only serves rail.movements'
+            USING ERRCODE = 'triggered_action_exception';
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        old_day := (OLD.actual_timestamp AT TIME ZONE 'Europe/London')::date;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        new_day := (NEW.actual_timestamp AT TIME ZONE 'Europe/London')::date;
+    END IF;
+    IF TG_OP = 'UPDATE'
+       AND old_day IS NOT DISTINCT FROM new_day
+       AND OLD.toc_id IS NOT DISTINCT FROM NEW.toc_id
+       AND OLD.variation_status IS NOT DISTINCT FROM NEW.variation_status THEN
+        RETURN NULL;
+    END IF;
+    IF old_day IS NOT NULL THEN
+        UPDATE rail.daily_movement_counts c SET movements = c.movements - 1
+        WHERE c.day = old_day AND c.toc_id IS NOT DISTINCT FROM OLD.toc_id
+          AND c.variation_status IS NOT DISTINCT FROM OLD.variation_status;
+        DELETE FROM rail.daily_movement_counts c
+        WHERE c.day = old_day AND c.toc_id IS NOT DISTINCT FROM OLD.toc_id
+          AND c.variation_status IS NOT DISTINCT FROM OLD.variation_status
+          AND c.movements = 0;
+    END IF;
+    IF new_day IS NOT NULL THEN
+        INSERT INTO rail.daily_movement_counts AS c (day, toc_id, variation_status, movements)
+        VALUES (new_day, NEW.toc_id, NEW.variation_status, 1)
+        ON CONFLICT ON CONSTRAINT daily_movement_counts_key
+        DO UPDATE SET movements = c.movements + 1;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+REVOKE EXECUTE ON FUNCTION rail._count_movements() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION rail_stream.create_punctuality_view(view_name text, toc_ids text[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cols text;
+    parts text[] := parse_ident(view_name);
+BEGIN
+    IF array_length(parts, 1) <> 2 THEN
+        RAISE EXCEPTION 'view name "%" is not schema-qualified', view_name
+            USING ERRCODE = 'invalid_name',
+                  HINT = 'Name the view with its schema, as in "public.punctuality".';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM unnest(toc_ids) AS u(id) WHERE u.id IS NOT NULL) THEN
+        RAISE EXCEPTION 'no TOC given for the punctuality view'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass TRUST toc_ids, as in ARRAY[''23'', ''61''].';
+    END IF;
+    -- columns are named after the TOC, within the 63 bytes of an
+    -- identifier; TOCs that share a name ("Unmapped") add their code
+    SELECT string_agg(format('coalesce(sum(c.movements) FILTER (WHERE c.toc_id = %L), 0) AS %I',
+                             t.id, CASE WHEN t.sharing > 1
+                                        THEN left(t.name, 50) || ' (' || left(t.id, 8) || ')'
+                                        ELSE t.name END), ', ' ORDER BY t.n)
+    INTO cols
+    FROM (SELECT d.*, count(*) OVER (PARTITION BY d.name) AS sharing
+          FROM (SELECT DISTINCT ON (u.id) u.id, u.n, left(rail_stream.toc_name(u.id), 60) AS name
+                FROM unnest(toc_ids) WITH ORDINALITY AS u(id, n)
+                WHERE u.id IS NOT NULL ORDER BY u.id, u.n) d) t;
+    EXECUTE format('CREATE VIEW %I.%I AS SELECT c.day, c.variation_status, %s'
+                   ' FROM rail.daily_movement_counts c'
+                   ' GROUP BY c.day, c.variation_status', parts[1], parts[2], cols);
+END;
+$$;
+
+
+-- subscriptions.sql
+CREATE FUNCTION rail_stream._may_manage(owner regrole) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r
+                     WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER), false)
+        OR (rail_stream._is_admin()
+            AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles o
+                        WHERE o.oid OPERATOR(pg_catalog.=) owner::oid AND NOT o.rolsuper
+                          AND pg_catalog.pg_has_role(CURRENT_USER, o.oid, 'MEMBER')));
+END;
+
+
+CREATE FUNCTION rail_stream._check_subscription() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o jsonb;
+BEGIN
+    IF TG_RELID <> 'rail_stream.subscriptions'::regclass THEN
+        RAISE EXCEPTION 'trigger function "_check_subscription" only checks rail_stream.subscriptions'
+            USING ERRCODE = 'triggered_action_exception';
+    END IF;
+    PERFORM rail_stream._require_admin();
+    IF TG_OP <> 'INSERT' AND NOT rail_stream._may_manage(OLD.owner) THEN
+        RAISE EXCEPTION 'permission denied to change subscription "%"', OLD.name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('Its workers run as role %s: only members of that role change it, and only superusers change the subscription of a superuser.', OLD.owner);
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    IF NOT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = CURRENT_USER), false)
+       AND ((TG_OP = 'INSERT' AND NEW.owner::oid <> (SELECT oid FROM pg_roles WHERE rolname = CURRENT_USER))
+            OR (TG_OP = 'UPDATE' AND NEW.owner IS DISTINCT FROM OLD.owner)) THEN
+        RAISE EXCEPTION 'only a superuser can give a subscription another owner'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF TG_OP = 'INSERT' OR NEW.feed IS DISTINCT FROM OLD.feed
+       OR NEW.owner IS DISTINCT FROM OLD.owner THEN
+        NEW.feed := rail_stream._feed_name(NEW.feed);
+        PERFORM rail_stream._check_feed(NEW.feed, NEW.owner);
+    END IF;
+    o := rail_stream._check_options(jsonb_strip_nulls(jsonb_build_object(
+        'start', NEW.start_position, 'batch_size', NEW.batch_size,
+        'batch_ms', NEW.batch_ms, 'parallelism', NEW.parallelism,
+        'kafka', NEW.kafka_properties)));
+    NEW.start_position := o ->> 'start';
+    NEW.kafka_properties := o -> 'kafka';
+    RETURN NEW;
+END;
+$$;
+
+DROP TRIGGER guard_owner ON rail_stream.subscriptions;
+DROP FUNCTION rail_stream._guard_owner();
+CREATE TRIGGER check_subscription BEFORE INSERT OR UPDATE OR DELETE ON rail_stream.subscriptions
+    FOR EACH ROW EXECUTE FUNCTION rail_stream._check_subscription();
+
+DROP POLICY admins_write ON rail_stream.subscription_offsets;
+CREATE POLICY managers_write ON rail_stream.subscription_offsets
+    USING (rail_stream._may_manage((SELECT s.owner FROM rail_stream.subscriptions s
+                                    WHERE s.id OPERATOR(pg_catalog.=) subscription_id)))
+    WITH CHECK (rail_stream._may_manage((SELECT s.owner FROM rail_stream.subscriptions s
+                                         WHERE s.id OPERATOR(pg_catalog.=) subscription_id)));
+
+ALTER TABLE rail_stream.dead_letters ENABLE ROW LEVEL SECURITY;
+CREATE POLICY admins_read ON rail_stream.dead_letters FOR SELECT
+    USING (rail_stream._is_admin());
+CREATE POLICY managers_delete ON rail_stream.dead_letters FOR DELETE
+    USING (rail_stream._may_manage(written_as));
+GRANT SELECT, DELETE ON rail_stream.dead_letters TO PUBLIC;
+
+REVOKE EXECUTE ON FUNCTION rail_stream._wake_launcher() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rail_stream._check_subscription() FROM PUBLIC;
+
+-- the allowlist is now checked in C before librdkafka sees a property
+GRANT EXECUTE ON FUNCTION rail_stream._check_kafka_property(text, text) TO PUBLIC;
+
+DROP FUNCTION rail_stream._check_feed(text);
+CREATE FUNCTION rail_stream._check_feed(feed text, role regrole DEFAULT CURRENT_USER::regrole)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target regclass := rail_stream._feed_target(feed);
+    tables regclass[];
+    needed text[] := ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'];
+    t regclass;
+    p text;
+BEGIN
+    IF feed = 'trust' THEN
+        tables := ARRAY['rail.activations', 'rail.cancellations', 'rail.movements',
+            'rail.reinstatements', 'rail.changes_of_origin', 'rail.changes_of_identity',
+            'rail.changes_of_location']::regclass[];
+        needed := ARRAY['SELECT', 'INSERT', 'UPDATE'];
+    ELSIF feed = 'cif' THEN
+        tables := ARRAY['rail.cif_headers', 'rail.tiplocs', 'rail.associations',
+            'rail.schedules', 'rail.schedule_locations']::regclass[];
+    ELSE
+        tables := ARRAY[target];
+    END IF;
+    FOREACH t IN ARRAY tables LOOP
+        FOREACH p IN ARRAY needed LOOP
+            IF NOT has_table_privilege(role, t, p) THEN
+                RAISE EXCEPTION 'permission denied for table %', t
+                    USING ERRCODE = 'insufficient_privilege',
+                          DETAIL = format('The subscription''s owner, %I, needs %s on the tables that feed "%s" writes, and lacks %s.',
+                                          role, array_to_string(needed, ', '), feed, p);
+            END IF;
+        END LOOP;
+    END LOOP;
+END;
+$$;
+
+
+CREATE OR REPLACE FUNCTION rail_stream._check_options(options jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k text;
+    v jsonb;
+    p text;
+    pv jsonb;
+    result jsonb := '{}';
+    n numeric;
+    limits constant jsonb := jsonb_build_object(
+        'batch_size', jsonb_build_array(1, 100000),
+        'batch_ms', jsonb_build_array(1, 60000),
+        'parallelism', jsonb_build_array(1, coalesce(current_setting('rail_stream.max_workers', true)::int, 256)));
+BEGIN
+    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'subscription options must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR k, v IN SELECT * FROM jsonb_each(options) LOOP
+        IF k = 'start' THEN
+            IF jsonb_typeof(v) <> 'string' THEN
+                RAISE EXCEPTION 'invalid value for option "start": %', v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Use "earliest", "latest" or a timestamp.';
+            ELSIF v #>> '{}' IN ('earliest', 'latest') THEN
+                result := result || jsonb_build_object(k, v);
+            ELSE
+                BEGIN
+                    result := result || jsonb_build_object(k,
+                        to_char((v #>> '{}')::timestamptz AT TIME ZONE 'UTC',
+                                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+                EXCEPTION WHEN data_exception THEN
+                    RAISE EXCEPTION 'invalid value for option "start": %', v
+                        USING ERRCODE = 'invalid_parameter_value',
+                              HINT = 'Use "earliest", "latest" or a timestamp.';
+                END;
+            END IF;
+        ELSIF limits ? k THEN
+            IF jsonb_typeof(v) <> 'number' OR (v #>> '{}')::numeric <> trunc((v #>> '{}')::numeric)
+               OR (v #>> '{}')::numeric NOT BETWEEN (limits -> k ->> 0)::numeric AND (limits -> k ->> 1)::numeric THEN
+                RAISE EXCEPTION 'invalid value for option "%": %', k, v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = format('Use an integer from %s to %s.', limits -> k ->> 0, limits -> k ->> 1);
+            END IF;
+            result := result || jsonb_build_object(k, v);
+        ELSIF k = 'kafka' THEN
+            IF jsonb_typeof(v) <> 'object' THEN
+                RAISE EXCEPTION 'invalid value for option "kafka": %', v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Give librdkafka properties as an object, as in {"security.protocol": "ssl"}.';
+            END IF;
+            FOR p, pv IN SELECT * FROM jsonb_each(v) LOOP
+                -- the value is not shown: it may be a password
+                IF jsonb_typeof(pv) IN ('object', 'array', 'null') THEN
+                    RAISE EXCEPTION 'invalid value for Kafka property "%": a % is not a setting', p, jsonb_typeof(pv)
+                        USING ERRCODE = 'invalid_parameter_value',
+                              HINT = 'Give each property a string, number or boolean.';
+                END IF;
+                -- only connection, security (PEM strings, not files) and fetch
+                -- settings: the list is in C (src/kafka_consumer.c), where the
+                -- worker checks it again before librdkafka sees a property
+                PERFORM rail_stream._check_kafka_property(p, pv #>> '{}');
+            END LOOP;
+            result := result || jsonb_build_object(k,
+                (SELECT coalesce(jsonb_object_agg(e.key, e.value #>> '{}'), '{}')
+                 FROM jsonb_each(v) e));
+        ELSE
+            RAISE EXCEPTION 'unrecognized subscription option "%"', k
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'The options are start, batch_size, batch_ms, parallelism and kafka.';
+        END IF;
+    END LOOP;
+    RETURN result;
+END;
+$$;
+
+
+CREATE OR REPLACE FUNCTION rail_stream.create_subscription(name text, topic text, feed text,
+    brokers text DEFAULT NULL, options jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o jsonb;
+    new_id bigint;
+BEGIN
+    PERFORM rail_stream._require_admin();
+    IF name IS NULL OR topic IS NULL OR feed IS NULL THEN
+        RAISE EXCEPTION 'name, topic and feed must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    o := rail_stream._check_options(coalesce(options, '{}'));
+    -- the feed is checked for the owner by the trigger _check_subscription
+    INSERT INTO rail_stream.subscriptions AS s (name, topic, feed, brokers,
+        start_position, batch_size, batch_ms, parallelism, kafka_properties)
+    VALUES (name, topic, rail_stream._feed_name(feed), brokers,
+            coalesce(o ->> 'start', 'earliest'),
+            (o ->> 'batch_size')::int, (o ->> 'batch_ms')::int,
+            coalesce((o ->> 'parallelism')::int, 1), coalesce(o -> 'kafka', '{}'))
+    RETURNING s.id INTO new_id;
+    RETURN new_id;
+EXCEPTION
+    WHEN unique_violation THEN
+        RAISE EXCEPTION 'subscription "%" already exists', name
+            USING ERRCODE = 'duplicate_object';
+    WHEN check_violation THEN
+        RAISE EXCEPTION 'invalid subscription name "%"', name
+            USING ERRCODE = 'invalid_name',
+                  DETAIL = 'A name has 1 to 100 letters, digits, dots, dashes and underscores; it names the Kafka consumer group.';
+END;
+$$;
+
+
+CREATE OR REPLACE FUNCTION rail_stream.alter_subscription(name text, topic text DEFAULT NULL,
+    feed text DEFAULT NULL, brokers text DEFAULT NULL, options jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s rail_stream.subscriptions;
+    o jsonb;
+BEGIN
+    PERFORM rail_stream._require_admin();
+    s := rail_stream._subscription(name);
+    o := rail_stream._check_options(coalesce(options, '{}'));
+    UPDATE rail_stream.subscriptions u SET
+        topic = coalesce(alter_subscription.topic, u.topic),
+        feed = coalesce(rail_stream._feed_name(alter_subscription.feed), u.feed),
+        brokers = coalesce(alter_subscription.brokers, u.brokers),
+        start_position = coalesce(o ->> 'start', u.start_position),
+        batch_size = coalesce((o ->> 'batch_size')::int, u.batch_size),
+        batch_ms = coalesce((o ->> 'batch_ms')::int, u.batch_ms),
+        parallelism = coalesce((o ->> 'parallelism')::int, u.parallelism),
+        kafka_properties = coalesce(o -> 'kafka', u.kafka_properties),
+        config_version = u.config_version + 1
+    WHERE u.id = s.id;
+    -- offsets belong to the topic they were read from
+    IF alter_subscription.topic IS NOT NULL AND alter_subscription.topic <> s.topic THEN
+        DELETE FROM rail_stream.subscription_offsets WHERE subscription_id = s.id;
+    END IF;
+END;
+$$;
+
+
+DROP FUNCTION rail_stream._replay_message(text, bytea, text, text, text, integer, bigint, timestamptz, jsonb);
+CREATE FUNCTION rail_stream._replay_dead_letter(id bigint) RETURNS bigint
+LANGUAGE c STRICT VOLATILE AS 'MODULE_PATHNAME', 'rs_replay_dead_letter';
+
+
+CREATE OR REPLACE FUNCTION rail_stream.replay_dead_letters(subscription text DEFAULT NULL,
+    ids bigint[] DEFAULT NULL,
+    OUT replayed integer, OUT failed integer, OUT rows_written bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d record;
+    last_id bigint;
+    not_mine integer := 0;
+    cut integer := 0;
+BEGIN
+    PERFORM rail_stream._require_admin();
+    replayed := 0;
+    rows_written := 0;
+    SELECT coalesce(max(x.id), 0) INTO last_id FROM rail_stream.dead_letters x;
+    FOR d IN SELECT x.id, rail_stream._may_manage(x.written_as) AS mine,
+                    x.value_length IS DISTINCT FROM octet_length(x.value) AS is_cut
+             FROM rail_stream.dead_letters x
+             WHERE (replay_dead_letters.subscription IS NULL
+                    OR x.subscription = replay_dead_letters.subscription)
+               AND (ids IS NULL OR x.id = ANY (ids))
+               AND x.id <= last_id
+             ORDER BY x.id LOOP
+        IF NOT d.mine THEN
+            not_mine := not_mine + 1;
+        ELSIF d.is_cut THEN
+            cut := cut + 1;
+        ELSE
+            replayed := replayed + 1;
+            rows_written := rows_written + rail_stream._replay_dead_letter(d.id);
+        END IF;
+    END LOOP;
+    IF not_mine > 0 THEN
+        RAISE NOTICE '% dead letters were left: they are written with the rights of roles you may not act for', not_mine
+            USING HINT = 'Superusers, and administrators who are members of the role in written_as, replay them.';
+    END IF;
+    IF cut > 0 THEN
+        RAISE NOTICE '% dead letters were left: they hold only the start of a message over rail_stream.max_message_size', cut;
+    END IF;
+    SELECT count(*) INTO failed FROM rail_stream.dead_letters x WHERE x.id > last_id;
+END;
+$$;
+
+
+-- alerts.sql
+REVOKE EXECUTE ON FUNCTION rail_stream._wake_sender() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION rail_stream._sync_alert_config() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- it runs as the extension's owner: on no other table
+    IF TG_RELID <> 'rail_stream.alert_config'::regclass THEN
+        RAISE EXCEPTION 'trigger function "_sync_alert_config" only serves rail_stream.alert_config'
+            USING ERRCODE = 'triggered_action_exception';
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        DELETE FROM rail_stream.alert_rules r WHERE r.config_station = OLD.station;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO rail_stream.alert_rules (station, over_minutes, webhook_url, template,
+                                             channel, config_station)
+        VALUES (NEW.station, NEW.alert_over_mins, NEW.webhook_url, NEW.template,
+                NEW.channel, NEW.station);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+REVOKE EXECUTE ON FUNCTION rail_stream._sync_alert_config() FROM PUBLIC;
+
+CREATE FUNCTION rail_stream._render_template(template text, payload jsonb) RETURNS text
+LANGUAGE c STRICT IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'rs_render_template';
+
+
+CREATE OR REPLACE FUNCTION rail_stream.alert_body(template text, payload jsonb) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF template IS NULL THEN
+        RETURN jsonb_build_object('chat_id', nullif(current_setting('rail_stream.telegram_chat_id', true), ''),
+                                  'text', payload->>'text')::text;
+    END IF;
+    RETURN rail_stream._render_template(template, payload);
+END;
+$$;
+
+
+CREATE OR REPLACE FUNCTION rail_stream._raise_alerts() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r rail_stream.alert_rules;
+    tps text;
+    msg text;
+    payload jsonb;
+    alert_id bigint;
+    notice text;
+BEGIN
+    -- it runs as the extension's owner: on no other table
+    IF TG_RELID <> 'rail.movements'::regclass THEN
+        RAISE EXCEPTION 'trigger function "_raise_alerts" only serves rail.movements'
+            USING ERRCODE = 'triggered_action_exception';
+    END IF;
+    SELECT t.tps_description INTO tps FROM rail.tiplocs t WHERE t.tiploc_code = NEW.loc_tiploc;
+    FOR r IN SELECT * FROM rail_stream.alert_rules x
+             WHERE x.enabled AND NEW.timetable_variation > x.over_minutes
+               AND upper(x.station) IN (upper(NEW.loc_name), upper(tps), NEW.loc_tiploc,
+                                        NEW.loc_stanox, NEW.loc_crs)
+    LOOP
+        -- not for trains that start at the station
+        CONTINUE WHEN NEW.origin_tiploc IS NOT NULL AND NEW.origin_tiploc = NEW.loc_tiploc;
+        msg := rail_stream.alert_text(NEW, r.over_minutes);
+        payload := jsonb_build_object('rule_id', r.id, 'station', r.station,
+            'threshold_minutes', r.over_minutes, 'msg_key', NEW.msg_key,
+            'train_id', NEW.train_id, 'train_uid', NEW.train_uid,
+            'location', NEW.loc_name, 'stanox', NEW.loc_stanox,
+            'origin', NEW.origin_name, 'toc', NEW.toc_name,
+            'variation', NEW.variation, 'minutes_late', NEW.timetable_variation,
+            'actual_timestamp', NEW.actual_timestamp, 'text', msg);
+        INSERT INTO rail_stream.alerts AS a (rule_id, msg_key, channel, message, payload,
+                                             body, state, next_attempt_at)
+        VALUES (r.id, NEW.msg_key, r.channel, msg, payload,
+                CASE WHEN r.webhook_url IS NOT NULL THEN rail_stream.alert_body(r.template, payload) END,
+                CASE WHEN r.webhook_url IS NULL THEN 'notify only' ELSE 'pending' END,
+                CASE WHEN r.webhook_url IS NULL THEN NULL ELSE pg_catalog.now() END)
+        ON CONFLICT (rule_id, msg_key) DO NOTHING
+        RETURNING a.id INTO alert_id;
+        IF alert_id IS NOT NULL THEN
+            -- NOTIFY takes less than 8000 bytes: a longer payload is cut to
+            -- the alert's ids (the row has it all), never failing the movement
+            notice := (payload || jsonb_build_object('alert_id', alert_id))::text;
+            IF octet_length(notice) >= 8000 THEN
+                notice := jsonb_build_object('alert_id', alert_id, 'rule_id', r.id,
+                                             'truncated', true)::text;
+            END IF;
+            PERFORM pg_notify(r.channel, notice);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+
+REVOKE EXECUTE ON FUNCTION rail_stream._raise_alerts() FROM PUBLIC;

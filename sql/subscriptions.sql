@@ -59,27 +59,68 @@ REVOKE ALL ON rail_stream.subscriptions FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON rail_stream.subscriptions TO PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('rail_stream.subscriptions', '');
 
--- Workers run as a subscription's owner: only a superuser may make it
--- anyone but the role that writes the row, and nobody may make it a
--- superuser but a superuser.
-CREATE FUNCTION rail_stream._guard_owner() RETURNS trigger
+-- Whether the current user may change or drop the subscriptions of a role:
+-- a superuser, or an administrator who is a member of that role.  Workers
+-- run with their owner's rights, so a superuser's subscriptions are changed
+-- by superusers only, and nobody redirects another team's subscription.
+CREATE FUNCTION rail_stream._may_manage(owner regrole) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r
+                     WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER), false)
+        OR (rail_stream._is_admin()
+            AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles o
+                        WHERE o.oid OPERATOR(pg_catalog.=) owner::oid AND NOT o.rolsuper
+                          AND pg_catalog.pg_has_role(CURRENT_USER, o.oid, 'MEMBER')));
+END;
+
+-- Every change to rail_stream.subscriptions, through the API or not, passes
+-- these checks: who may change the row, who may own it, what its feed may
+-- write as that owner, and which options reach librdkafka.  (The worker
+-- checks the librdkafka properties once more before using them.)
+CREATE FUNCTION rail_stream._check_subscription() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    o jsonb;
 BEGIN
-    IF (SELECT rolsuper FROM pg_roles WHERE rolname = CURRENT_USER) THEN
-        RETURN NEW;
+    IF TG_RELID <> 'rail_stream.subscriptions'::regclass THEN
+        RAISE EXCEPTION 'trigger function "_check_subscription" only checks rail_stream.subscriptions'
+            USING ERRCODE = 'triggered_action_exception';
     END IF;
-    IF (TG_OP = 'INSERT' AND NEW.owner::oid <> (SELECT oid FROM pg_roles WHERE rolname = CURRENT_USER))
-       OR (TG_OP = 'UPDATE' AND NEW.owner IS DISTINCT FROM OLD.owner) THEN
+    PERFORM rail_stream._require_admin();
+    IF TG_OP <> 'INSERT' AND NOT rail_stream._may_manage(OLD.owner) THEN
+        RAISE EXCEPTION 'permission denied to change subscription "%"', OLD.name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('Its workers run as role %s: only members of that role change it, and only superusers change the subscription of a superuser.', OLD.owner);
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    IF NOT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = CURRENT_USER), false)
+       AND ((TG_OP = 'INSERT' AND NEW.owner::oid <> (SELECT oid FROM pg_roles WHERE rolname = CURRENT_USER))
+            OR (TG_OP = 'UPDATE' AND NEW.owner IS DISTINCT FROM OLD.owner)) THEN
         RAISE EXCEPTION 'only a superuser can give a subscription another owner'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    IF TG_OP = 'INSERT' OR NEW.feed IS DISTINCT FROM OLD.feed
+       OR NEW.owner IS DISTINCT FROM OLD.owner THEN
+        NEW.feed := rail_stream._feed_name(NEW.feed);
+        PERFORM rail_stream._check_feed(NEW.feed, NEW.owner);
+    END IF;
+    o := rail_stream._check_options(jsonb_strip_nulls(jsonb_build_object(
+        'start', NEW.start_position, 'batch_size', NEW.batch_size,
+        'batch_ms', NEW.batch_ms, 'parallelism', NEW.parallelism,
+        'kafka', NEW.kafka_properties)));
+    NEW.start_position := o ->> 'start';
+    NEW.kafka_properties := o -> 'kafka';
     RETURN NEW;
 END;
 $$;
-CREATE TRIGGER guard_owner BEFORE INSERT OR UPDATE ON rail_stream.subscriptions
-    FOR EACH ROW EXECUTE FUNCTION rail_stream._guard_owner();
+CREATE TRIGGER check_subscription BEFORE INSERT OR UPDATE OR DELETE ON rail_stream.subscriptions
+    FOR EACH ROW EXECUTE FUNCTION rail_stream._check_subscription();
 
 -- Where each partition of each subscription has got: the next offset to
 -- read, written in the same transaction as the rows of the messages before
@@ -96,16 +137,28 @@ COMMENT ON TABLE rail_stream.subscription_offsets IS
 ALTER TABLE rail_stream.subscription_offsets ENABLE ROW LEVEL SECURITY;
 CREATE POLICY read_all ON rail_stream.subscription_offsets FOR SELECT
     USING (rail_stream._is_admin() OR pg_catalog.pg_has_role(CURRENT_USER, 'pg_monitor', 'USAGE'));
-CREATE POLICY admins_write ON rail_stream.subscription_offsets
-    USING (rail_stream._is_admin()) WITH CHECK (rail_stream._is_admin());
+-- offsets are moved by those who may change the subscription
+CREATE POLICY managers_write ON rail_stream.subscription_offsets
+    USING (rail_stream._may_manage((SELECT s.owner FROM rail_stream.subscriptions s
+                                    WHERE s.id OPERATOR(pg_catalog.=) subscription_id)))
+    WITH CHECK (rail_stream._may_manage((SELECT s.owner FROM rail_stream.subscriptions s
+                                         WHERE s.id OPERATOR(pg_catalog.=) subscription_id)));
 REVOKE ALL ON rail_stream.subscription_offsets FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON rail_stream.subscription_offsets TO PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('rail_stream.subscription_offsets', '');
 
 CREATE INDEX ON rail_stream.dead_letters (subscription, partition);
+ALTER TABLE rail_stream.dead_letters ENABLE ROW LEVEL SECURITY;
+CREATE POLICY admins_read ON rail_stream.dead_letters FOR SELECT
+    USING (rail_stream._is_admin());
+CREATE POLICY managers_delete ON rail_stream.dead_letters FOR DELETE
+    USING (rail_stream._may_manage(written_as));
+GRANT SELECT, DELETE ON rail_stream.dead_letters TO PUBLIC;
 
 CREATE FUNCTION rail_stream._wake_launcher() RETURNS trigger
 LANGUAGE c AS 'MODULE_PATHNAME', 'rs_wake_launcher';
+REVOKE EXECUTE ON FUNCTION rail_stream._wake_launcher() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rail_stream._check_subscription() FROM PUBLIC;
 CREATE TRIGGER wake_launcher AFTER INSERT OR UPDATE OR DELETE ON rail_stream.subscriptions
     FOR EACH STATEMENT EXECUTE FUNCTION rail_stream._wake_launcher();
 
@@ -115,15 +168,19 @@ LANGUAGE c STRICT STABLE AS 'MODULE_PATHNAME', 'rs_check_feed';
 CREATE FUNCTION rail_stream._feed_name(feed text) RETURNS text
 LANGUAGE c STRICT STABLE AS 'MODULE_PATHNAME', 'rs_feed_name';
 
+-- Whether a subscription may set a librdkafka property, and librdkafka
+-- accepts its value.  Properties that load libraries, run commands or read
+-- files are refused before librdkafka sees them, so admins may call it.
 CREATE FUNCTION rail_stream._check_kafka_property(name text, value text) RETURNS void
 LANGUAGE c STRICT STABLE AS 'MODULE_PATHNAME', 'rs_check_kafka_property';
--- librdkafka acts on some properties as they are set (plugin.library.paths)
-REVOKE EXECUTE ON FUNCTION rail_stream._check_kafka_property(text, text) FROM PUBLIC;
 
 -- The owner of a subscription must be able to write what its feed writes:
 -- upserts read the rows they update (SELECT), and Delete transactions and
--- tombstones delete rows.
-CREATE FUNCTION rail_stream._check_feed(feed text) RETURNS void
+-- tombstones delete rows.  Also checked by ingest_message() for its caller,
+-- and after a permission error, to tell a lost grant (stop) from a row that
+-- a row-level security policy refuses (a dead letter).
+CREATE FUNCTION rail_stream._check_feed(feed text, role regrole DEFAULT CURRENT_USER::regrole)
+RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -147,11 +204,11 @@ BEGIN
     END IF;
     FOREACH t IN ARRAY tables LOOP
         FOREACH p IN ARRAY needed LOOP
-            IF NOT has_table_privilege(t, p) THEN
+            IF NOT has_table_privilege(role, t, p) THEN
                 RAISE EXCEPTION 'permission denied for table %', t
                     USING ERRCODE = 'insufficient_privilege',
                           DETAIL = format('The subscription''s owner, %I, needs %s on the tables that feed "%s" writes, and lacks %s.',
-                                          CURRENT_USER, array_to_string(needed, ', '), feed, p);
+                                          role, array_to_string(needed, ', '), feed, p);
             END IF;
         END LOOP;
     END LOOP;
@@ -213,19 +270,15 @@ BEGIN
                           HINT = 'Give librdkafka properties as an object, as in {"security.protocol": "ssl"}.';
             END IF;
             FOR p, pv IN SELECT * FROM jsonb_each(v) LOOP
-                -- Only connection, security and fetch settings: others would let
-                -- a subscription load libraries, run commands or read files as
-                -- the server (plugin.library.paths, sasl.kerberos.kinit.cmd,
-                -- ssl.*.location), or break the offsets kept in PostgreSQL.
-                IF p !~ '^(security\.protocol|sasl\.(mechanisms?|username|password)|ssl\.(ca|certificate|key)\.pem|ssl\.key\.password|ssl\.endpoint\.identification\.algorithm|client\.(id|rack)|fetch\.(wait\.max\.ms|min\.bytes|max\.bytes|error\.backoff\.ms)|max\.partition\.fetch\.bytes|socket\.(timeout\.ms|keepalive\.enable|connection\.setup\.timeout\.ms)|reconnect\.backoff(\.max)?\.ms|metadata\.max\.age\.ms|topic\.metadata\.refresh\.interval\.ms|api\.version\.request|broker\.version\.fallback|isolation\.level|check\.crcs|debug)$' THEN
-                    RAISE EXCEPTION 'Kafka property "%" cannot be set for a subscription', p
-                        USING ERRCODE = 'invalid_parameter_value',
-                              DETAIL = 'Subscriptions take connection, security (PEM strings, not files) and fetch settings; rail_stream sets offsets, groups and brokers itself.';
-                END IF;
+                -- the value is not shown: it may be a password
                 IF jsonb_typeof(pv) IN ('object', 'array', 'null') THEN
-                    RAISE EXCEPTION 'invalid value for Kafka property "%": %', p, pv
-                        USING ERRCODE = 'invalid_parameter_value';
+                    RAISE EXCEPTION 'invalid value for Kafka property "%": a % is not a setting', p, jsonb_typeof(pv)
+                        USING ERRCODE = 'invalid_parameter_value',
+                              HINT = 'Give each property a string, number or boolean.';
                 END IF;
+                -- only connection, security (PEM strings, not files) and fetch
+                -- settings: the list is in C (src/kafka_consumer.c), where the
+                -- worker checks it again before librdkafka sees a property
                 PERFORM rail_stream._check_kafka_property(p, pv #>> '{}');
             END LOOP;
             result := result || jsonb_build_object(k,
@@ -272,8 +325,8 @@ BEGIN
         RAISE EXCEPTION 'name, topic and feed must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    PERFORM rail_stream._check_feed(feed);
     o := rail_stream._check_options(coalesce(options, '{}'));
+    -- the feed is checked for the owner by the trigger _check_subscription
     INSERT INTO rail_stream.subscriptions AS s (name, topic, feed, brokers,
         start_position, batch_size, batch_ms, parallelism, kafka_properties)
     VALUES (name, topic, rail_stream._feed_name(feed), brokers,
@@ -307,9 +360,6 @@ DECLARE
 BEGIN
     PERFORM rail_stream._require_admin();
     s := rail_stream._subscription(name);
-    IF feed IS NOT NULL THEN
-        PERFORM rail_stream._check_feed(feed);
-    END IF;
     o := rail_stream._check_options(coalesce(options, '{}'));
     UPDATE rail_stream.subscriptions u SET
         topic = coalesce(alter_subscription.topic, u.topic),
@@ -417,17 +467,17 @@ $$;
 COMMENT ON FUNCTION rail_stream.reset_offsets(text, text) IS
     'Move a subscription to earliest, latest, a timestamp or given offsets; its workers restart there';
 
-CREATE FUNCTION rail_stream._replay_message(feed text, value bytea, key text,
-    subscription text, topic text, partition integer, "offset" bigint,
-    kafka_timestamp timestamptz, headers jsonb)
-RETURNS bigint
-LANGUAGE c CALLED ON NULL INPUT VOLATILE AS 'MODULE_PATHNAME', 'rs_replay_message';
--- it stores dead letters with any origin: for replay_dead_letters() only
-REVOKE EXECUTE ON FUNCTION rail_stream._replay_message(text, bytea, text, text, text, integer, bigint, timestamptz, jsonb) FROM PUBLIC;
+-- One dead letter through its feed again, with the rights of the role it
+-- was written as (src/sql_api.c); it checks its caller itself.
+CREATE FUNCTION rail_stream._replay_dead_letter(id bigint) RETURNS bigint
+LANGUAGE c STRICT VOLATILE AS 'MODULE_PATHNAME', 'rs_replay_dead_letter';
 
 -- replay_dead_letters(subscription, ids): run stored dead letters through
 -- their feed again, after a fix.  A replayed dead letter is removed; one that
--- fails again is stored again, as a new dead letter.
+-- fails again is stored again, as a new dead letter.  Each runs with the
+-- rights of the role it was written as, so only superusers and members of
+-- that role replay it; others' dead letters, and those that hold only the
+-- start of an oversize message, are left, with a notice.
 CREATE FUNCTION rail_stream.replay_dead_letters(subscription text DEFAULT NULL,
     ids bigint[] DEFAULT NULL,
     OUT replayed integer, OUT failed integer, OUT rows_written bigint)
@@ -435,28 +485,40 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    d rail_stream.dead_letters;
+    d record;
     last_id bigint;
+    not_mine integer := 0;
+    cut integer := 0;
 BEGIN
     PERFORM rail_stream._require_admin();
     replayed := 0;
     rows_written := 0;
-    SELECT coalesce(max(id), 0) INTO last_id FROM rail_stream.dead_letters;
-    FOR d IN DELETE FROM rail_stream.dead_letters x
+    SELECT coalesce(max(x.id), 0) INTO last_id FROM rail_stream.dead_letters x;
+    FOR d IN SELECT x.id, rail_stream._may_manage(x.written_as) AS mine,
+                    x.value_length IS DISTINCT FROM octet_length(x.value) AS is_cut
+             FROM rail_stream.dead_letters x
              WHERE (replay_dead_letters.subscription IS NULL
                     OR x.subscription = replay_dead_letters.subscription)
                AND (ids IS NULL OR x.id = ANY (ids))
                AND x.id <= last_id
-             RETURNING * LOOP
-        replayed := replayed + 1;
-        rows_written := rows_written + rail_stream._replay_message(d.feed,
-            -- a train message of a frame was stored alone: make it a frame again
-            CASE WHEN d.message_index IS NULL THEN d.value
-                 ELSE '\x5b'::bytea || d.value || '\x5d'::bytea END,
-            d.key, d.subscription, d.topic, d.partition, d."offset",
-            d.kafka_timestamp, d.headers);
+             ORDER BY x.id LOOP
+        IF NOT d.mine THEN
+            not_mine := not_mine + 1;
+        ELSIF d.is_cut THEN
+            cut := cut + 1;
+        ELSE
+            replayed := replayed + 1;
+            rows_written := rows_written + rail_stream._replay_dead_letter(d.id);
+        END IF;
     END LOOP;
-    SELECT count(*) INTO failed FROM rail_stream.dead_letters WHERE id > last_id;
+    IF not_mine > 0 THEN
+        RAISE NOTICE '% dead letters were left: they are written with the rights of roles you may not act for', not_mine
+            USING HINT = 'Superusers, and administrators who are members of the role in written_as, replay them.';
+    END IF;
+    IF cut > 0 THEN
+        RAISE NOTICE '% dead letters were left: they hold only the start of a message over rail_stream.max_message_size', cut;
+    END IF;
+    SELECT count(*) INTO failed FROM rail_stream.dead_letters x WHERE x.id > last_id;
 END;
 $$;
 COMMENT ON FUNCTION rail_stream.replay_dead_letters(text, bigint[]) IS

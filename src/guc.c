@@ -26,6 +26,7 @@
 #include "guc.h"
 
 int			rs_max_message_size = 1024;
+int			rs_dead_letter_max_size = 64;
 char	   *rs_database = NULL;
 char	   *rs_brokers = NULL;
 int			rs_batch_size = 100;
@@ -57,6 +58,14 @@ rs_guc_init(void)
 										 "The default matches Kafka's default message.max.bytes."),
 							&rs_max_message_size,
 							1024, 1, 1024 * 1024,
+							PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("rail_stream.dead_letter_max_size",
+							gettext_noop("Sets how much of a message over rail_stream.max_message_size is kept as a dead letter."),
+							gettext_noop("The rest is dropped; the dead letter keeps the whole message's length and SHA-256."),
+							&rs_dead_letter_max_size,
+							64, 0, 1024 * 1024,
 							PGC_SUSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 

@@ -14,6 +14,7 @@
 #define RAIL_STREAM_GUC_H
 
 extern int	rs_max_message_size;
+extern int	rs_dead_letter_max_size;
 extern char *rs_database;
 extern char *rs_brokers;
 extern int	rs_batch_size;

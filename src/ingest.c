@@ -24,9 +24,19 @@
  * the caller's transaction fails as a whole, and nothing is dead-lettered
  * that a retry could have written.
  *
+ * A message larger than rail_stream.max_message_size is not parsed: it
+ * goes straight to the dead letters, where only its first
+ * rail_stream.dead_letter_max_size bytes are kept, with its length and
+ * SHA-256, so that no input makes memory or the table grow without bound.
+ *
+ * A permission error is the message's own only if the role still holds its
+ * table privileges: then a row-level security policy refused that row, and
+ * the message is a dead letter.  A lost grant stops the caller instead.
+ *
  * Dead letters are written as the extension's owner, so that a subscription
- * owner or an ingest_message() caller without rights on the table can still
- * leave one.  The caller must be connected to SPI.  Everything a message
+ * owner or an ingest_message() caller without rights on the dead letters can
+ * still leave one; each records the role whose rights the message was
+ * written with (written_as), and a replay runs with that role's rights.  The caller must be connected to SPI.  Everything a message
  * allocates, including jansson's documents, lives in a context deleted at
  * the end.
  *
@@ -40,6 +50,8 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -52,6 +64,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "guc.h"
 #include "ingest.h"
 #include "sink.h"
 
@@ -65,14 +78,17 @@ typedef struct IngestState
 static bool try_write(IngestState *state, List **units, uint64 *rows,
 					  ErrorData **error);
 static bool try_write_batch(RsMessage *msgs, int n, uint64 *rows);
-static bool catch_message_error(MemoryContext cxt, ResourceOwner owner,
-								ErrorData **error);
+static bool catch_message_error(const RsMessage *msg, MemoryContext cxt,
+								ResourceOwner owner, ErrorData **error);
 static uint64 write_units(IngestState *state, List *units);
 static void note_event_time(RsMessage *msg, const RsRow *row);
-static bool is_message_error(const ErrorData *edata);
+static bool is_message_error(const RsMessage *msg, const ErrorData *edata);
+static bool feed_still_writable(const RsMessage *msg);
+static bool is_oversize(const RsMessage *msg, ErrorData *edata);
 static void dead_letter(const RsMessage *msg, const RsUnit *unit,
 						const ErrorData *edata);
 static void ingest_error_context(void *arg);
+static bytea *make_bytea(const char *data, size_t len);
 
 /*
  * rs_ingest
@@ -86,6 +102,7 @@ rs_ingest(RsMessage *msg, int *dead_letters)
 	MemoryContext msgcxt;
 	IngestState state = {msg, NULL};
 	ErrorData  *error;
+	ErrorData	oversize;
 	List	   *units = NIL;
 	uint64		rows = 0;
 
@@ -93,7 +110,12 @@ rs_ingest(RsMessage *msg, int *dead_letters)
 								   ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(msgcxt);
 
-	if (!try_write(&state, &units, &rows, &error))
+	if (is_oversize(msg, &oversize))
+	{
+		dead_letter(msg, NULL, &oversize);
+		(*dead_letters)++;
+	}
+	else if (!try_write(&state, &units, &rows, &error))
 	{
 		if (list_length(units) <= 1)
 		{
@@ -164,7 +186,7 @@ try_write(IngestState *state, List **units, uint64 *rows, ErrorData **error)
 	PG_CATCH();
 	{
 		error_context_stack = errcallback.previous;
-		ok = catch_message_error(msgcxt, owner, error);
+		ok = catch_message_error(state->msg, msgcxt, owner, error);
 	}
 	PG_END_TRY();
 
@@ -181,7 +203,8 @@ try_write(IngestState *state, List **units, uint64 *rows, ErrorData **error)
  *		error copied into cxt.
  */
 static bool
-catch_message_error(MemoryContext cxt, ResourceOwner owner, ErrorData **error)
+catch_message_error(const RsMessage *msg, MemoryContext cxt,
+					ResourceOwner owner, ErrorData **error)
 {
 	ErrorData  *edata;
 
@@ -191,7 +214,7 @@ catch_message_error(MemoryContext cxt, ResourceOwner owner, ErrorData **error)
 	RollbackAndReleaseCurrentSubTransaction();
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
-	if (!is_message_error(edata))
+	if (!is_message_error(msg, edata))
 		ReThrowError(edata);
 	if (error)
 		*error = edata;
@@ -252,7 +275,7 @@ try_write_batch(RsMessage *msgs, int n, uint64 *rows)
 	PG_CATCH();
 	{
 		error_context_stack = errcallback.previous;
-		ok = catch_message_error(batchcxt, owner, NULL);
+		ok = catch_message_error(state.msg, batchcxt, owner, NULL);
 	}
 	PG_END_TRY();
 
@@ -302,6 +325,31 @@ note_event_time(RsMessage *msg, const RsRow *row)
 }
 
 /*
+ * rs_check_sql_version
+ *		Raise an ERROR unless the extension's SQL objects are the version
+ *		this library was built for: between installing a new library and
+ *		ALTER EXTENSION rail_stream UPDATE, its tables may lack columns
+ *		that it writes.  The caller must be connected to SPI.
+ */
+void
+rs_check_sql_version(void)
+{
+	char	   *installed;
+
+	if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension"
+					" WHERE extname OPERATOR(pg_catalog.=) 'rail_stream'",
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "extension \"rail_stream\" is not installed");
+	installed = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (strcmp(installed, RS_EXTVERSION) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"rail_stream\" is version %s, but its library is version %s",
+						installed, RS_EXTVERSION),
+				 errhint("Update it with ALTER EXTENSION rail_stream UPDATE.")));
+}
+
+/*
  * rs_become_owner
  *		Run as the owner of the extension's tables until rs_restore_user().
  */
@@ -336,12 +384,42 @@ rs_restore_user(const RsSavedUser *saved)
 }
 
 /*
+ * is_oversize
+ *		Whether msg is only a prefix of a value too large to transform; then
+ *		*edata says so.
+ */
+static bool
+is_oversize(const RsMessage *msg, ErrorData *edata)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (msg->total_len == 0)
+		return false;
+
+	/* the error that rs_split_message would raise, without a subtransaction */
+	PG_TRY();
+	{
+		rs_check_message_size(msg->total_len);
+		elog(ERROR, "a prefix of %zu bytes was given for a message of %zu bytes",
+			 msg->len, msg->total_len);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		*edata = *CopyErrorData();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	return true;
+}
+
+/*
  * Does an error belong to the message, so that storing the message as a
  * dead letter is the right answer?  Not if a retry could succeed or if the
  * whole session is in trouble.
  */
 static bool
-is_message_error(const ErrorData *edata)
+is_message_error(const RsMessage *msg, const ErrorData *edata)
 {
 	switch (ERRCODE_TO_CATEGORY(edata->sqlerrcode))
 	{
@@ -355,12 +433,53 @@ is_message_error(const ErrorData *edata)
 		default:
 			break;
 	}
+	/*
+	 * A permission error: a lost grant stops the caller; a row that a
+	 * row-level security policy refuses is the message's own.
+	 */
+	if (edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE)
+		return feed_still_writable(msg);
 	/* a changed or dropped table, not a bad message: stop, do not drain */
-	return edata->sqlerrcode != ERRCODE_INSUFFICIENT_PRIVILEGE &&
-		edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE &&
+	return edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE &&
 		edata->sqlerrcode != ERRCODE_UNDEFINED_TABLE &&
 		edata->sqlerrcode != ERRCODE_UNDEFINED_COLUMN &&
 		edata->sqlerrcode != ERRCODE_UNDEFINED_FUNCTION;
+}
+
+/*
+ * feed_still_writable
+ *		Whether the current user still holds the table privileges that the
+ *		message's feed needs (rail_stream._check_feed), in a subtransaction.
+ */
+static bool
+feed_still_writable(const RsMessage *msg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(msg->feed.name)};
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		if (SPI_execute_with_args("SELECT rail_stream._check_feed($1)",
+								  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not check the privileges of feed \"%s\"",
+				 msg->feed.name);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return ok;
 }
 
 /*
@@ -368,21 +487,27 @@ is_message_error(const ErrorData *edata)
  *		Store a message, or one train message of a frame, with its error.
  *
  * The stored value is the message's raw bytes, unless unit is one of several
- * train messages of a frame: then it is that train message alone.
+ * train messages of a frame: then it is that train message alone.  Of a
+ * message over rail_stream.max_message_size only the first
+ * rail_stream.dead_letter_max_size bytes are stored; value_length and
+ * value_sha256 always describe the whole value.
  */
 static void
 dead_letter(const RsMessage *msg, const RsUnit *unit, const ErrorData *edata)
 {
 	static SPIPlanPtr plan = NULL;
-	Oid			types[16] = {TEXTOID, TEXTOID, INT4OID, INT8OID, TIMESTAMPTZOID,
+	Oid			types[19] = {TEXTOID, TEXTOID, INT4OID, INT8OID, TIMESTAMPTZOID,
 		TEXTOID, JSONBOID, BYTEAOID, INT4OID, INT4OID,
-	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[16];
-	char		nulls[17] = "                ";
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	REGROLEOID, INT8OID, BYTEAOID};
+	Datum		values[19];
+	char		nulls[20] = "                   ";
 	RsSavedUser saved;
-	bytea	   *raw;
 	const char *data = msg->data;
 	size_t		len = msg->len;
+	size_t		total_len;
+	size_t		kept;
+	uint8		sha256[PG_SHA256_DIGEST_LENGTH];
 	bool		part = (unit != NULL && unit->count > 1 && unit->json != NULL);
 	int			ret;
 
@@ -392,17 +517,21 @@ dead_letter(const RsMessage *msg, const RsUnit *unit, const ErrorData *edata)
 							" (feed, topic, partition, \"offset\", kafka_timestamp,"
 							" key, headers, value, message_index, message_count,"
 							" error_message, error_detail, error_hint, error_context, sqlstate,"
-							" subscription)"
+							" subscription, written_as, value_length, value_sha256)"
 							" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-							" $11, $12, $13, $14, $15, $16)", 16, types);
+							" $11, $12, $13, $14, $15, $16, $17, $18, $19)", 19, types);
 	}
 
 	if (part)
 		data = rs_json_dump(unit->json, &len);
-	raw = (bytea *) palloc(VARHDRSZ + len);
-	SET_VARSIZE(raw, VARHDRSZ + len);
-	if (len > 0)
-		memcpy(VARDATA(raw), data, len);
+	total_len = (msg->total_len > 0 && !part) ? msg->total_len : len;
+	if (msg->sha256 != NULL && !part)
+		memcpy(sha256, msg->sha256, sizeof(sha256));
+	else
+		rs_sha256(data, len, sha256);
+	kept = len;
+	if (total_len > (size_t) rs_max_message_size * 1024)
+		kept = Min(len, (size_t) rs_dead_letter_max_size * 1024);
 
 #define SET(i, isnull, datum) \
 	do { values[i] = (isnull) ? (Datum) 0 : (datum); nulls[i] = (isnull) ? 'n' : ' '; } while (0)
@@ -413,7 +542,7 @@ dead_letter(const RsMessage *msg, const RsUnit *unit, const ErrorData *edata)
 	SET(4, msg->topic == NULL, TimestampTzGetDatum(msg->timestamp));
 	SET(5, msg->key == NULL, CStringGetTextDatum(msg->key ? msg->key : ""));
 	SET(6, msg->headers == NULL, PointerGetDatum(msg->headers));
-	SET(7, msg->isnull, PointerGetDatum(raw));
+	SET(7, msg->isnull, PointerGetDatum(make_bytea(data, kept)));
 	SET(8, unit == NULL || unit->index == 0, Int32GetDatum(unit ? unit->index : 0));
 	SET(9, unit == NULL || unit->index == 0, Int32GetDatum(unit ? unit->count : 0));
 	SET(10, false, CStringGetTextDatum(edata->message ? edata->message : "unknown error"));
@@ -423,6 +552,10 @@ dead_letter(const RsMessage *msg, const RsUnit *unit, const ErrorData *edata)
 	SET(14, false, CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode)));
 	SET(15, msg->subscription == NULL,
 		CStringGetTextDatum(msg->subscription ? msg->subscription : ""));
+	SET(16, false, ObjectIdGetDatum(GetUserId()));
+	SET(17, msg->isnull, Int64GetDatum((int64) total_len));
+	SET(18, msg->isnull,
+		PointerGetDatum(make_bytea((const char *) sha256, sizeof(sha256))));
 #undef SET
 
 	rs_become_owner(&saved);
@@ -444,4 +577,32 @@ ingest_error_context(void *arg)
 	if (msg->topic != NULL)
 		errcontext("message at offset %lld in partition %d of topic \"%s\"",
 				   (long long) msg->offset, msg->partition, msg->topic);
+}
+
+/*
+ * rs_sha256
+ *		The SHA-256 of len bytes.
+ */
+void
+rs_sha256(const char *data, size_t len, uint8 *digest)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
+		pg_cryptohash_final(ctx, digest, PG_SHA256_DIGEST_LENGTH) < 0)
+		elog(ERROR, "could not compute a SHA-256 digest");
+	pg_cryptohash_free(ctx);
+}
+
+/* len bytes as a bytea */
+static bytea *
+make_bytea(const char *data, size_t len)
+{
+	bytea	   *result = (bytea *) palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(result, VARHDRSZ + len);
+	if (len > 0)
+		memcpy(VARDATA(result), data, len);
+	return result;
 }

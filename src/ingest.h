@@ -24,6 +24,14 @@ typedef struct RsMessage
 	RsFeed		feed;			/* parsed by rs_feed_parse */
 	const char *data;			/* the value, not NUL-terminated */
 	size_t		len;
+
+	/*
+	 * A value too large to read whole (ingest_message() of a huge argument)
+	 * is given as a prefix in data/len, with its whole length and SHA-256
+	 * here; total_len is 0 when data holds the whole value.
+	 */
+	size_t		total_len;
+	const uint8 *sha256;
 	bool		isnull;			/* no value: a tombstone */
 	const char *key;			/* NUL-terminated, or NULL */
 
@@ -48,7 +56,9 @@ typedef struct RsSavedUser
 
 extern uint64 rs_ingest(RsMessage *msg, int *dead_letters);
 extern uint64 rs_ingest_batch(RsMessage *msgs, int n, int *dead_letters);
+extern void rs_check_sql_version(void);
 extern void rs_become_owner(RsSavedUser *saved);
+extern void rs_sha256(const char *data, size_t len, uint8 *digest);
 extern void rs_restore_user(const RsSavedUser *saved);
 
 #endif							/* RAIL_STREAM_INGEST_H */

@@ -20,6 +20,14 @@
  * offsets are committed to it after each database commit, so that Kafka's
  * lag tools (kafka-consumer-groups, Burrow) see the subscription's progress.
  *
+ * A subscription may set only the librdkafka properties listed in
+ * allowed_properties: connection, security (PEM strings, not files) and
+ * fetch settings.  Others would load libraries (plugin.library.paths), run
+ * commands (sasl.kerberos.kinit.cmd) or read files (ssl.*.location) as the
+ * server's OS user, or break the offsets kept in PostgreSQL.  The list is
+ * checked when a subscription is written (_check_kafka_property) and again
+ * here before any property reaches librdkafka, whatever wrote the row.
+ *
  * Copyright (c) 2026, rail_stream developers
  *
  * IDENTIFICATION
@@ -45,6 +53,24 @@ struct RsKafkaConsumer
 	bool		commit_failed;	/* the last group commit failed */
 };
 
+static const char *const allowed_properties[] = {
+	"security.protocol",
+	"sasl.mechanism", "sasl.mechanisms", "sasl.username", "sasl.password",
+	"ssl.ca.pem", "ssl.certificate.pem", "ssl.key.pem", "ssl.key.password",
+	"ssl.endpoint.identification.algorithm",
+	"client.id", "client.rack",
+	"fetch.wait.max.ms", "fetch.min.bytes", "fetch.max.bytes",
+	"fetch.error.backoff.ms", "max.partition.fetch.bytes",
+	"socket.timeout.ms", "socket.keepalive.enable",
+	"socket.connection.setup.timeout.ms",
+	"reconnect.backoff.ms", "reconnect.backoff.max.ms",
+	"metadata.max.age.ms", "topic.metadata.refresh.interval.ms",
+	"api.version.request", "broker.version.fallback",
+	"isolation.level", "check.crcs", "debug",
+	NULL
+};
+
+static void check_allowed(rd_kafka_conf_t *conf, const char *name);
 static void set_property(rd_kafka_conf_t *conf, const char *name,
 						 const char *value);
 static void set_properties(rd_kafka_conf_t *conf, Jsonb *properties);
@@ -131,7 +157,10 @@ set_properties(rd_kafka_conf_t *conf, Jsonb *properties)
 		if (token == WJB_KEY)
 			name = pnstrdup(v.val.string.val, v.val.string.len);
 		else if (token == WJB_VALUE && v.type == jbvString)
+		{
+			check_allowed(conf, name);
 			set_property(conf, name, pnstrdup(v.val.string.val, v.val.string.len));
+		}
 		else if (token == WJB_VALUE)
 		{
 			rd_kafka_conf_destroy(conf);
@@ -152,8 +181,23 @@ rs_kafka_check_property(const char *name, const char *value)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 
+	check_allowed(conf, name);
 	set_property(conf, name, value);
 	rd_kafka_conf_destroy(conf);
+}
+
+/* Raise an ERROR (destroying conf) unless a subscription may set name. */
+static void
+check_allowed(rd_kafka_conf_t *conf, const char *name)
+{
+	for (int i = 0; allowed_properties[i] != NULL; i++)
+		if (strcmp(name, allowed_properties[i]) == 0)
+			return;
+	rd_kafka_conf_destroy(conf);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("Kafka property \"%s\" cannot be set for a subscription", name),
+			 errdetail("Subscriptions take connection, security (PEM strings, not files) and fetch settings; rail_stream sets offsets, groups and brokers itself.")));
 }
 
 /* Runs inside rd_kafka_consumer_poll(): no ereport, no palloc. */

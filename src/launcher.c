@@ -63,6 +63,7 @@ typedef struct WantedWorker
 	int			worker_index;
 	int			config_version;
 	Oid			owner;
+	bool		owner_exists;	/* false once DROP ROLE removed the owner */
 } WantedWorker;
 
 static BackgroundWorkerHandle **handles;	/* per slot */
@@ -73,6 +74,7 @@ static List *read_wanted(void);
 static void reap_workers(void);
 static void stop_unwanted(List *wanted);
 static void start_wanted(List *wanted);
+static void report_lost_owner(int slot_index, const WantedWorker *w);
 static bool start_worker(int slot, const WantedWorker *w);
 static int	find_slot(const WantedWorker *w);
 static void launcher_detach(int code, Datum arg);
@@ -159,7 +161,9 @@ read_wanted(void)
 
 	if (rs_relation_exists("rail_stream.subscriptions"))
 	{
-		if (SPI_execute("SELECT id, name, config_version, owner::oid, i"
+		if (SPI_execute("SELECT id, name, config_version, owner::oid, i,"
+						" EXISTS (SELECT 1 FROM pg_catalog.pg_roles r"
+						"  WHERE r.oid OPERATOR(pg_catalog.=) owner::oid)"
 						" FROM rail_stream.subscriptions,"
 						" generate_series(0, parallelism - 1) AS i"
 						" WHERE enabled AND NOT paused ORDER BY id, i",
@@ -177,6 +181,7 @@ read_wanted(void)
 			w->config_version = DatumGetInt32(SPI_getbinval(t, d, 3, &isnull));
 			w->owner = DatumGetObjectId(SPI_getbinval(t, d, 4, &isnull));
 			w->worker_index = DatumGetInt32(SPI_getbinval(t, d, 5, &isnull));
+			w->owner_exists = DatumGetBool(SPI_getbinval(t, d, 6, &isnull));
 			wanted = lappend(wanted, w);
 			MemoryContextSwitchTo(spi);
 		}
@@ -221,6 +226,31 @@ reap_workers(void)
 		slot->planned_exit = false;
 		LWLockRelease(rs_shared->lock);
 	}
+}
+
+/*
+ * A subscription whose owner was dropped cannot run: its worker would
+ * connect as a role that no longer exists.  Say so in the status instead,
+ * and look again on the next round.
+ */
+static void
+report_lost_owner(int slot_index, const WantedWorker *w)
+{
+	RsWorkerSlot *slot = rs_slot(slot_index);
+
+	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+	slot->subscription_id = w->subscription_id;
+	slot->worker_index = w->worker_index;
+	slot->config_version = w->config_version;
+	slot->state = RS_STATE_FAILED;
+	slot->pid = 0;
+	slot->restart_at = GetCurrentTimestamp() + USECS_PER_SEC;
+	snprintf(slot->last_error, RS_ERROR_LEN,
+			 "the owner of subscription \"%s\" (role OID %u) no longer exists; "
+			 "a superuser must give it another owner",
+			 w->name, w->owner);
+	slot->last_error_at = GetCurrentTimestamp();
+	LWLockRelease(rs_shared->lock);
 }
 
 /* Terminate workers no subscription wants as they run. */
@@ -295,7 +325,9 @@ start_wanted(List *wanted)
 			slots_logged_full = true;
 			return;
 		}
-		if (!start_worker(slot, w))
+		if (!w->owner_exists)
+			report_lost_owner(slot, w);
+		else if (!start_worker(slot, w))
 			return;
 	}
 	slots_logged_full = false;

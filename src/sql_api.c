@@ -16,18 +16,23 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "catalog/pg_type.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/jsonb.h"
+#include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "commands/trigger.h"
 #include "decode.h"
+#include "guc.h"
 #include "feed_time.h"
 #include "ingest.h"
 #include "json.h"
@@ -56,12 +61,18 @@ PG_FUNCTION_INFO_V1(rs_check_kafka_property);
 PG_FUNCTION_INFO_V1(rs_wake_launcher);
 PG_FUNCTION_INFO_V1(rs_wake_sender);
 PG_FUNCTION_INFO_V1(rs_worker_status);
-PG_FUNCTION_INFO_V1(rs_replay_message);
+PG_FUNCTION_INFO_V1(rs_replay_dead_letter);
 
-static Datum ingest(FunctionCallInfo fcinfo, const char *data, size_t len);
+static Datum ingest(FunctionCallInfo fcinfo);
 static void explode_frame(ReturnSetInfo *rsinfo, const char *data, size_t len);
 static void put_message(ReturnSetInfo *rsinfo, const RsJson *message);
 static Datum decode(FunctionCallInfo fcinfo, RsCodeList list);
+static void value_argument(FunctionCallInfo fcinfo, RsMessage *msg);
+static bool is_compressed(struct varlena *raw);
+static uint8 *sha256_by_slices(struct varlena *raw, Size len);
+static void check_replay(int64 id);
+static Oid	message_of_dead_letter(HeapTuple tuple, TupleDesc desc,
+								   RsMessage *msg);
 
 /*
  * ingest_message(feed text, value text|bytea, key text) RETURNS bigint
@@ -69,31 +80,29 @@ static Datum decode(FunctionCallInfo fcinfo, RsCodeList list);
  * Runs one message through the worker's transform and upsert path and
  * returns the number of rows written.  A bad message is stored in
  * rail_stream.dead_letters instead of raising.  A NULL value is a tombstone.
+ * The caller must hold the privileges that a subscription's owner needs
+ * for the feed: nobody leaves dead letters for tables they cannot write.
  */
 Datum
 rs_ingest_message_text(PG_FUNCTION_ARGS)
 {
-	text	   *value = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
-
-	return ingest(fcinfo, value ? VARDATA_ANY(value) : NULL,
-				  value ? VARSIZE_ANY_EXHDR(value) : 0);
+	return ingest(fcinfo);
 }
 
 Datum
 rs_ingest_message_bytea(PG_FUNCTION_ARGS)
 {
-	bytea	   *value = PG_ARGISNULL(1) ? NULL : PG_GETARG_BYTEA_PP(1);
-
-	return ingest(fcinfo, value ? VARDATA_ANY(value) : NULL,
-				  value ? VARSIZE_ANY_EXHDR(value) : 0);
+	return ingest(fcinfo);
 }
 
 static Datum
-ingest(FunctionCallInfo fcinfo, const char *data, size_t len)
+ingest(FunctionCallInfo fcinfo)
 {
 	RsMessage	msg;
 	int			dead = 0;
 	uint64		rows;
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -101,15 +110,106 @@ ingest(FunctionCallInfo fcinfo, const char *data, size_t len)
 				 errmsg("feed must not be null")));
 	memset(&msg, 0, sizeof(msg));
 	rs_feed_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)), &msg.feed);
-	msg.data = data;
-	msg.len = len;
-	msg.isnull = PG_ARGISNULL(1);
 	msg.key = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
 
 	SPI_connect();
+	rs_check_sql_version();
+	args[0] = CStringGetTextDatum(msg.feed.name);
+	if (SPI_execute_with_args("SELECT rail_stream._check_feed($1)",
+							  1, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not check the privileges of feed \"%s\"", msg.feed.name);
+	value_argument(fcinfo, &msg);
 	rows = rs_ingest(&msg, &dead);
 	SPI_finish();
 	PG_RETURN_INT64((int64) rows);
+}
+
+/*
+ * value_argument
+ *		Point msg at the value argument, without reading more of one over
+ *		rail_stream.max_message_size than the dead letter keeps: then msg
+ *		holds that prefix, the whole length and (unless the value is stored
+ *		compressed, where reading it piecewise would not bound the work) its
+ *		SHA-256.
+ */
+static void
+value_argument(FunctionCallInfo fcinfo, RsMessage *msg)
+{
+	struct varlena *raw;
+	Size		len;
+	Size		keep;
+
+	msg->isnull = PG_ARGISNULL(1);
+	if (msg->isnull)
+		return;
+	raw = (struct varlena *) PG_GETARG_POINTER(1);
+	len = toast_raw_datum_size(PointerGetDatum(raw)) - VARHDRSZ;
+	if (len <= (Size) rs_max_message_size * 1024)
+	{
+		raw = PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(1));
+		msg->data = VARDATA_ANY(raw);
+		msg->len = VARSIZE_ANY_EXHDR(raw);
+		return;
+	}
+
+	keep = Min(len, (Size) rs_dead_letter_max_size * 1024);
+	msg->total_len = len;
+	if (!VARATT_IS_EXTENDED(raw))
+	{
+		uint8	   *digest = palloc(PG_SHA256_DIGEST_LENGTH);
+
+		rs_sha256(VARDATA(raw), len, digest);
+		msg->sha256 = digest;
+		msg->data = VARDATA(raw);
+		msg->len = keep;
+		return;
+	}
+	if (!is_compressed(raw))
+		msg->sha256 = sha256_by_slices(raw, len);
+	raw = pg_detoast_datum_slice(raw, 0, (int32) keep);
+	msg->data = VARDATA_ANY(raw);
+	msg->len = VARSIZE_ANY_EXHDR(raw);
+}
+
+/* Whether a toasted value is stored compressed, inline or on disk */
+static bool
+is_compressed(struct varlena *raw)
+{
+	if (VARATT_IS_EXTERNAL_ONDISK(raw))
+	{
+		struct varatt_external ext;
+
+		VARATT_EXTERNAL_GET_POINTER(ext, raw);
+		return VARATT_EXTERNAL_GET_EXTSIZE(ext) < (uint32) (ext.va_rawsize - VARHDRSZ);
+	}
+	return VARATT_IS_COMPRESSED(raw);
+}
+
+/* The SHA-256 of a toasted value of len bytes, read a slice at a time */
+static uint8 *
+sha256_by_slices(struct varlena *raw, Size len)
+{
+	const Size	slice = 16 * 1024 * 1024;
+	uint8	   *digest = palloc(PG_SHA256_DIGEST_LENGTH);
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (pg_cryptohash_init(ctx) < 0)
+		elog(ERROR, "could not compute a SHA-256 digest");
+	for (Size off = 0; off < len; off += slice)
+	{
+		struct varlena *part = pg_detoast_datum_slice(raw, (int32) off,
+													  (int32) Min(slice, len - off));
+
+		if (pg_cryptohash_update(ctx, (const uint8 *) VARDATA_ANY(part),
+								 VARSIZE_ANY_EXHDR(part)) < 0)
+			elog(ERROR, "could not compute a SHA-256 digest");
+		pfree(part);
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (pg_cryptohash_final(ctx, digest, PG_SHA256_DIGEST_LENGTH) < 0)
+		elog(ERROR, "could not compute a SHA-256 digest");
+	pg_cryptohash_free(ctx);
+	return digest;
 }
 
 /*
@@ -447,38 +547,159 @@ rs_worker_status(PG_FUNCTION_ARGS)
 }
 
 /*
- * _replay_message(feed, value bytea, key, subscription, topic, partition,
- *		offset, kafka_timestamp, headers) RETURNS bigint
+ * _replay_dead_letter(id bigint) RETURNS bigint
  *
- * ingest_message() with a Kafka origin, for replaying dead letters: a
- * message that fails again is stored again with where it came from.
+ * Runs a dead letter through its feed again, with the rights of the role it
+ * was written as, and removes it; one that fails again is stored again, as
+ * a new dead letter.  The caller must be allowed to manage that role's
+ * subscriptions (rail_stream._may_manage), so that a replay never writes
+ * with rights its caller does not hold, nor with a superuser's for anyone
+ * but a superuser.
  */
 Datum
-rs_replay_message(PG_FUNCTION_ARGS)
+rs_replay_dead_letter(PG_FUNCTION_ARGS)
 {
+	int64		id = PG_GETARG_INT64(0);
+	Datum		args[1] = {Int64GetDatum(id)};
+	Oid			types[1] = {INT8OID};
 	RsMessage	msg;
-	bytea	   *value = PG_ARGISNULL(1) ? NULL : PG_GETARG_BYTEA_PP(1);
+	RsSavedUser saved;
+	Oid			written_as;
 	int			dead = 0;
 	uint64		rows;
 
-	memset(&msg, 0, sizeof(msg));
-	rs_feed_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)), &msg.feed);
-	msg.data = value ? VARDATA_ANY(value) : NULL;
-	msg.len = value ? VARSIZE_ANY_EXHDR(value) : 0;
-	msg.isnull = (value == NULL);
-	msg.key = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
-	msg.subscription = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
-	if (!PG_ARGISNULL(4))
-	{
-		msg.topic = text_to_cstring(PG_GETARG_TEXT_PP(4));
-		msg.partition = PG_ARGISNULL(5) ? -1 : PG_GETARG_INT32(5);
-		msg.offset = PG_ARGISNULL(6) ? -1 : PG_GETARG_INT64(6);
-		msg.timestamp = PG_ARGISNULL(7) ? 0 : PG_GETARG_TIMESTAMPTZ(7);
-	}
-	msg.headers = PG_ARGISNULL(8) ? NULL : PG_GETARG_JSONB_P(8);
-
 	SPI_connect();
+	rs_check_sql_version();
+	check_replay(id);
+
+	rs_become_owner(&saved);
+	if (SPI_execute_with_args("DELETE FROM rail_stream.dead_letters d"
+							  " WHERE d.id OPERATOR(pg_catalog.=) $1"
+							  " RETURNING d.feed, d.value, d.key, d.subscription, d.topic,"
+							  " d.partition, d.\"offset\", d.kafka_timestamp, d.headers,"
+							  " d.message_index, d.written_as",
+							  1, types, args, NULL, false, 1) != SPI_OK_DELETE_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "could not take dead letter %lld", (long long) id);
+	rs_restore_user(&saved);
+	written_as = message_of_dead_letter(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, &msg);
+
+	/* as that role, restricted as for maintenance commands */
+	GetUserIdAndSecContext(&saved.userid, &saved.sec_context);
+	SetUserIdAndSecContext(written_as, saved.sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
 	rows = rs_ingest(&msg, &dead);
+	SetUserIdAndSecContext(saved.userid, saved.sec_context);
 	SPI_finish();
 	PG_RETURN_INT64((int64) rows);
+}
+
+/* Raise an ERROR unless the caller may replay dead letter id. */
+static void
+check_replay(int64 id)
+{
+	Datum		args[1] = {Int64GetDatum(id)};
+	Oid			types[1] = {INT8OID};
+	bool		isnull;
+	HeapTuple	tuple;
+	TupleDesc	desc;
+
+	/* as the caller: rows are visible to administrators only */
+	if (SPI_execute_with_args("SELECT rail_stream._may_manage(d.written_as),"
+							  " d.written_as IS NULL, d.written_as::text,"
+							  " d.value_length IS DISTINCT FROM pg_catalog.octet_length(d.value)"
+							  " FROM rail_stream.dead_letters d"
+							  " WHERE d.id OPERATOR(pg_catalog.=) $1",
+							  1, types, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read dead letter %lld", (long long) id);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("dead letter %lld does not exist", (long long) id)));
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	if (DatumGetBool(SPI_getbinval(tuple, desc, 2, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("dead letter %lld does not say whose rights it was written with", (long long) id),
+				 errdetail("It was stored by rail_stream 1.0, which did not record it."),
+				 errhint("As a superuser, set its written_as column to the role whose rights it should be written with.")));
+	if (!DatumGetBool(SPI_getbinval(tuple, desc, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to replay dead letter %lld", (long long) id),
+				 errdetail("It is written with the rights of role %s: only superusers and administrators who are members of that role replay it, and only superusers a superuser's.",
+						   SPI_getvalue(tuple, desc, 3))));
+	if (DatumGetBool(SPI_getbinval(tuple, desc, 4, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("dead letter %lld holds only the start of its message", (long long) id),
+				 errdetail("The message was larger than \"rail_stream.max_message_size\"; value_length and value_sha256 describe it.")));
+}
+
+/*
+ * The message of a dead letter's row (feed, value, key, subscription,
+ * topic, partition, offset, kafka_timestamp, headers, message_index,
+ * written_as); returns written_as.
+ */
+static Oid
+message_of_dead_letter(HeapTuple tuple, TupleDesc desc, RsMessage *msg)
+{
+	bool		isnull;
+	bool		part;
+	Datum		d;
+
+	memset(msg, 0, sizeof(RsMessage));
+	rs_feed_parse(SPI_getvalue(tuple, desc, 1), &msg->feed);
+	d = SPI_getbinval(tuple, desc, 2, &msg->isnull);
+	(void) SPI_getbinval(tuple, desc, 10, &isnull);
+	part = !isnull;
+	if (!msg->isnull)
+	{
+		bytea	   *value = DatumGetByteaPP(d);
+		StringInfoData buf;
+
+		/* a train message of a frame was stored alone: make it a frame */
+		initStringInfo(&buf);
+		if (part)
+			appendStringInfoChar(&buf, '[');
+		appendBinaryStringInfo(&buf, VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
+		if (part)
+			appendStringInfoChar(&buf, ']');
+		msg->data = buf.data;
+		msg->len = buf.len;
+	}
+	msg->key = SPI_getvalue(tuple, desc, 3);
+	msg->subscription = SPI_getvalue(tuple, desc, 4);
+	msg->topic = SPI_getvalue(tuple, desc, 5);
+	if (msg->topic != NULL)
+	{
+		d = SPI_getbinval(tuple, desc, 6, &isnull);
+		msg->partition = isnull ? -1 : DatumGetInt32(d);
+		d = SPI_getbinval(tuple, desc, 7, &isnull);
+		msg->offset = isnull ? -1 : DatumGetInt64(d);
+		d = SPI_getbinval(tuple, desc, 8, &isnull);
+		msg->timestamp = isnull ? 0 : DatumGetTimestampTz(d);
+	}
+	d = SPI_getbinval(tuple, desc, 9, &isnull);
+	msg->headers = isnull ? NULL : DatumGetJsonbP(d);
+	return DatumGetObjectId(SPI_getbinval(tuple, desc, 11, &isnull));
+}
+
+/*
+ * 1.0's _replay_message(), which stored dead letters with any origin and
+ * wrote with its caller's rights: its install script still names it, so
+ * that 1.0 installs and updates, but it refuses to run.
+ */
+PG_FUNCTION_INFO_V1(rs_replay_message);
+
+Datum
+rs_replay_message(PG_FUNCTION_ARGS)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("rail_stream 1.0's _replay_message() is no longer supported"),
+			 errhint("Update the extension with ALTER EXTENSION rail_stream UPDATE.")));
+	PG_RETURN_NULL();
 }

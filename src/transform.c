@@ -113,6 +113,21 @@ rs_qualified_name(Oid relid)
 }
 
 /*
+ * rs_check_message_size
+ *		Raise an ERROR if a message of len bytes is too large to transform.
+ */
+void
+rs_check_message_size(size_t len)
+{
+	if (len > (size_t) rs_max_message_size * 1024)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("message of %zu bytes exceeds the limit of %d kB", len,
+						rs_max_message_size),
+				 errhint("Raise \"rail_stream.max_message_size\" to accept larger messages.")));
+}
+
+/*
  * rs_split_message
  *		Parse a message and cut it into units (List of RsUnit *).
  *
@@ -137,12 +152,7 @@ rs_split_message(const RsFeed *feed, const char *data, size_t len,
 		unit->count = 1;
 		return list_make1(unit);
 	}
-	if (len > (size_t) rs_max_message_size * 1024)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("message of %zu bytes exceeds the limit of %d kB", len,
-						rs_max_message_size),
-				 errhint("Raise \"rail_stream.max_message_size\" to accept larger messages.")));
+	rs_check_message_size(len);
 
 	json = rs_json_parse(data, len, "message");
 	if (feed->kind == RS_FEED_TRUST)

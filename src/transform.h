@@ -85,6 +85,7 @@ typedef struct RsField
 
 /* transform.c */
 extern void rs_feed_parse(const char *spec, RsFeed *feed);
+extern void rs_check_message_size(size_t len);
 extern List *rs_split_message(const RsFeed *feed, const char *data,
 							  size_t len, bool isnull);
 extern List *rs_transform_unit(const RsFeed *feed, const RsUnit *unit,

@@ -239,6 +239,7 @@ load_subscription(int64 id)
 	Datum		d;
 
 	rs_begin_transaction("rail_stream: reading the subscription");
+	rs_check_sql_version();
 	rs_become_owner(&saved);
 	if (SPI_execute_with_args("SELECT name, topic, feed, brokers, start_position,"
 							  " batch_size, batch_ms, parallelism, kafka_properties"

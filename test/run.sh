@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make test: build, install, then
 #   1. pg_regress (test/sql, expected/) on a temporary PostgreSQL, no preload;
-#   2. the TAP tests (test/t) against a real Apache Kafka broker (test/tap.sh).
+#   2. the upgrade test (test/upgrade/run.sh) on the same server;
+#   3. the TAP tests (test/t) against a real Apache Kafka broker (test/tap.sh).
 set -eo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,8 @@ make -s installcheck 2>&1 | tee "$tmp/regress.log" || status=$?
 if [ $status -ne 0 ] && [ -f regression.diffs ]; then
 	cat regression.diffs
 fi
+upgrade_status=0
+TMPDIR=$tmp test/upgrade/run.sh 2>&1 | tee "$tmp/upgrade.log" || upgrade_status=$?
 test/pg_tmp.sh stop "$tmp/pg"
 
 tap_status=0
@@ -32,7 +35,10 @@ test/tap.sh 2>&1 | tee "$tmp/tap.log" || tap_status=$?
 passed=$(grep -c ' \.\.\. ok ' "$tmp/regress.log" || true)
 failed=$(grep -c ' \.\.\. FAILED ' "$tmp/regress.log" || true)
 passed=$((passed + $(grep -cE '^\[[0-9:]+\] test/t/.* ok ' "$tmp/tap.log" || true)))
+passed=$((passed + $(grep -c '^ok - ' "$tmp/upgrade.log" || true)))
+failed=$((failed + $(grep -c '^not ok - ' "$tmp/upgrade.log" || true)))
 failed=$((failed + $(grep -cE '^test/t/.*\(Wstat' "$tmp/tap.log" || true)))
 [ $tap_status -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
+[ $upgrade_status -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 echo "$passed passed, $failed failed"
-[ $status -eq 0 ] && [ $tap_status -eq 0 ]
+[ $status -eq 0 ] && [ $upgrade_status -eq 0 ] && [ $tap_status -eq 0 ]

@@ -46,6 +46,15 @@ SELECT train_id FROM rail.movements WHERE train_id LIKE 'GOOD%' ORDER BY 1;
 SELECT key, sqlstate, error_message, error_detail, length(value) AS bytes,
        message_index, message_count
 FROM rail_stream.dead_letters ORDER BY id;
+-- Of the message over rail_stream.max_message_size only the first
+-- rail_stream.dead_letter_max_size (64 kB) is kept, with the whole one's
+-- length and SHA-256; every other dead letter is whole.
+SELECT key, length(value) AS kept, value_length,
+       value_sha256 = sha256(convert_to('[' || repeat(' ', 10 * 1024 * 1024) || ']', 'UTF8')) AS hash_of_whole
+FROM rail_stream.dead_letters WHERE key = 'ten-mb';
+SELECT count(*) AS whole_and_hashed FROM rail_stream.dead_letters
+WHERE key <> 'ten-mb' AND value_length = length(value) AND value_sha256 = sha256(value);
+SELECT key, written_as FROM rail_stream.dead_letters WHERE key IN ('ten-mb', 'empty');
 -- The raw bytes are kept exactly (here, the invalid UTF-8 and the NUL).
 SELECT key, value FROM rail_stream.dead_letters WHERE key IN ('bad-utf8', 'nul-byte') ORDER BY id;
 

@@ -89,7 +89,7 @@ is($req->{path}, '/bot123:SECRET/sendMessage', 'POSTed to the rule\'s URL');
 is($req->{headers}{'content-type'}, 'application/json', 'as JSON');
 is($req->{body}, $rows->{ $healthy->[0] }{body}, 'the body is the alert\'s, byte for byte');
 is_deeply(JSON::PP->new->decode($req->{body}), {
-	chat_id => '-364377679', parse_mode => 'markdown',
+	chat_id => '-364377679',
 	text => 'Train from an unknown origin arrived at Leeds 50 MINS LATE (alert threshold: 45 mins). Train id WH00000001 is operated by London North Eastern Railway' },
 	'in Telegram\'s sendMessage shape with the talk\'s text');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM rail_stream.alerts WHERE id IN ('

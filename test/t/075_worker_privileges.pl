@@ -1,0 +1,77 @@
+# The privilege model where only a running worker shows it:
+#   - a row that a row-level security policy refuses is a dead letter, its
+#     neighbours land, and the partition goes on (not a stopped worker);
+#   - a librdkafka property written past the API by a superuser (as a
+#     restored dump or a careless UPDATE could) never reaches librdkafka:
+#     the worker refuses it and says so in the status;
+#   - a subscription whose owner was dropped says why it does not run.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use RailStream::Test;
+
+brokers();
+create_topic('guarded', 1);
+my $node = rail_node('privileges');
+$node->safe_psql('postgres', q{
+	CREATE ROLE rail_stream_admin;
+	CREATE ROLE feeder LOGIN IN ROLE rail_stream_admin;
+	CREATE TABLE public.readings (id int PRIMARY KEY, site text);
+	GRANT SELECT, INSERT, UPDATE, DELETE ON public.readings TO feeder;
+	ALTER TABLE public.readings ENABLE ROW LEVEL SECURITY;
+	CREATE POLICY only_leeds ON public.readings USING (true) WITH CHECK (site = 'LEEDS');
+	SET ROLE feeder;
+	SELECT rail_stream.create_subscription('guarded', 'guarded', 'json:public.readings', NULL,
+	                                       '{"batch_size": 10}');
+});
+
+# 9. every third reading is for a site the policy refuses
+my @lines = map { my $site = $_ % 3 == 0 ? 'YORK' : 'LEEDS'; qq(r$_\t{"id": $_, "site": "$site"}) } 1 .. 30;
+produce_lines('guarded', \@lines, '-K', "\t");
+wait_for($node, 'SELECT count(*) FROM public.readings', '20', 'the readings the policy allows land');
+wait_for($node,
+	q{SELECT count(*) FROM rail_stream.dead_letters WHERE sqlstate = '42501' AND written_as = 'feeder'::regrole},
+	'10', 'each refused reading is a dead letter, written as the owner');
+wait_for($node,
+	q{SELECT committed_offset FROM rail_stream.subscription_status WHERE subscription = 'guarded'},
+	'30', 'the partition goes on past them');
+is($node->safe_psql('postgres',
+	q{SELECT string_agg(key, ',' ORDER BY "offset") FROM rail_stream.dead_letters}),
+	join(',', map { "r$_" } grep { $_ % 3 == 0 } 1 .. 30), 'the dead letters are exactly the refused ones');
+
+# 1. a forbidden property written directly by a superuser: the trigger
+# refuses it even then; with the trigger disabled (as a restore might),
+# the worker refuses it before librdkafka sees it
+my ($ret, $out, $err) = $node->psql('postgres', q{UPDATE rail_stream.subscriptions
+	SET kafka_properties = '{"sasl.kerberos.kinit.cmd": "touch /tmp/rail_stream_pwned"}'});
+like($err, qr/Kafka property "sasl.kerberos.kinit.cmd" cannot be set/, 'the trigger refuses it for a superuser too');
+$node->safe_psql('postgres', q{
+	ALTER TABLE rail_stream.subscriptions DISABLE TRIGGER check_subscription;
+	UPDATE rail_stream.subscriptions
+	SET kafka_properties = '{"sasl.kerberos.kinit.cmd": "touch /tmp/rail_stream_pwned"}',
+	    config_version = config_version + 1;
+	ALTER TABLE rail_stream.subscriptions ENABLE TRIGGER check_subscription;
+});
+wait_for($node,
+	q{SELECT last_error LIKE '%Kafka property "sasl.kerberos.kinit.cmd" cannot be set%'
+	  FROM rail_stream.subscription_status WHERE subscription = 'guarded'},
+	't', 'the worker refuses the property and says so');
+ok(!-e '/tmp/rail_stream_pwned', 'no command ran');
+
+# 10. the owner is dropped: the status says why nothing runs
+$node->safe_psql('postgres', q{
+	UPDATE rail_stream.subscriptions SET kafka_properties = '{}', config_version = config_version + 1;
+	REVOKE ALL ON public.readings FROM feeder;
+	DROP POLICY only_leeds ON public.readings;
+	DROP ROLE feeder;
+});
+wait_for($node,
+	q{SELECT state || ': ' || last_error FROM rail_stream.subscription_status WHERE subscription = 'guarded'},
+	'failed: the owner of subscription "guarded" (role OID '
+	  . $node->safe_psql('postgres', q{SELECT owner::oid FROM rail_stream.subscriptions}) . ') no longer exists; a superuser must give it another owner',
+	'the status says the owner is gone');
+
+$node->stop;
+done_testing();
