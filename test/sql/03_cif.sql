@@ -21,10 +21,24 @@ SELECT tiploc_code, transaction_type, nalco, stanox, crs_code, description,
 FROM rail.tiplocs WHERE tiploc_code IN ('BURGESH', 'AACHEN', 'LEEDS')
 ORDER BY tiploc_code;
 
--- One schedule per schedule key; power types decoded; STP cancellations
--- have no calling points and no power type.
-SELECT count(*) AS schedules, count(DISTINCT schedule_key) AS keys FROM rail.schedules;
-SELECT (SELECT count(*) FROM cif_lines WHERE line LIKE '{"JsonScheduleV1"%') AS in_file;
+-- One schedule per schedule record of the file, under its key: the keys
+-- and calling points are read here from the JSON by PostgreSQL, not by the
+-- feed's code, and the table must hold exactly those keys (EXCEPT ALL both
+-- ways: a missing, extra or doubled key shows as a count).  Power types
+-- decoded; STP cancellations have no calling points and no power type.
+CREATE TEMP TABLE file_schedules AS
+SELECT (s->>'CIF_train_uid') || '/' || (s->>'schedule_start_date') || '/'
+           || (s->>'CIF_stp_indicator') AS schedule_key,
+       jsonb_array_length(coalesce(s->'schedule_segment'->'schedule_location', '[]'))
+           AS locations
+FROM (SELECT line::jsonb->'JsonScheduleV1' AS s FROM cif_lines
+      WHERE line LIKE '{"JsonScheduleV1"%') f;
+SELECT (SELECT count(*) FROM rail.schedules) AS schedules,
+       (SELECT count(*) FROM file_schedules) AS in_file,
+       (SELECT count(*) FROM (SELECT schedule_key FROM file_schedules
+                              EXCEPT ALL SELECT schedule_key FROM rail.schedules) d) AS missing,
+       (SELECT count(*) FROM (SELECT schedule_key FROM rail.schedules
+                              EXCEPT ALL SELECT schedule_key FROM file_schedules) d) AS not_in_file;
 SELECT stp_indicator, power_type, power_type_desc, count(*),
        sum(num_stops) FILTER (WHERE num_stops = 0) AS no_stops
 FROM rail.schedules GROUP BY 1, 2, 3 ORDER BY 1, 2;
@@ -37,8 +51,16 @@ SELECT seq, location_type, tiploc_code, arrival, departure, pass,
        public_arrival, public_departure, platform, pathing_allowance
 FROM rail.schedule_locations WHERE schedule_key = 'W65870/2018-05-26/P'
 ORDER BY seq LIMIT 5;
+-- Every schedule has as many calling points as its record in the file.
 SELECT (SELECT count(*) FROM rail.schedule_locations) AS locations,
-       (SELECT sum(num_stops) FROM rail.schedules) AS stops;
+       (SELECT sum(num_stops) FROM rail.schedules) AS stops,
+       (SELECT sum(locations) FROM file_schedules) AS in_file;
+SELECT count(*) AS schedules_with_other_locations
+FROM (SELECT schedule_key, locations FROM file_schedules
+      EXCEPT
+      SELECT s.schedule_key, count(l.schedule_key)
+      FROM rail.schedules s LEFT JOIN rail.schedule_locations l USING (schedule_key)
+      GROUP BY s.schedule_key) d;
 
 -- Associations, and the demo's own sample with its bus and ECS schedules.
 CREATE TEMP TABLE demo_lines (n serial, line text);

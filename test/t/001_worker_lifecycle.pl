@@ -7,6 +7,29 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use RailStream::Test;
 
+# The stored offsets of a subscription, as "partition:next_offset,...".
+sub stored_offsets
+{
+	my ($name) = @_;
+	return qq{SELECT string_agg(o.partition || ':' || o.next_offset, ',' ORDER BY o.partition)
+		FROM rail_stream.subscription_offsets o
+		JOIN rail_stream.subscriptions s ON s.id = o.subscription_id
+		WHERE s.name = '$name'};
+}
+
+# Wait until the broker's high watermark of a partition reaches an offset.
+sub wait_for_high_watermark
+{
+	my ($topic, $partition, $offset) = @_;
+	my $deadline = time + 180;
+	while (time < $deadline)
+	{
+		return 1 if (high_watermarks($topic)->{$partition} // -1) >= $offset;
+		sleep 1;
+	}
+	return 0;
+}
+
 brokers();
 create_topic('lifecycle', 2);
 my $node = rail_node('lifecycle', "rail_stream.batch_ms = 1000\nrail_stream.batch_size = 1000");
@@ -59,12 +82,29 @@ wait_for($node, q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'ra
 	'0', 'pause stops the worker');
 is($node->safe_psql('postgres', q{SELECT DISTINCT state FROM rail_stream.subscription_status}),
 	'paused', 'the status says paused');
+
+# While paused, messages reach the broker (its high watermark moves) and a
+# live worker of another subscription of the same topic reads them, but the
+# paused subscription's stored offsets stay where they were; on resume it
+# consumes exactly those messages.
 produce_lines('lifecycle', [ map { qq({"id":$_,"body":"m$_"}) } 211 .. 220 ], '-p', '1');
-sleep 2;
+ok(wait_for_high_watermark('lifecycle', 1, 20), 'the broker has the messages sent while paused');
+$node->safe_psql('postgres', q{
+	CREATE TABLE public.witness (id int PRIMARY KEY, body text);
+	SELECT rail_stream.create_subscription('witness', 'lifecycle', 'json:public.witness');
+});
+wait_for($node, stored_offsets('witness'), '0:200,1:20',
+	'a running subscription of the same topic reads up to the high watermarks');
+is($node->safe_psql('postgres', stored_offsets('lifecycle')), '0:200,1:10',
+	'the paused subscription\'s stored offsets did not move');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM public.events'), '210',
 	'nothing is consumed while paused');
+$node->safe_psql('postgres', q{SELECT rail_stream.drop_subscription('witness')});
 $node->safe_psql('postgres', q{SELECT rail_stream.resume_subscription('lifecycle')});
 wait_for($node, 'SELECT count(*) FROM public.events', '220', 'resume catches up');
+wait_for($node, stored_offsets('lifecycle'), '0:200,1:20', 'resume stores the offsets past them');
+is($node->safe_psql('postgres', q{SELECT min(id) || '-' || max(id) || ' ' || count(*)
+	FROM public.events WHERE id > 210}), '211-220 10', 'resume consumes exactly the held-back messages');
 
 # DROP EXTENSION stops every worker; the launcher stays, idle
 $node->safe_psql('postgres', 'DROP EXTENSION rail_stream CASCADE');
@@ -84,7 +124,7 @@ cmp_ok(time - $t0, '<', 20, 'the server stops promptly');
 
 # DROP DATABASE of the workers' database goes through: the workers and the
 # launcher step aside (the launcher until the server restarts).
-my $railway = rail_node('railway', "rail_stream.database = 'railway'");
+my $railway = rail_node('railway', "rail_stream.database = 'railway'\nlog_min_messages = debug1");
 $railway->safe_psql('postgres', 'CREATE DATABASE railway');
 $railway->safe_psql('railway', q{
 	CREATE EXTENSION rail_stream;
@@ -94,14 +134,19 @@ $railway->safe_psql('railway', q{
 wait_for($railway, q{SELECT count(*) FROM pg_stat_activity
 	WHERE backend_type = 'rail_stream ingest' AND datname = 'railway'}, '1',
 	'a worker runs in database railway');
+my $log_offset = -s $railway->logfile;
 my ($ret, $out, $err) = $railway->psql('postgres', 'DROP DATABASE railway');
 is($ret, 0, 'DROP DATABASE of the workers\' database succeeds') or diag($err);
 is($railway->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
 	WHERE backend_type IN ('rail_stream ingest', 'rail_stream launcher')}), '0',
 	'its workers and launcher are gone');
-sleep 6;
+# The postmaster forgets a worker it will never start again, and says so
+# at DEBUG1: then, and only then, the launcher cannot come back.
+ok(eval { $railway->wait_for_log(
+	qr/unregistering background worker "rail_stream launcher"/, $log_offset) },
+	'the postmaster unregisters the launcher: it is not restarted');
 is($railway->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
-	WHERE backend_type = 'rail_stream launcher'}), '0', 'and the launcher is not restarted');
+	WHERE backend_type = 'rail_stream launcher'}), '0', 'and the launcher is not running');
 $railway->stop('fast');
 
 done_testing();

@@ -8,6 +8,29 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use RailStream::Test;
 
+# The stored offsets of a subscription, as "partition:next_offset,...".
+sub stored_offsets
+{
+	my ($name) = @_;
+	return qq{SELECT string_agg(o.partition || ':' || o.next_offset, ',' ORDER BY o.partition)
+		FROM rail_stream.subscription_offsets o
+		JOIN rail_stream.subscriptions s ON s.id = o.subscription_id
+		WHERE s.name = '$name'};
+}
+
+# Wait until the broker's high watermark of a partition reaches an offset.
+sub wait_for_high_watermark
+{
+	my ($topic, $partition, $offset) = @_;
+	my $deadline = time + 180;
+	while (time < $deadline)
+	{
+		return 1 if (high_watermarks($topic)->{$partition} // -1) >= $offset;
+		sleep 1;
+	}
+	return 0;
+}
+
 brokers();
 create_topic('mixed', 2);
 my $node = rail_node('bad');
@@ -79,13 +102,29 @@ ok($node->poll_query_until('postgres', q{SELECT string_agg(station, ',' ORDER BY
 $node->safe_psql('postgres', q{SELECT rail_stream.pause_subscription('alerts')});
 ok($node->poll_query_until('postgres', q{SELECT state FROM rail_stream.subscription_status
 	WHERE subscription = 'alerts'}, 'paused'), 'paused');
+# While paused, the message reaches the broker (its high watermark moves)
+# and a live worker of another subscription of the same topic reads it, but
+# the paused subscription's stored offset stays where it was.
+my $paused_at = $node->safe_psql('postgres', stored_offsets('alerts'));
+is($paused_at, '0:4', 'the paused subscription stored the offset past the tombstone');
 produce_lines('alert_config', [ 'YORK:{"STATION":"YORK","ALERT_OVER_MINS":"10"}' ], '-K:');
-sleep 2;
+ok(wait_for_high_watermark('alert_config', 0, 5), 'the broker has the message sent while paused');
+$node->safe_psql('postgres', q{
+	CREATE TABLE public.alert_witness (station text PRIMARY KEY, alert_over_mins int);
+	SELECT rail_stream.create_subscription('witness', 'alert_config', 'json:public.alert_witness');
+});
+ok($node->poll_query_until('postgres', stored_offsets('witness'), '0:5'),
+	'a running subscription of the same topic reads up to the high watermark');
+is($node->safe_psql('postgres', stored_offsets('alerts')), $paused_at,
+	'the paused subscription\'s stored offset did not move');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM public.alert_config WHERE station = 'YORK'}),
 	'0', 'nothing is consumed while paused');
+$node->safe_psql('postgres', q{SELECT rail_stream.drop_subscription('witness')});
 $node->safe_psql('postgres', q{SELECT rail_stream.resume_subscription('alerts')});
 ok($node->poll_query_until('postgres', q{SELECT count(*) FROM public.alert_config WHERE station = 'YORK'}, '1'),
 	'resume consumes it');
+ok($node->poll_query_until('postgres', stored_offsets('alerts'), '0:5'),
+	'and stores the offset past it');
 
 $node->safe_psql('postgres', q{DELETE FROM public.alert_config;
 	SELECT rail_stream.reset_offsets('alerts', '{"0": 1}')});
@@ -103,10 +142,17 @@ $node->safe_psql('postgres', q{DELETE FROM public.alert_config;
 ok($node->poll_query_until('postgres', qq{SELECT count(*) FROM rail_stream.subscription_status
 	WHERE subscription = 'alerts' AND state = 'running' AND pid <> $pid}, '1'),
 	'reset restarts the worker');
-sleep 1;
-is($node->safe_psql('postgres', 'SELECT count(*) FROM public.alert_config'), '0',
-	'reset to latest reads nothing old');
-$node->safe_psql('postgres', q{SELECT rail_stream.reset_offsets('alerts', now()::text)});
+# The restarted worker stores where "latest" is before it reads; a message
+# sent after that is read, and it alone: the old ones come before it.
+ok($node->poll_query_until('postgres', stored_offsets('alerts'), '0:5'),
+	'the restarted worker stores the high watermark as its offset');
+produce_lines('alert_config', [ 'SELBY:{"STATION":"SELBY","ALERT_OVER_MINS":"2"}' ], '-K:');
+ok($node->poll_query_until('postgres', stored_offsets('alerts'), '0:6'),
+	'the message sent after the reset is consumed');
+is($node->safe_psql('postgres', q{SELECT string_agg(station, ',' ORDER BY station) FROM public.alert_config}),
+	'SELBY', 'reset to latest reads nothing old');
+$node->safe_psql('postgres', q{DELETE FROM public.alert_config;
+	SELECT rail_stream.reset_offsets('alerts', now()::text)});
 produce_lines('alert_config', [ 'HULL:{"STATION":"HULL","ALERT_OVER_MINS":"1"}' ], '-K:');
 ok($node->poll_query_until('postgres', q{SELECT string_agg(station, ',') FROM public.alert_config}, 'HULL'),
 	'reset to a time reads what came after it');
