@@ -40,9 +40,13 @@ FROM rail_stream.alerts a JOIN rail_stream.alert_rules r ON r.id = a.rule_id
 ORDER BY a.msg_key, r.over_minutes;
 
 -- Re-sent, and corrected: still one alert per rule and movement.
+SELECT count(*) AS alerts_before FROM rail_stream.alerts \gset
 SELECT rail_stream.ingest_message('trust', :'late50');
 SELECT rail_stream.ingest_message('trust', replace(:'late50', '"50"', '"55"'));
-SELECT count(*), count(DISTINCT (rule_id, msg_key)) FROM rail_stream.alerts;
+SELECT count(*) - :alerts_before AS new_alerts FROM rail_stream.alerts;
+SELECT string_agg(r.over_minutes::text, ',' ORDER BY r.over_minutes) AS rules
+FROM rail_stream.alerts a JOIN rail_stream.alert_rules r ON r.id = a.rule_id
+WHERE a.msg_key = 'ALERT00001/ARRIVAL/17132';
 
 -- A train that starts at the station does not alert there: an activation
 -- of the demo's bus N41220, which runs from LEEDS.
