@@ -26,9 +26,26 @@
 #                        "log.retention.ms=60000"); later keys win
 #   JAVA_HOME / JAVA     java to use (default: java on PATH)
 #
+# Listeners, all on 127.0.0.1 and random free ports:
+#   PLAINTEXT   the bootstrap address that `start` prints
+#   SSL         TLS, server certificate only (no client certificates)
+#   SASL_SSL    TLS plus SASL SCRAM-SHA-512, user "rail" with a random password
+# The certificates come from a throwaway CA made with openssl on the first
+# start (EC P-256 keys); the broker's is valid for 127.0.0.1 and localhost.
+# The SCRAM user is created when the storage is formatted (--add-scram).
+#
 # <dir> layout: server.properties, ports, kafka.pid, kafka.log (broker
-# stdout/stderr), format.log, data/ (log.dirs, incl. the KRaft metadata log).
-# Data survives stop/start; delete <dir> for a clean broker.
+# stdout/stderr), format.log, data/ (log.dirs, incl. the KRaft metadata log),
+# tls/ (the CA's and the broker's keys and certificates), and what clients
+# of the secured listeners need:
+#   ssl_bootstrap        127.0.0.1:<port> of the SSL listener
+#   sasl_ssl_bootstrap   127.0.0.1:<port> of the SASL_SSL listener
+#   ca.pem               the CA certificate (for ssl.ca.pem / ssl.ca.location)
+#   sasl_username        the SCRAM-SHA-512 user
+#   sasl_password        its password (mode 600)
+#   kcat-ssl.conf, kcat-sasl_ssl.conf   `kcat -F` files for the two listeners
+# Data, certificates and password survive stop/start; delete <dir> for a
+# clean broker.
 set -euo pipefail
 unset CDPATH  # `cd` in $(...) must not print anything
 
@@ -166,12 +183,14 @@ wait_gone() {
 # True if something accepts TCP connections on 127.0.0.1:port.
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# A random free port in 20000..44999 (racy, but good enough for tests).
+# A random free port in 20000..44999, none of the arguments (racy, but
+# good enough for tests).
 free_port() {
-    local port avoid=${1:-0}
+    local port
     for _ in {1..100}; do
         port=$((20000 + RANDOM % 25000))
-        ((port != avoid)) && ! port_in_use "$port" && { echo "$port"; return; }
+        [[ " $* " == *" $port "* ]] && continue
+        port_in_use "$port" || { echo "$port"; return; }
     done
     die "no free port found"
 }
@@ -181,6 +200,32 @@ broker_answers() {
     local out
     out=$(kcat -L -b "$1" -m 2 2>/dev/null) || return 1
     [[ $out == *"broker 1 at"* ]]
+}
+
+# kcat reads metadata through the SSL listener, verifying the broker's
+# certificate against ca.pem, and the SASL_SSL listener accepts connections.
+# Not kcat over SASL_SSL: librdkafka before 2.6.1 (Debian 12 has 2.0.2)
+# fails SCRAM against Kafka 4.x, whose nonce check is strict (librdkafka
+# #4895); Kafka's own clients, and librdkafka >= 2.6.1, authenticate.
+secured_listeners_answer() {
+    local dir=$1 out aport
+    for _ in {1..8}; do
+        out=$(kcat -F "$dir/kcat-ssl.conf" -L -m 2 2>&1) &&
+            [[ $out == *"broker 1 at"* ]] && break
+        sleep 0.25
+    done
+    [[ $out == *"broker 1 at"* ]] || { log "kcat -F kcat-ssl.conf: $out"; return 1; }
+    aport=$(<"$dir/sasl_ssl_bootstrap")
+    port_in_use "${aport##*:}" || { log "nothing listens on $aport"; return 1; }
+}
+
+# Random letters and digits (a password that needs no quoting anywhere).
+random_word() {
+    local word=''
+    while ((${#word} < $1)); do
+        word+=$(head -c 64 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9')
+    done
+    echo "${word:0:$1}"
 }
 
 # Kafka Uuid: 16 random bytes, base64url without padding (22 chars).  Kafka
@@ -198,8 +243,66 @@ new_cluster_id() {
 
 # ---------------------------------------------------------------- start ----
 
+# A throwaway CA and a broker certificate for 127.0.0.1 and localhost, made
+# once per <dir>: a restarted broker keeps them, so clients that trust its
+# CA still do.  EC keys take milliseconds, and openssl 3 writes them in
+# unencrypted PKCS#8, which Kafka's PEM key store reads (KIP-651): no
+# keytool (a JVM start) needed.  The key store is the key, then the chain.
+make_certificates() {
+    local dir=$1 tls=$1/tls
+    [[ -f $tls/broker-keystore.pem && -f $dir/ca.pem ]] && return 0
+    command -v openssl >/dev/null || die "openssl not found (apt-get install openssl)"
+    rm -rf "$tls"
+    mkdir -p "$tls"
+    chmod 700 "$tls"
+    if ! {
+        openssl req -x509 -new -noenc -newkey ec \
+            -pkeyopt ec_paramgen_curve:prime256v1 \
+            -keyout "$tls/ca.key" -out "$tls/ca.pem" -days 3650 \
+            -subj "/CN=rail_stream test CA $(random_word 8)" \
+            -addext basicConstraints=critical,CA:TRUE \
+            -addext keyUsage=critical,keyCertSign,cRLSign &&
+        openssl req -new -noenc -newkey ec \
+            -pkeyopt ec_paramgen_curve:prime256v1 \
+            -keyout "$tls/broker.key" -out "$tls/broker.csr" \
+            -subj /CN=localhost &&
+        openssl x509 -req -in "$tls/broker.csr" -CA "$tls/ca.pem" \
+            -CAkey "$tls/ca.key" -set_serial "0x$(openssl rand -hex 16)" \
+            -days 3650 -out "$tls/broker.pem" -extfile <(printf '%s\n' \
+                'subjectAltName=IP:127.0.0.1,DNS:localhost' \
+                'basicConstraints=critical,CA:FALSE' \
+                'keyUsage=critical,digitalSignature,keyEncipherment' \
+                'extendedKeyUsage=serverAuth')
+    } >"$tls/openssl.log" 2>&1; then
+        cat "$tls/openssl.log" >&2
+        die "could not make the test certificates"
+    fi
+    cat "$tls/broker.key" "$tls/broker.pem" "$tls/ca.pem" >"$tls/broker-keystore.pem"
+    cp "$tls/ca.pem" "$dir/ca.pem"
+}
+
+# What clients of the SSL and SASL_SSL listeners need, as files in <dir>.
+write_client_files() {
+    local dir=$1 sport=$2 aport=$3
+    echo "127.0.0.1:$sport" >"$dir/ssl_bootstrap"
+    echo "127.0.0.1:$aport" >"$dir/sasl_ssl_bootstrap"
+    printf '%s\n' "bootstrap.servers=127.0.0.1:$sport" \
+        security.protocol=ssl "ssl.ca.location=$dir/ca.pem" \
+        >"$dir/kcat-ssl.conf"
+    [[ -f $dir/sasl_password ]] || return 0
+    (
+        umask 077
+        printf '%s\n' "bootstrap.servers=127.0.0.1:$aport" \
+            security.protocol=sasl_ssl "ssl.ca.location=$dir/ca.pem" \
+            sasl.mechanisms=SCRAM-SHA-512 \
+            "sasl.username=$(<"$dir/sasl_username")" \
+            "sasl.password=$(<"$dir/sasl_password")" \
+            >"$dir/kcat-sasl_ssl.conf"
+    )
+}
+
 write_server_properties() {
-    local dir=$1 port=$2 cport=$3
+    local dir=$1 port=$2 cport=$3 sport=$4 aport=$5
     cat >"$dir/server.properties" <<EOF
 # Generated by test/kafka/kafka.sh; rewritten on every start.
 # One combined broker+controller node with a static quorum of itself
@@ -207,12 +310,22 @@ write_server_properties() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=PLAINTEXT://127.0.0.1:$port,SSL://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$aport,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SSL://127.0.0.1:$sport,SASL_SSL://127.0.0.1:$aport
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL
 log.dirs=$dir/data
+
+# TLS of the SSL and SASL_SSL listeners: a PEM key store (unencrypted key,
+# then the certificate chain); clients are not asked for certificates.
+ssl.keystore.type=PEM
+ssl.keystore.location=$dir/tls/broker-keystore.pem
+ssl.client.auth=none
+# SASL_SSL takes SCRAM-SHA-512 only; 'format --add-scram' stored the user
+# in the KRaft metadata.  The broker side of SCRAM wants a JAAS entry.
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 
 # Single node: internal topics with replication factor 1 and one partition
 # (the default 50 __consumer_offsets partitions slow down the first join).
@@ -258,27 +371,45 @@ EOF
 
 # Choose ports: explicit argument, else the ports of the previous run on this
 # dir (so a restarted broker keeps its bootstrap address), else random.
+# The file holds "port cport sport aport": PLAINTEXT, CONTROLLER, SSL and
+# SASL_SSL (one written before the secured listeners existed has two).
 choose_ports() {
-    local dir=$1 want=$2 port='' cport=''
-    [[ -f $dir/ports ]] && read -r port cport <"$dir/ports"
+    local dir=$1 want=$2 port='' cport='' sport='' aport='' p
+    local -a taken
+    [[ -f $dir/ports ]] && read -r port cport sport aport <"$dir/ports"
     [[ -n $want ]] && port=$want
     [[ -n $port ]] || port=$(free_port)
     port_in_use "$port" && die "port $port is already in use"
-    if [[ -z $cport || $cport == "$port" ]] || port_in_use "$cport"; then
-        cport=$(free_port "$port")
-    fi
-    echo "$port $cport" >"$dir/ports"
-    echo "$port $cport"
+    taken=("$port")
+    for p in cport sport aport; do
+        if [[ -z ${!p} || " ${taken[*]} " == *" ${!p} "* ]] || port_in_use "${!p}"; then
+            printf -v "$p" '%s' "$(free_port "${taken[@]}")"
+        fi
+        taken+=("${!p}")
+    done
+    echo "$port $cport $sport $aport" >"$dir/ports"
+    echo "$port $cport $sport $aport"
 }
 
+# Format the storage, with the SASL_SSL listener's SCRAM user in the first
+# metadata; the user's name and password go to files in <dir>.
 format_storage() {
     local dir=$1
-    [[ -f $dir/data/meta.properties ]] && return 0
+    if [[ -f $dir/data/meta.properties ]]; then
+        [[ -f $dir/sasl_password ]] ||
+            log "warning: $dir was formatted without a SCRAM user; delete it for SASL_SSL"
+        return 0
+    fi
     log "formatting KRaft storage in $dir/data"
+    echo rail >"$dir/sasl_username"
+    (umask 077; random_word 24 >"$dir/sasl_password")
     # --ignore-formatted: harmless if a half-finished earlier start formatted.
+    # The password is on the tool's command line for a moment, as with
+    # kafka-storage.sh: a throwaway test secret.
     if ! "$JAVA" "${TOOL_JVM_OPTS[@]}" "$(log_jvm_opts)" -cp "$LIB/*" \
             kafka.tools.StorageTool format -t "$(new_cluster_id)" \
             -c "$dir/server.properties" --ignore-formatted \
+            --add-scram "SCRAM-SHA-512=[name=$(<"$dir/sasl_username"),password=$(<"$dir/sasl_password")]" \
             >"$dir/format.log" 2>&1; then
         cat "$dir/format.log" >&2
         die "kafka-storage format failed"
@@ -315,7 +446,12 @@ wait_ready() {
             rm -f "$dir/kafka.pid"
             die "broker exited during startup (see $dir/kafka.log)"
         fi
-        broker_answers "$bootstrap" && return 0
+        if broker_answers "$bootstrap"; then
+            secured_listeners_answer "$dir" && return 0
+            tail -n 30 "$dir/kafka.log" >&2
+            cmd_stop "$dir"
+            die "the SSL or SASL_SSL listener does not answer kcat (see $dir/kafka.log)"
+        fi
         sleep 0.5
     done
     log "broker did not answer on $bootstrap within $START_TIMEOUT s; stopping it"
@@ -326,7 +462,7 @@ wait_ready() {
 
 cmd_start() {
     [[ $# -ge 1 && $# -le 2 ]] || die "usage: start <dir> [port]"
-    local dir=$1 want=${2:-} ports port cport t0=$SECONDS
+    local dir=$1 want=${2:-} ports port cport sport aport t0=$SECONDS
     command -v kcat >/dev/null || die "kcat not found (apt-get install kcat)"
     ensure_jars
     mkdir -p "$dir"
@@ -336,9 +472,11 @@ cmd_start() {
     fi
     rm -f "$dir/kafka.pid"
     ports=$(choose_ports "$dir" "$want")
-    read -r port cport <<<"$ports"
-    write_server_properties "$dir" "$port" "$cport"
+    read -r port cport sport aport <<<"$ports"
+    make_certificates "$dir"
+    write_server_properties "$dir" "$port" "$cport" "$sport" "$aport"
     format_storage "$dir"
+    write_client_files "$dir" "$sport" "$aport"
     printf '\n=== kafka.sh start %s (Kafka %s) ===\n' "$(date -Is)" \
         "$KAFKA_VERSION" >>"$dir/kafka.log"
     launch_broker "$dir"

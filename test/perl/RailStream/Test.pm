@@ -319,4 +319,21 @@ sub toc_ids
 	return @ids;
 }
 
+# The secured listeners of the test broker, from the files kafka.sh writes
+# in its directory: { ssl_bootstrap, sasl_ssl_bootstrap, ca_pem (the CA
+# certificate, PEM text), sasl_username, sasl_password, kcat_sasl_ssl (a
+# kcat -F file for the SASL_SSL listener) }.
+sub kafka_security
+{
+	my $dir = kafka_dir();
+	my %sec = (ca_pem => slurp_file("$dir/ca.pem"), kcat_sasl_ssl => "$dir/kcat-sasl_ssl.conf");
+	for my $f (qw(ssl_bootstrap sasl_ssl_bootstrap sasl_username sasl_password))
+	{
+		($sec{$f} = slurp_file("$dir/$f")) =~ s/\s+\z//;
+	}
+	return \%sec;
+}
+
+push @EXPORT, qw(kafka_security);
+
 1;
