@@ -12,6 +12,15 @@
  * same program writes the test's messages into it.
  *
  *	  mock_cluster [-b brokers] [-t topic:partitions]...
+ *	  mock_cluster -a bootstrap
+ *
+ * With -a, no mock is started: the commands that need no mock (produce,
+ * watermarks, committed) and three admin requests the mock does not serve
+ * go to the real cluster at bootstrap:
+ *
+ *	  create-topic T N		create topic T with N partitions, replication 1
+ *	  create-partitions T N	grow topic T to N partitions
+ *	  delete-topic T			delete topic T
  *
  * The first line on stdout is "bootstrap <host:port,...>".  Then each line
  * on stdin is one command, and each gets exactly one line back, "ok ..." or
@@ -65,7 +74,8 @@
 
 static rd_kafka_t *owner;		/* the cluster's bookkeeping handle */
 static rd_kafka_t *producer;
-static rd_kafka_mock_cluster_t *mcluster;
+static rd_kafka_mock_cluster_t *mcluster;	/* NULL with -a */
+static const char *bootstrap;
 static int	broker_count = 3;
 static int	delivery_failures;
 static char delivery_error[256];
@@ -168,7 +178,7 @@ new_client(rd_kafka_type_t type, const char *group)
 	rd_kafka_t *rk;
 
 	if (rd_kafka_conf_set(conf, "bootstrap.servers",
-						  rd_kafka_mock_cluster_bootstraps(mcluster),
+						  bootstrap,
 						  errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK ||
 		(type == RD_KAFKA_PRODUCER &&
 		 rd_kafka_conf_set(conf, "linger.ms", "5", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) ||
@@ -373,6 +383,76 @@ reply_result(rd_kafka_resp_err_t err)
 		reply("error %s", rd_kafka_err2name(err));
 }
 
+/*
+ * Admin requests, for a real cluster (-a): the mock serves none of them, so
+ * against it they would only time out.
+ */
+static void
+cmd_admin(const char *op, const char *topic, int count)
+{
+	rd_kafka_queue_t *queue;
+	rd_kafka_AdminOptions_t *options;
+	rd_kafka_event_t *ev;
+	char		errstr[512];
+	const rd_kafka_topic_result_t **results = NULL;
+	size_t		nresults = 0;
+
+	if (mcluster != NULL)
+	{
+		reply("error the mock cluster serves no %s request", op);
+		return;
+	}
+	queue = rd_kafka_queue_new(producer);
+	options = rd_kafka_AdminOptions_new(producer, RD_KAFKA_ADMIN_OP_ANY);
+	rd_kafka_AdminOptions_set_operation_timeout(options, TIMEOUT_MS, errstr, sizeof(errstr));
+	if (strcmp(op, "create-topic") == 0)
+	{
+		rd_kafka_NewTopic_t *t = rd_kafka_NewTopic_new(topic, count, 1, errstr,
+													   sizeof(errstr));
+
+		rd_kafka_CreateTopics(producer, &t, 1, options, queue);
+		rd_kafka_NewTopic_destroy(t);
+	}
+	else if (strcmp(op, "create-partitions") == 0)
+	{
+		rd_kafka_NewPartitions_t *np = rd_kafka_NewPartitions_new(topic, count,
+																  errstr,
+																  sizeof(errstr));
+
+		rd_kafka_CreatePartitions(producer, &np, 1, options, queue);
+		rd_kafka_NewPartitions_destroy(np);
+	}
+	else
+	{
+		rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
+
+		rd_kafka_DeleteTopics(producer, &dt, 1, options, queue);
+		rd_kafka_DeleteTopic_destroy(dt);
+	}
+	ev = rd_kafka_queue_poll(queue, TIMEOUT_MS * 2);
+	if (ev == NULL)
+		reply("error %s timed out", op);
+	else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		reply("error %s", rd_kafka_err2name(rd_kafka_event_error(ev)));
+	else
+	{
+		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_CREATETOPICS_RESULT)
+			results = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &nresults);
+		else if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT)
+			results = rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &nresults);
+		else
+			results = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &nresults);
+		if (nresults == 1 && rd_kafka_topic_result_error(results[0]) != RD_KAFKA_RESP_ERR_NO_ERROR)
+			reply("error %s", rd_kafka_err2name(rd_kafka_topic_result_error(results[0])));
+		else
+			reply("ok");
+	}
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_AdminOptions_destroy(options);
+	rd_kafka_queue_destroy(queue);
+}
+
 static void
 command(char *line)
 {
@@ -387,7 +467,19 @@ command(char *line)
 	while (n < 16 && (args[n] = strtok_r(NULL, " \t\r\n", &save)) != NULL)
 		n++;
 
-	if (strcmp(cmd, "topic") == 0 && n == 2)
+	if (mcluster == NULL &&
+		(strcmp(cmd, "topic") == 0 || strcmp(cmd, "leader") == 0 ||
+		 strcmp(cmd, "coordinator") == 0 || strcmp(cmd, "errors") == 0 ||
+		 strcmp(cmd, "pending") == 0 || strcmp(cmd, "clear") == 0 ||
+		 strcmp(cmd, "topic-error") == 0 || strcmp(cmd, "down") == 0 ||
+		 strcmp(cmd, "up") == 0 || strcmp(cmd, "add-partitions") == 0))
+		reply("error %s: not a mock cluster", cmd);
+	else if ((strcmp(cmd, "create-topic") == 0 || strcmp(cmd, "create-partitions") == 0) &&
+			 n == 2)
+		cmd_admin(cmd, args[0], atoi(args[1]));
+	else if (strcmp(cmd, "delete-topic") == 0 && n == 1)
+		cmd_admin(cmd, args[0], 0);
+	else if (strcmp(cmd, "topic") == 0 && n == 2)
 		reply_result(rd_kafka_mock_topic_create(mcluster, args[0], atoi(args[1]), 1));
 	else if (strcmp(cmd, "produce") == 0 && n == 2)
 		cmd_produce(args[0], args[1]);
@@ -458,48 +550,57 @@ main(int argc, char **argv)
 	char	   *topics[64];
 	int			ntopics = 0;
 
-	while ((opt = getopt(argc, argv, "b:t:")) != -1)
+	while ((opt = getopt(argc, argv, "a:b:t:")) != -1)
 	{
-		if (opt == 'b')
+		if (opt == 'a')
+			bootstrap = optarg;
+		else if (opt == 'b')
 			broker_count = atoi(optarg);
 		else if (opt == 't' && ntopics < 64)
 			topics[ntopics++] = optarg;
 		else
-			fail("usage: mock_cluster [-b brokers] [-t topic:partitions]...");
+			fail("usage: mock_cluster [-b brokers] [-t topic:partitions]... | -a bootstrap");
 	}
 
-	conf = rd_kafka_conf_new();
-	/* no warning that it has no bootstrap.servers */
-	rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
-	/* the handle only keeps the cluster; it never talks to a broker */
-	owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-	if (owner == NULL)
-		fail("could not create the cluster's handle: %s", errstr);
-	mcluster = rd_kafka_mock_cluster_new(owner, broker_count);
-	if (mcluster == NULL)
-		fail("could not create a mock cluster of %d brokers", broker_count);
-	for (int i = 0; i < ntopics; i++)
+	if (bootstrap == NULL)
 	{
-		char	   *colon = strrchr(topics[i], ':');
-		rd_kafka_resp_err_t err;
+		conf = rd_kafka_conf_new();
+		/* no warning that it has no bootstrap.servers */
+		rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
+		/* the handle only keeps the cluster; it never talks to a broker */
+		owner = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+		if (owner == NULL)
+			fail("could not create the cluster's handle: %s", errstr);
+		mcluster = rd_kafka_mock_cluster_new(owner, broker_count);
+		if (mcluster == NULL)
+			fail("could not create a mock cluster of %d brokers", broker_count);
+		bootstrap = rd_kafka_mock_cluster_bootstraps(mcluster);
+		for (int i = 0; i < ntopics; i++)
+		{
+			char	   *colon = strrchr(topics[i], ':');
+			rd_kafka_resp_err_t err;
 
-		if (colon == NULL)
-			fail("topic \"%s\" needs a partition count (topic:partitions)", topics[i]);
-		*colon = '\0';
-		err = rd_kafka_mock_topic_create(mcluster, topics[i], atoi(colon + 1), 1);
-		if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-			fail("could not create topic \"%s\": %s", topics[i], rd_kafka_err2str(err));
+			if (colon == NULL)
+				fail("topic \"%s\" needs a partition count (topic:partitions)", topics[i]);
+			*colon = '\0';
+			err = rd_kafka_mock_topic_create(mcluster, topics[i], atoi(colon + 1), 1);
+			if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+				fail("could not create topic \"%s\": %s", topics[i], rd_kafka_err2str(err));
+		}
 	}
 	producer = new_client(RD_KAFKA_PRODUCER, NULL);
 
-	reply("bootstrap %s", rd_kafka_mock_cluster_bootstraps(mcluster));
+	reply("bootstrap %s", bootstrap);
 	while (getline(&line, &size, stdin) > 0)
 		command(line);
 	free(line);
 
 	rd_kafka_flush(producer, 5000);
 	rd_kafka_destroy(producer);
-	rd_kafka_mock_cluster_destroy(mcluster);
-	rd_kafka_destroy(owner);
+	if (mcluster != NULL)
+	{
+		rd_kafka_mock_cluster_destroy(mcluster);
+		rd_kafka_destroy(owner);
+	}
 	return 0;
 }

@@ -12,7 +12,8 @@
 # rail_stream.subscription_status explains the fault while it lasts.
 #
 # The 2.0.2 mock can neither add partitions to a topic nor delete one; the
-# test shows that it refuses and skips those two cases.
+# test shows that it refuses, and runs those two cases against the real
+# broker of test/tap.sh instead, through the same program (-a).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -32,15 +33,22 @@ my $frames_per_phase = 20;    # of up to 32 movements each
 my $scenario = 0;
 
 # A mock cluster of 3 brokers with topic $name of 4 partitions, the leaders
-# given ($leader->(p) => broker), and two subscriptions on it: ${name} into
-# rail.movements and ${name}_log appending each message to faults.${name}_log;
-# $kafka: their librdkafka properties.
-sub start_scenario
+# given ($leader->(p) => broker).
+sub start_mock_topic
 {
-	my ($name, $leader, $kafka) = @_;
-	$kafka //= $fetch_wait;
+	my ($name, $leader) = @_;
 	my $mock = start_mock(brokers => 3, topics => { $name => 4 });
 	mock_cmd($mock, "leader $name $_ " . $leader->($_)) for 0 .. 3;
+	return $mock;
+}
+
+# Two subscriptions on topic $name of the cluster $mock drives: $name into
+# rail.movements and ${name}_log appending each message to
+# faults.${name}_log; $kafka: their librdkafka properties.
+sub start_scenario
+{
+	my ($name, $mock, $kafka) = @_;
+	$kafka //= $fetch_wait;
 	$node->safe_psql('postgres', qq{
 		CREATE TABLE faults.${name}_log (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, text text);
 		SELECT rail_stream.create_subscription('$name', '$name', 'trust', '$mock->{bootstrap}',
@@ -149,7 +157,7 @@ sub end_scenario
 }
 
 subtest 'leaders move off a broker, which then fails, mid-stream' => sub {
-	my $s = start_scenario('leaders', sub { $_[0] % 3 + 1 });
+	my $s = start_scenario('leaders', start_mock_topic('leaders', sub { $_[0] % 3 + 1 }));
 	produce_phase($s);
 	ok($node->poll_query_until('postgres', movements_sql($s, 'count(*) > 0')),
 		'ingest is under way');
@@ -175,7 +183,7 @@ subtest 'leaders move off a broker, which then fails, mid-stream' => sub {
 
 subtest 'Fetch requests fail' => sub {
 	# one leader for all, so that its error stack is the fetches'
-	my $s = start_scenario('fetch', sub { 1 });
+	my $s = start_scenario('fetch', start_mock_topic('fetch', sub { 1 }));
 	produce_phase($s);
 	ok($node->poll_query_until('postgres', movements_sql($s, 'count(*) > 0')),
 		'ingest is under way');
@@ -195,7 +203,7 @@ subtest 'Fetch requests fail' => sub {
 };
 
 subtest 'OffsetCommit requests fail' => sub {
-	my $s = start_scenario('commit', sub { $_[0] % 3 + 1 });
+	my $s = start_scenario('commit', start_mock_topic('commit', sub { $_[0] % 3 + 1 }));
 	mock_cmd($s->{mock}, "coordinator rail_stream.$_ 1") for ('commit', 'commit_log');
 	produce_phase($s);
 	ok($node->poll_query_until('postgres', movements_sql($s, 'count(*) > 0')),
@@ -221,7 +229,7 @@ subtest 'OffsetCommit requests fail' => sub {
 subtest 'the topic is missing from Metadata for a while' => sub {
 	# librdkafka notices only when it refreshes the topic's metadata, every
 	# 5 minutes by default (and the worker's own check, once a minute)
-	my $s = start_scenario('hidden', sub { $_[0] % 3 + 1 },
+	my $s = start_scenario('hidden', start_mock_topic('hidden', sub { $_[0] % 3 + 1 }),
 		'{"fetch.wait.max.ms": "100", "topic.metadata.refresh.interval.ms": "1000"}');
 	produce_phase($s);
 	wait_for($node, movements_sql($s, 'count(*)'), $s->{produced}, 'first movements arrive');
@@ -236,17 +244,69 @@ subtest 'the topic is missing from Metadata for a while' => sub {
 	end_scenario($s);
 };
 
-subtest 'partitions added, topic deleted and recreated' => sub {
+# The mock cannot do the two last faults: the broker of tap.sh does them.
+subtest 'the mock can neither add partitions nor delete a topic' => sub {
 	my $mock = start_mock(brokers => 1, topics => { grow => 2 });
 	like(mock_try($mock, 'add-partitions grow 4'), qr/^error /,
 		'the mock cluster of librdkafka 2.0.2 cannot add partitions');
 	like(mock_try($mock, 'topic grow 2'), qr/^error TOPIC_ALREADY_EXISTS/,
-		'nor delete and create a topic again');
+		'nor create a topic again');
 	stop_mock($mock);
-  SKIP:
+};
+
+subtest 'partitions added while running (real broker)' => sub {
+	my $real = start_mock(real => brokers());
+	mock_cmd($real, 'create-topic grown 2');
+	my $s = start_scenario('grown', $real);
+	produce_phase($s);
+	wait_for($node, movements_sql($s, 'count(*)'), $s->{produced}, 'first movements arrive');
+
+	mock_cmd($real, 'create-partitions grown 4');
+	produce_phase($s);
+	# the worker looks at the partition count once a minute
+	wait_for($node, movements_sql($s, 'count(*)'), $s->{produced},
+		'the movements of the added partitions arrive', 100);
+	is(status($s, q{string_agg(DISTINCT partition::text, ',' ORDER BY partition::text)}),
+		'0,1,2,3', 'the status lists the added partitions');
+	check_exactly_once($s);
+	end_scenario($s);
+};
+
+subtest 'topic deleted and created again (real broker)' => sub {
+	my $real = start_mock(real => brokers());
+	mock_cmd($real, 'create-topic reborn 2');
+	my $s = start_scenario('reborn', $real,
+		'{"fetch.wait.max.ms": "100", "topic.metadata.refresh.interval.ms": "1000"}');
+	produce_phase($s);
+	wait_for($node, movements_sql($s, 'count(*)'), $s->{produced}, 'first movements arrive');
+
+	mock_cmd($real, 'delete-topic reborn');
+	ok(error_shows($s, 'reborn'), 'the status says that the topic is gone');
+	# deletion completes in the background: create again until it works
+	my ($created, $deadline) = ('', time + 30);
+	while (time < $deadline)
 	{
-		skip 'the mock has no partition growth nor topic deletion', 1;
+		$created = mock_try($real, 'create-topic reborn 2');
+		last if $created eq 'ok';
+		sleep 0.5;
 	}
+	is($created, 'ok', 'the topic is created again');
+	produce_phase($s);
+	# The new topic's offsets start at 0 again, and this one ends where the
+	# old one did: the worker resumes at the old topic's stored offsets and
+	# finds nothing to read (see the report of this test's commit).
+  TODO:
+	{
+		local $TODO = 'the worker resumes a recreated topic at the old topic\'s offsets';
+		local $PostgreSQL::Test::Utils::timeout_default = 10;
+		ok($node->poll_query_until('postgres', movements_sql($s, 'count(*)'), $s->{produced}),
+			'the movements of the new topic arrive');
+		my $status = status($s, q{string_agg(DISTINCT state || ' lag ' || coalesce(lag::text, '?')
+			|| ': ' || coalesce(last_error, ''), ' | ')});
+		unlike($status, qr/^running lag 0: [^|]*$/,
+			"the status does not show it caught up ($status)");
+	}
+	end_scenario($s);
 };
 
 $node->stop;

@@ -5,6 +5,7 @@
 # (see its header comment); these subs wrap the commands.
 #
 #   my $mock = start_mock(brokers => 3, topics => { t => 4 });
+#   my $real = start_mock(real => brokers());   # no mock: a real cluster
 #   mock_cmd($mock, 'leader t 0 2');
 #   stop_mock($mock);
 package RailStream::Mock;
@@ -40,6 +41,8 @@ sub start_mock
 {
 	my (%opt) = @_;
 	my @args = ('-b', $opt{brokers} // 3);
+	# the same commands, but for a real cluster: produce, offsets, admin
+	@args = ('-a', $opt{real}) if $opt{real};
 	my $topics = $opt{topics} // {};
 	push @args, map { ('-t', "$_:$topics->{$_}") } sort keys %$topics;
 	my $mock = { in => '', out => '' };
