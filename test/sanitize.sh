@@ -19,6 +19,7 @@
 #     -fsanitize=address,undefined -fno-sanitize-recover=all: the working
 #     tree's objects stay as they are, so a later "make install" cannot pick
 #     up instrumented ones.  Every UBSan finding is fatal, as ASan's are.
+#     No LLVM bitcode is built (with_llvm=no): JIT is off, see below.
 #  3. A temporary server of the copy (test/pg_tmp.sh) with gcc's libasan
 #     preloaded: PostgreSQL itself is not instrumented, so the runtime must
 #     be the first library of the process for the module's instrumented code
@@ -66,6 +67,8 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 as_server_user() {
 	if [ "$(id -u)" -eq 0 ]; then
@@ -123,8 +126,10 @@ cp -a test/sql test/expected "$build/test/"
 ln -s "$repo/data" "$build/data"	# the tests read samples with \set x `cat data/...`
 sanitize_flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1 -g"
 make -C "$build" -s PG_CONFIG="$pg_config" clean >/dev/null
-make -C "$build" -s -j"$(nproc)" PG_CONFIG="$pg_config" PG_CFLAGS="$sanitize_flags"
-make -C "$build" -s PG_CONFIG="$pg_config" install >/dev/null
+make -C "$build" -s -j"$(nproc)" PG_CONFIG="$pg_config" with_llvm=no \
+	PG_CFLAGS="$sanitize_flags"
+make -C "$build" -s PG_CONFIG="$pg_config" with_llvm=no install >/dev/null
+built=$SECONDS
 module=$("$pg_config" --pkglibdir)/rail_stream.so
 if ! readelf -d "$module" | grep -q 'NEEDED.*libasan' ||
 	! readelf -d "$module" | grep -q 'NEEDED.*libubsan'; then
@@ -132,7 +137,7 @@ if ! readelf -d "$module" | grep -q 'NEEDED.*libasan' ||
 	exit 1
 fi
 
-# 3. the server, with the sanitizer runtimes preloaded
+# 3. the server, with the sanitizer runtime preloaded
 gcc -shared -fPIC -O1 -o "$tmp/preload.so" test/sanitize/preload.c
 reports=$tmp/reports
 mkdir -p "$reports"
@@ -140,7 +145,7 @@ mkdir -p "$reports"
 sanitizer_env=(
 	LD_PRELOAD="$asan_lib:$tmp/preload.so"
 	ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:disable_coredump=1:log_path=$reports/asan"
-	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:abort_on_error=1:disable_coredump=1:log_path=$reports/ubsan"
+	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:abort_on_error=1:disable_coredump=1"
 )
 eval "$(env "${sanitizer_env[@]}" PGBIN="$pgbin" PG_EXTRA_CONF="jit = off" \
 	test/pg_tmp.sh start "$tmp/server")"
@@ -201,6 +206,6 @@ if [ "$failed" -ne 0 ]; then
 	fi
 	[ -f "$build/regression.diffs" ] && cat "$build/regression.diffs"
 fi
-echo "run time: $((SECONDS - started)) s"
+echo "run time: $((SECONDS - started)) s ($((built - started)) s to copy PostgreSQL and build)"
 echo "sanitize: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
