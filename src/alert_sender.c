@@ -110,6 +110,8 @@ static void judge(const RsHttpResult *result);
 static void add_outcome(int64 id, const char *verdict, int status,
 						const char *error, int64 retry_after_ms);
 static bool host_allowed(const char *url, char *why, size_t len);
+static bool entry_allows(const char *entry, const char *host, int port,
+						 int default_port);
 static void write_outcomes(List *outcomes);
 static void read_next_due(void);
 static ArrayType *int64_array(Datum *values, int n);
@@ -449,17 +451,23 @@ add_outcome(int64 id, const char *verdict, int status, const char *error,
 /*
  * host_allowed
  *		Whether rail_stream.webhook_allowed_hosts (empty: any host) lets the
- *		alert go to this URL's host; if not, why into why.
+ *		alert go to this URL's host and port; if not, why into why.
+ *
+ * An entry "host" allows the scheme's default port only (80 or 443),
+ * "host:port" that port, and "host:*" any; an IPv6 address with a port is
+ * written in brackets, as "[::1]:8080".
  */
 static bool
 host_allowed(const char *url, char *why, size_t len)
 {
 	char		host[256];
+	int			port;
+	int			default_port = (pg_strncasecmp(url, "https:", 6) == 0) ? 443 : 80;
 	char	   *hosts;
 	List	   *allowed;
 	ListCell   *lc;
 
-	if (!rs_http_url_host(url, host, sizeof(host)))
+	if (!rs_http_url_host(url, host, sizeof(host), &port))
 	{
 		strlcpy(why, "the webhook URL is not an http or https URL", len);
 		return false;
@@ -470,11 +478,46 @@ host_allowed(const char *url, char *why, size_t len)
 	(void) SplitGUCList(hosts, ',', &allowed);	/* checked when set */
 	foreach(lc, allowed)
 	{
-		if (pg_strcasecmp(host, lfirst(lc)) == 0)
+		if (entry_allows(lfirst(lc), host, port, default_port))
 			return true;
 	}
-	snprintf(why, len, "host \"%s\" is not in rail_stream.webhook_allowed_hosts", host);
+	snprintf(why, len, "host \"%s\" port %d is not in rail_stream.webhook_allowed_hosts",
+			 host, port);
 	return false;
+}
+
+/* Whether one entry of webhook_allowed_hosts allows host and port */
+static bool
+entry_allows(const char *entry, const char *host, int port, int default_port)
+{
+	char	   *name = pstrdup(entry);
+	char	   *colon;
+	const char *port_part = NULL;
+	const char *h = host;
+	char		bracketed[260];
+
+	/* "[v6]:port", "[v6]", "name:port", "name"; a bare v6 address has no port */
+	if (name[0] == '[')
+	{
+		char	   *close = strchr(name, ']');
+
+		if (close != NULL && close[1] == ':')
+			port_part = close + 2;
+		if (close != NULL)
+			close[1] = '\0';
+		snprintf(bracketed, sizeof(bracketed), "[%s]", host);
+		h = (host[0] == '[') ? host : bracketed;
+	}
+	else if ((colon = strchr(name, ':')) != NULL && strchr(colon + 1, ':') == NULL)
+	{
+		*colon = '\0';
+		port_part = colon + 1;
+	}
+	if (pg_strcasecmp(h, name) != 0)
+		return false;
+	if (port_part == NULL)
+		return port == default_port;
+	return strcmp(port_part, "*") == 0 || atoi(port_part) == port;
 }
 
 /*

@@ -197,7 +197,7 @@ define_webhook_gucs(void)
 							   NULL, NULL, NULL);
 }
 
-/* rail_stream.webhook_allowed_hosts must be a list of host names */
+/* rail_stream.webhook_allowed_hosts must be a list of hosts with ports */
 static bool
 check_host_list(char **newval, void **extra, GucSource source)
 {
@@ -212,7 +212,7 @@ check_host_list(char **newval, void **extra, GucSource source)
 
 		if (!ok || host[0] == '\0' || strpbrk(host, "/@?# ") != NULL)
 		{
-			GUC_check_errdetail("List host names or addresses, separated by commas, without scheme, port or path.");
+			GUC_check_errdetail("List host names or addresses, each with an optional port (host:8443, host:* for any, [::1]:8080), separated by commas, without scheme or path.");
 			ok = false;
 			break;
 		}

@@ -283,30 +283,35 @@ rs_http_next_result(RsHttpClient *client, RsHttpResult *result)
 
 /*
  * rs_http_url_host
- *		The host of an http or https URL, lower-cased, into host; false if
- *		the URL is not one.
+ *		The host of an http or https URL, lower-cased, into host, and its
+ *		port (the scheme's default if the URL names none) into *port; false
+ *		if the URL is not one.
  */
 bool
-rs_http_url_host(const char *url, char *host, size_t len)
+rs_http_url_host(const char *url, char *host, size_t len, int *port)
 {
 	CURLU	   *u = curl_url();
 	char	   *scheme = NULL;
 	char	   *h = NULL;
+	char	   *p = NULL;
 	bool		ok;
 
 	ok = u != NULL &&
 		curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
 		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
 		curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) == CURLUE_OK &&
 		(strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0);
 	if (ok)
 	{
 		strlcpy(host, h, len);
 		for (char *c = host; *c; c++)
 			*c = pg_tolower((unsigned char) *c);
+		*port = atoi(p);
 	}
 	curl_free(scheme);
 	curl_free(h);
+	curl_free(p);
 	curl_url_cleanup(u);
 	return ok;
 }

@@ -46,6 +46,7 @@ extern int	rs_http_in_flight(RsHttpClient *client);
 extern int	rs_http_wait(RsHttpClient *client, long timeout_ms,
 						 uint32 wait_event_info);
 extern bool rs_http_next_result(RsHttpClient *client, RsHttpResult *result);
-extern bool rs_http_url_host(const char *url, char *host, size_t len);
+extern bool rs_http_url_host(const char *url, char *host, size_t len,
+							 int *port);
 
 #endif							/* RAIL_STREAM_HTTP_CLIENT_H */

@@ -50,7 +50,11 @@ struct RsKafkaConsumer
 	rd_kafka_queue_t *log_queue;
 	char	   *topic;
 	char		error[512];		/* last error from librdkafka, or "" */
+	char		cause[512];		/* last error event since the brokers last
+								 * answered, or "": why they do not */
 	bool		commit_failed;	/* the last group commit failed */
+	bool		topic_missing;	/* the brokers said the topic does not exist */
+	bool		assigned;		/* partitions are assigned: polls bring messages */
 };
 
 static const char *const allowed_properties[] = {
@@ -208,6 +212,7 @@ error_callback(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 	snprintf(consumer->error, sizeof(consumer->error), "%s: %s",
 			 rd_kafka_err2name(err), reason);
+	strlcpy(consumer->cause, consumer->error, sizeof(consumer->cause));
 }
 
 /*
@@ -270,17 +275,44 @@ rs_kafka_partition_count(RsKafkaConsumer *consumer, int timeout_ms)
 	int			count = 0;
 
 	err = rd_kafka_metadata(consumer->rk, 0, rkt, &md, timeout_ms);
+	consumer->topic_missing = false;
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		/*
+		 * Why no broker answers (authentication, TLS) comes as an error
+		 * event, which error_callback keeps in cause when the queue is
+		 * served; librdkafka does not repeat an identical one, so cause
+		 * stays until a broker answers.  Once partitions are assigned the
+		 * worker's polls serve the queue; before, nothing but events can
+		 * come from it.
+		 */
+		if (!consumer->assigned)
+		{
+			rd_kafka_message_t *m;
+
+			while ((m = rd_kafka_consumer_poll(consumer->rk, 0)) != NULL)
+				rd_kafka_message_destroy(m);
+		}
 		snprintf(consumer->error, sizeof(consumer->error),
-				 "could not read metadata of topic \"%s\": %s",
-				 consumer->topic, rd_kafka_err2str(err));
-	else if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR)
-		snprintf(consumer->error, sizeof(consumer->error),
-				 "topic \"%s\" is not available: %s", consumer->topic,
-				 rd_kafka_err2str(md->topic_cnt ? md->topics[0].err :
-								  RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+				 "could not read metadata of topic \"%s\": %s%s%s",
+				 consumer->topic, rd_kafka_err2str(err),
+				 consumer->cause[0] ? ": " : "", consumer->cause);
+	}
 	else
-		count = md->topics[0].partition_cnt;
+	{
+		consumer->cause[0] = '\0';	/* a broker answered */
+		if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			count = md->topics[0].partition_cnt;
+		else
+		{
+			consumer->topic_missing = (md->topic_cnt == 1 &&
+									   md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+			snprintf(consumer->error, sizeof(consumer->error),
+					 "topic \"%s\" is not available: %s", consumer->topic,
+					 rd_kafka_err2str(md->topic_cnt ? md->topics[0].err :
+									  RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+		}
+	}
 	if (md)
 		rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_destroy(rkt);
@@ -304,6 +336,7 @@ rs_kafka_assign(RsKafkaConsumer *consumer, int n, const int32 *partitions,
 										  partitions[i])->offset = offsets[i];
 	err = rd_kafka_assign(consumer->rk, list);
 	rd_kafka_topic_partition_list_destroy(list);
+	consumer->assigned = (err == RD_KAFKA_RESP_ERR_NO_ERROR);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
@@ -512,4 +545,15 @@ rs_kafka_take_error(RsKafkaConsumer *consumer)
 	strlcpy(taken, consumer->error, sizeof(taken));
 	consumer->error[0] = '\0';
 	return taken;
+}
+
+/*
+ * rs_kafka_topic_missing
+ *		Whether the last rs_kafka_partition_count() heard from the brokers
+ *		that the topic does not exist (not merely that none answered).
+ */
+bool
+rs_kafka_topic_missing(RsKafkaConsumer *consumer)
+{
+	return consumer->topic_missing;
 }

@@ -239,6 +239,7 @@ report_lost_owner(int slot_index, const WantedWorker *w)
 	RsWorkerSlot *slot = rs_slot(slot_index);
 
 	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+	slot->generation = ++rs_shared->last_generation;
 	slot->subscription_id = w->subscription_id;
 	slot->worker_index = w->worker_index;
 	slot->config_version = w->config_version;
@@ -371,7 +372,6 @@ start_worker(int slot_index, const WantedWorker *w)
 	args.worker_index = w->worker_index;
 	args.database = MyDatabaseId;
 	args.owner = w->owner;
-	memcpy(bgw.bgw_extra, &args, sizeof(args));
 
 	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
 	if (slot->subscription_id != w->subscription_id ||
@@ -382,7 +382,10 @@ start_worker(int slot_index, const WantedWorker *w)
 	slot->worker_index = w->worker_index;
 	slot->config_version = w->config_version;
 	slot->state = RS_STATE_STARTING;
+	slot->generation = ++rs_shared->last_generation;
+	args.generation = slot->generation;
 	LWLockRelease(rs_shared->lock);
+	memcpy(bgw.bgw_extra, &args, sizeof(args));
 
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	if (!RegisterDynamicBackgroundWorker(&bgw, &handles[slot_index]))

@@ -44,6 +44,7 @@ typedef struct RsPartitionStatus
 
 typedef struct RsWorkerSlot
 {
+	uint64		generation;		/* of the worker started in it: see below */
 	int64		subscription_id;
 	int			worker_index;	/* 0 .. parallelism - 1 */
 	int			config_version; /* of the subscription it runs */
@@ -69,6 +70,13 @@ typedef struct RsShared
 	Oid			dropping_database;	/* DROP DATABASE of it has begun */
 	pid_t		sender_pid;		/* the alert sender, 0 when not running */
 	Latch	   *sender_latch;
+	/*
+	 * Each worker start takes the next generation, for its slot and its
+	 * arguments; a worker whose slot no longer has its generation (the
+	 * launcher restarted, or gave the slot to another) leaves it alone and
+	 * exits.  Kept here, as restarted launchers clear the slots.
+	 */
+	uint64		last_generation;
 	int			nslots;
 	RsWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } RsShared;

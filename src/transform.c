@@ -108,8 +108,14 @@ feed_target(const char *name, const char *default_schema)
 char *
 rs_qualified_name(Oid relid)
 {
+	char	   *name = get_rel_name(relid);
+
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
+									  name);
 }
 
 /*
@@ -405,7 +411,8 @@ parse_json_bool(const char *field, const RsJson *node)
 /*
  * add_time
  *		A TRUST time in epoch milliseconds: the column <name> as timestamptz
- *		and the raw value as <name>_ms.
+ *		and the raw value as <name>_ms.  A time of 0 or less is TRUST's
+ *		"none": NULL, with the raw value kept.
  */
 static void
 add_time(RsRow *row, const char *name, const char *text, bool event_time)
@@ -421,7 +428,13 @@ add_time(RsRow *row, const char *name, const char *text, bool event_time)
 		return;
 	}
 	ms = parse_int8(name, text, "milliseconds since the Unix epoch");
-	ts = event_time ? rs_local_ms_to_timestamptz(ms) : rs_utc_ms_to_timestamptz(ms);
-	rs_row_add(row, name, TIMESTAMPTZOID, TimestampTzGetDatum(ts), false);
+	/* TRUST writes 0 (and sometimes -1) for "no time": the raw value stays */
+	if (ms <= 0)
+		rs_row_add(row, name, TIMESTAMPTZOID, (Datum) 0, true);
+	else
+	{
+		ts = event_time ? rs_local_ms_to_timestamptz(ms) : rs_utc_ms_to_timestamptz(ms);
+		rs_row_add(row, name, TIMESTAMPTZOID, TimestampTzGetDatum(ts), false);
+	}
 	rs_row_add(row, ms_name, INT8OID, Int64GetDatum(ms), false);
 }

@@ -109,13 +109,20 @@ typedef struct WorkerState
 	MemoryContext batch_cxt;
 	TimestampTz next_status;
 	TimestampTz next_metadata;
+	int			missing_checks; /* metadata checks in a row without the topic */
 	TimestampTz next_group_commit;	/* of all stored offsets, if dirty */
 	bool		group_dirty;	/* batches written since that commit */
 } WorkerState;
 
 static WorkerState *worker = NULL;
 
+/* How often a worker asks the brokers about its topic's partitions */
+#define RS_METADATA_INTERVAL	(10 * USECS_PER_SEC)
+
 static void run_worker(void);
+static bool slot_is_mine(void);
+static void lock_own_slot(void);
+static void wait_after_topic_deleted(void);
 static void load_subscription(int64 id);
 static void wait_for_partitions(void);
 static void assign_partitions(void);
@@ -159,6 +166,12 @@ rs_ingest_worker_main(Datum main_arg)
 											  ALLOCSET_DEFAULT_SIZES);
 
 	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+	if (!slot_is_mine())
+	{
+		/* the launcher restarted, or gave the slot away, meanwhile */
+		LWLockRelease(rs_shared->lock);
+		proc_exit(0);
+	}
 	worker->slot->pid = MyProcPid;
 	worker->slot->state = RS_STATE_STARTING;
 	worker->slot->npartitions = 0;
@@ -193,7 +206,7 @@ run_worker(void)
 	wait_for_partitions();
 	assign_partitions();
 
-	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+	lock_own_slot();
 	worker->slot->state = RS_STATE_RUNNING;
 	LWLockRelease(rs_shared->lock);
 	ereport(LOG,
@@ -302,7 +315,7 @@ wait_for_partitions(void)
 		if (p % worker->sub->parallelism == worker->args.worker_index)
 			worker->owned[worker->nowned++].partition = p;
 	}
-	worker->next_metadata = GetCurrentTimestamp() + 60 * USECS_PER_SEC;
+	worker->next_metadata = GetCurrentTimestamp() + RS_METADATA_INTERVAL;
 }
 
 /*
@@ -666,7 +679,7 @@ publish_batch(int dead)
 	TimestampTz now = GetCurrentTimestamp();
 	RsWorkerSlot *slot = worker->slot;
 
-	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+	lock_own_slot();
 	slot->batches++;
 	slot->dead_letters += dead;
 	slot->failures = 0;
@@ -714,7 +727,7 @@ publish_status(bool force)
 		worker->group_dirty = false;
 		worker->next_group_commit = now + 5 * USECS_PER_SEC;
 	}
-	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+	lock_own_slot();
 	for (int i = 0; i < worker->nowned; i++)
 	{
 		OwnedPartition *op = &worker->owned[i];
@@ -732,18 +745,86 @@ publish_status(bool force)
 	{
 		int			count = rs_kafka_partition_count(worker->consumer, 5000);
 
-		worker->next_metadata = now + 60 * USECS_PER_SEC;
+		worker->next_metadata = now + RS_METADATA_INTERVAL;
+		worker->missing_checks = (count == 0 && rs_kafka_topic_missing(worker->consumer)) ?
+			worker->missing_checks + 1 : 0;
+		if (worker->missing_checks >= 2)
+			wait_after_topic_deleted();
 		if (count > worker->npartitions)
 		{
 			ereport(LOG,
 					(errmsg("topic \"%s\" now has %d partitions instead of %d; the ingest worker restarts",
 							worker->sub->topic, count, worker->npartitions)));
-			LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+			lock_own_slot();
 			worker->slot->planned_exit = true;
 			LWLockRelease(rs_shared->lock);
 			proc_exit(0);
 		}
 	}
+}
+
+/*
+ * wait_after_topic_deleted
+ *		The topic was deleted.  Its stored offsets belong to it: resuming
+ *		from them on a topic created again under the same name would skip
+ *		that topic's first messages, or wait for offsets it never reaches.
+ *		So consume nothing more, say why in the status, and wait until a
+ *		change of the subscription (reset_offsets, alter or drop) restarts
+ *		or stops the worker.
+ */
+static void
+wait_after_topic_deleted(void)
+{
+	const char *topic = worker->sub->topic;
+
+	ereport(LOG,
+			(errmsg("topic \"%s\" of subscription \"%s\" no longer exists; its ingest worker stops consuming",
+					topic, worker->sub->name),
+			 errhint("If the topic is created again, choose where to read it with rail_stream.reset_offsets().")));
+	lock_own_slot();
+	worker->slot->state = RS_STATE_FAILED;
+	snprintf(worker->slot->last_error, RS_ERROR_LEN,
+			 "topic \"%s\" no longer exists; the stored offsets belong to the deleted topic, "
+			 "so nothing more is read until rail_stream.reset_offsets('%s', 'earliest') or another position is chosen",
+			 topic, worker->sub->name);
+	worker->slot->last_error_at = GetCurrentTimestamp();
+	LWLockRelease(rs_shared->lock);
+	for (;;)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10000, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * Whether the worker's slot is still its own: the launcher gives a slot a
+ * new generation for each worker it starts in it, and clears them all when
+ * it restarts.  Called with the lock held, or as a hint without it.
+ */
+static bool
+slot_is_mine(void)
+{
+	return worker->slot->generation == worker->args.generation;
+}
+
+/*
+ * Take the slots' lock to write the worker's slot; a worker whose slot is no
+ * longer its own exits instead (its last commit stands: offsets are stored
+ * with the rows).
+ */
+static void
+lock_own_slot(void)
+{
+	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+	if (slot_is_mine())
+		return;
+	LWLockRelease(rs_shared->lock);
+	ereport(LOG,
+			(errmsg("rail_stream ingest worker for subscription \"%s\" exits: its slot was given to another worker",
+					worker->sub ? worker->sub->name : "?")));
+	proc_exit(0);
 }
 
 /* At exit: the slot no longer names this process, so nobody signals its pid. */
@@ -806,7 +887,8 @@ record_failure(void)
 	LWLockReleaseAll();
 	MemoryContextSwitchTo(TopMemoryContext);
 	edata = CopyErrorData();
-	rs_slot_set_error(worker->slot, edata->message ? edata->message : "unknown error");
+	if (slot_is_mine())			/* read without the lock: a hint only */
+		rs_slot_set_error(worker->slot, edata->message ? edata->message : "unknown error");
 }
 
 /*

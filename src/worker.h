@@ -22,6 +22,7 @@ typedef struct RsWorkerArgs
 	int			worker_index;	/* 0 .. parallelism - 1 */
 	Oid			database;
 	Oid			owner;			/* the subscription's owner, whom it runs as */
+	uint64		generation;		/* of its slot, when it was started */
 } RsWorkerArgs;
 
 extern void rs_register_static_worker(const char *function_name,

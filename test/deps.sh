@@ -7,7 +7,7 @@ packages=(
 	build-essential pkg-config
 	postgresql-15 postgresql-server-dev-15
 	librdkafka-dev libjansson-dev libcurl4-openssl-dev
-	kcat jq libipc-run-perl python3 curl
+	kcat jq libipc-run-perl python3 curl openssl
 	openjdk-17-jre-headless maven
 )
 

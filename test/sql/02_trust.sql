@@ -99,3 +99,16 @@ SELECT rail_stream.ingest_message('trust',
                "toc_id":"61","new_field":"kept"}}]');
 SELECT train_id, variation, extra_fields FROM rail.movements
 WHERE train_id = '999X99MX28';
+
+-- TRUST writes 0 or -1 for a time it does not have: NULL, not 1970 or
+-- 1969, with the raw value kept.
+SELECT rail_stream.ingest_message('trust',
+    '[{"header":{"msg_type":"0003","msg_queue_timestamp":"1722158477000"},
+       "body":{"train_id":"999X99MX29","planned_event_type":"ARRIVAL",
+               "loc_stanox":"17132","actual_timestamp":"1722162000000",
+               "planned_timestamp":"0","gbtt_timestamp":"-1",
+               "variation_status":"ON TIME","timetable_variation":"0",
+               "toc_id":"61"}}]');
+SELECT planned_timestamp, planned_timestamp_ms, gbtt_timestamp, gbtt_timestamp_ms
+FROM rail.movements WHERE train_id = '999X99MX29';
+DELETE FROM rail.movements WHERE train_id = '999X99MX29';

@@ -177,13 +177,21 @@ my $not_allowed = late_at_leeds(1);
 wait_states($not_allowed, "state = 'failed' AND last_error LIKE '%not in rail_stream.webhook_allowed_hosts'",
 	'a host outside webhook_allowed_hosts fails the alert');
 is(scalar @{ receiver_requests($rx) }, $count_before, 'without contacting it');
+# an entry without a port allows the scheme's default port only
+$node->append_conf('postgresql.conf', "rail_stream.webhook_allowed_hosts = '127.0.0.1'");
+$node->reload;
+my $wrong_port = late_at_leeds(1);
+wait_states($wrong_port,
+	"state = 'failed' AND last_error LIKE '%port $rx->{port} is not in rail_stream.webhook_allowed_hosts'",
+	'an allowed host on another port than its entry names fails the alert');
+is(scalar @{ receiver_requests($rx) }, $count_before, 'without contacting it either');
 $node->append_conf('postgresql.conf', join("\n",
-	"rail_stream.webhook_allowed_hosts = '127.0.0.1'",
+	"rail_stream.webhook_allowed_hosts = '127.0.0.1:$rx->{port}'",
 	'rail_stream.webhook_max_attempts = 100'));
 $node->reload;
 
 is($node->safe_psql('postgres', "SELECT endpoint || ' ' || delivered || ' ' || failed
-	FROM rail_stream.webhook_health"), "$rx->{url} 32 1",
+	FROM rail_stream.webhook_health"), "$rx->{url} 32 2",
 	'webhook_health counts per endpoint, without the token');
 
 # -- a 30 s outage while the ingest worker is busy through Kafka.  Ingest
