@@ -252,12 +252,20 @@ column_expr(Oid relid, Name column, bool is_time, bool table_readable,
  * costs half as much again as on the columns themselves (an array is built
  * for every row, and every comparison walks two arrays), so when it makes no
  * difference the query groups by the columns cast to text and sorts on them,
- * and builds the array once per group:
+ * and builds the array once per group, after the sort (which then moves
+ * narrower rows):
  *
- *	 SELECT w::timestamptz, (w + $1)::timestamptz, ARRAY[g1, g2]::text[], count(*)
- *	 FROM (SELECT date_bin(...) AS w, t.a::text AS g1, t.b::text AS g2
- *		   FROM relation t WHERE ...) s
- *	 GROUP BY w, g1, g2 ORDER BY w, g1, g2
+ *	 SELECT ws, (w + $1)::timestamptz, ARRAY[g1, g2]::text[], n
+ *	 FROM (SELECT w, w::timestamptz AS ws, g1, g2, count(*) AS n
+ *		   FROM (SELECT date_bin(...) AS w, t.a::text AS g1, t.b::text AS g2
+ *				 FROM relation t WHERE ...) s
+ *		   GROUP BY w, g1, g2 ORDER BY ws, g1, g2) a
+ *	 ORDER BY ws, g1, g2
+ *
+ * (the outer ORDER BY is the subquery's order, so it costs no second sort;
+ * windows are sorted as timestamptz, as they always were: the order of the
+ * wall-clock starts is not the same when a window starts in the hour
+ * skipped by a change of clocks).
  *
  * This is the same result, in the same order, when the group columns' text
  * has one and the same deterministic collation: equality is then equality
@@ -324,26 +332,28 @@ build_query(Oid relid, Name time_column, ArrayType *groups, bool table_readable)
 					 rs_qualified_name(relid), time, time, time);
 
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "SELECT w::timestamptz, (w + $1)::timestamptz, ");
 	if (by_columns)
 	{
 		StringInfoData keys;
 
 		initStringInfo(&keys);
-		appendStringInfoString(&keys, "w");
 		for (int i = 0; i < ngroups; i++)
 			appendStringInfo(&keys, ", g%d", i + 1);
-		appendStringInfoString(&sql, "ARRAY[");
+		appendStringInfoString(&sql,
+							   "SELECT ws, (w + $1)::timestamptz, ARRAY[");
 		for (int i = 0; i < ngroups; i++)
 			appendStringInfo(&sql, "%sg%d", i ? ", " : "", i + 1);
 		appendStringInfo(&sql,
-						 "]::text[] AS g, count(*) FROM (%s) s"
-						 " GROUP BY %s ORDER BY %s",
-						 inner.data, keys.data, keys.data);
+						 "]::text[], n"
+						 " FROM (SELECT w, w::timestamptz AS ws%s, count(*) AS n"
+						 " FROM (%s) s GROUP BY w%s ORDER BY ws%s) a"
+						 " ORDER BY ws%s",
+						 keys.data, inner.data, keys.data, keys.data, keys.data);
 	}
 	else
 		appendStringInfo(&sql,
-						 "g, count(*) FROM (%s) s GROUP BY w, g ORDER BY w, g",
+						 "SELECT w::timestamptz, (w + $1)::timestamptz, g, count(*)"
+						 " FROM (%s) s GROUP BY w, g ORDER BY w, g",
 						 inner.data);
 	return sql.data;
 }
