@@ -1,7 +1,8 @@
 # rail_stream: PGXS build, plus the two commands of the README.
 #
 #   make demo    load the sample data into a local PostgreSQL and print it
-#   make test    the whole suite (pg_regress, then the integration tests)
+#   make test    the whole suite (pg_regress, the upgrade test, the integration
+#                tests, pg_regress under ASan/UBSan, fuzzing)
 #
 # Both install what is missing themselves (see test/deps.sh).
 
@@ -58,9 +59,16 @@ $(OBJS): $(wildcard src/*.h)
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
-.PHONY: test demo deps
+.PHONY: test demo deps sanitize fuzz
 deps:
 	test/deps.sh
+
+# parts of make test, on their own
+sanitize: deps
+	test/sanitize.sh
+
+fuzz: deps
+	test/fuzz/run.sh
 
 test: deps
 	test/run.sh

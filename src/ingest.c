@@ -58,6 +58,7 @@
 #include "miscadmin.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/lsyscache.h"
 #include "utils/resowner.h"
@@ -351,7 +352,9 @@ rs_check_sql_version(void)
 
 /*
  * rs_become_owner
- *		Run as the owner of the extension's tables until rs_restore_user().
+ *		Run as the owner of the extension's tables until rs_restore_user(),
+ *		with search_path pg_catalog, pg_temp (the statements run meanwhile
+ *		are schema-qualified throughout anyway).
  */
 void
 rs_become_owner(RsSavedUser *saved)
@@ -367,19 +370,32 @@ rs_become_owner(RsSavedUser *saved)
 	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
 
-	/*
-	 * Restricted, as for maintenance commands: nothing the caller set up (a
-	 * search_path, a GUC) may run code with the owner's rights.  The
-	 * statements run meanwhile are schema-qualified throughout.
-	 */
+	rs_become_role(saved, owner);
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
+ * rs_become_role
+ *		Run as role until rs_restore_user(), restricted as maintenance
+ *		commands are: nothing the caller set up may run code with the role's
+ *		rights, and nothing the role's code sets (a search_path, by SET or
+ *		set_config in a trigger) outlives it in the caller's session, where
+ *		it could make the caller run the role's code.
+ */
+void
+rs_become_role(RsSavedUser *saved, Oid role)
+{
 	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
-	SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+	SetUserIdAndSecContext(role, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+	saved->guc_nestlevel = NewGUCNestLevel();
 }
 
 void
 rs_restore_user(const RsSavedUser *saved)
 {
+	AtEOXact_GUC(false, saved->guc_nestlevel);
 	SetUserIdAndSecContext(saved->userid, saved->sec_context);
 }
 
@@ -510,6 +526,10 @@ dead_letter(const RsMessage *msg, const RsUnit *unit, const ErrorData *edata)
 	uint8		sha256[PG_SHA256_DIGEST_LENGTH];
 	bool		part = (unit != NULL && unit->count > 1 && unit->json != NULL);
 	int			ret;
+
+	/* a caller who could not read the dead letter gets the error instead */
+	if (msg->raise_errors)
+		ReThrowError(unconstify(ErrorData *, edata));
 
 	if (plan == NULL)
 	{

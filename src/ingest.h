@@ -24,6 +24,7 @@ typedef struct RsMessage
 	RsFeed		feed;			/* parsed by rs_feed_parse */
 	const char *data;			/* the value, not NUL-terminated */
 	size_t		len;
+	bool		raise_errors;	/* raise the message's error, keep no dead letter */
 
 	/*
 	 * A value too large to read whole (ingest_message() of a huge argument)
@@ -47,17 +48,19 @@ typedef struct RsMessage
 	TimestampTz event_time;
 } RsMessage;
 
-/* The user a function runs as, while it runs as the extension's owner */
+/* The user a function runs as, while it runs as another role */
 typedef struct RsSavedUser
 {
 	Oid			userid;
 	int			sec_context;
+	int			guc_nestlevel;	/* settings made meanwhile are undone */
 } RsSavedUser;
 
 extern uint64 rs_ingest(RsMessage *msg, int *dead_letters);
 extern uint64 rs_ingest_batch(RsMessage *msgs, int n, int *dead_letters);
 extern void rs_check_sql_version(void);
 extern void rs_become_owner(RsSavedUser *saved);
+extern void rs_become_role(RsSavedUser *saved, Oid role);
 extern void rs_sha256(const char *data, size_t len, uint8 *digest);
 extern void rs_restore_user(const RsSavedUser *saved);
 

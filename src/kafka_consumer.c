@@ -53,7 +53,6 @@ struct RsKafkaConsumer
 	char		cause[512];		/* last error event since the brokers last
 								 * answered, or "": why they do not */
 	bool		commit_failed;	/* the last group commit failed */
-	bool		topic_missing;	/* the brokers said the topic does not exist */
 	bool		assigned;		/* partitions are assigned: polls bring messages */
 };
 
@@ -74,7 +73,8 @@ static const char *const allowed_properties[] = {
 	NULL
 };
 
-static void check_allowed(rd_kafka_conf_t *conf, const char *name);
+static void check_allowed(rd_kafka_conf_t *conf, const char *name,
+						  const char *value);
 static void set_property(rd_kafka_conf_t *conf, const char *name,
 						 const char *value);
 static void set_properties(rd_kafka_conf_t *conf, Jsonb *properties);
@@ -162,8 +162,10 @@ set_properties(rd_kafka_conf_t *conf, Jsonb *properties)
 			name = pnstrdup(v.val.string.val, v.val.string.len);
 		else if (token == WJB_VALUE && v.type == jbvString)
 		{
-			check_allowed(conf, name);
-			set_property(conf, name, pnstrdup(v.val.string.val, v.val.string.len));
+			char	   *value = pnstrdup(v.val.string.val, v.val.string.len);
+
+			check_allowed(conf, name, value);
+			set_property(conf, name, value);
 		}
 		else if (token == WJB_VALUE)
 		{
@@ -185,15 +187,31 @@ rs_kafka_check_property(const char *name, const char *value)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 
-	check_allowed(conf, name);
+	check_allowed(conf, name, value);
 	set_property(conf, name, value);
 	rd_kafka_conf_destroy(conf);
 }
 
-/* Raise an ERROR (destroying conf) unless a subscription may set name. */
+/*
+ * Raise an ERROR (destroying conf) unless a subscription may set name to
+ * value.  SASL mechanisms are PLAIN and SCRAM only: GSSAPI runs
+ * sasl.kerberos.kinit.cmd, OAUTHBEARER fetches tokens from URLs.
+ */
 static void
-check_allowed(rd_kafka_conf_t *conf, const char *name)
+check_allowed(rd_kafka_conf_t *conf, const char *name, const char *value)
 {
+	if (strcmp(name, "sasl.mechanism") == 0 || strcmp(name, "sasl.mechanisms") == 0)
+	{
+		if (pg_strcasecmp(value, "PLAIN") == 0 ||
+			pg_strcasecmp(value, "SCRAM-SHA-256") == 0 ||
+			pg_strcasecmp(value, "SCRAM-SHA-512") == 0)
+			return;
+		rd_kafka_conf_destroy(conf);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("SASL mechanism \"%s\" cannot be used by a subscription", value),
+				 errhint("Use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.")));
+	}
 	for (int i = 0; allowed_properties[i] != NULL; i++)
 		if (strcmp(name, allowed_properties[i]) == 0)
 			return;
@@ -275,7 +293,6 @@ rs_kafka_partition_count(RsKafkaConsumer *consumer, int timeout_ms)
 	int			count = 0;
 
 	err = rd_kafka_metadata(consumer->rk, 0, rkt, &md, timeout_ms);
-	consumer->topic_missing = false;
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
 		/*
@@ -305,8 +322,6 @@ rs_kafka_partition_count(RsKafkaConsumer *consumer, int timeout_ms)
 			count = md->topics[0].partition_cnt;
 		else
 		{
-			consumer->topic_missing = (md->topic_cnt == 1 &&
-									   md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
 			snprintf(consumer->error, sizeof(consumer->error),
 					 "topic \"%s\" is not available: %s", consumer->topic,
 					 rd_kafka_err2str(md->topic_cnt ? md->topics[0].err :
@@ -545,15 +560,4 @@ rs_kafka_take_error(RsKafkaConsumer *consumer)
 	strlcpy(taken, consumer->error, sizeof(taken));
 	consumer->error[0] = '\0';
 	return taken;
-}
-
-/*
- * rs_kafka_topic_missing
- *		Whether the last rs_kafka_partition_count() heard from the brokers
- *		that the topic does not exist (not merely that none answered).
- */
-bool
-rs_kafka_topic_missing(RsKafkaConsumer *consumer)
-{
-	return consumer->topic_missing;
 }

@@ -58,6 +58,5 @@ extern Jsonb *rs_kafka_headers(const RsKafkaMessage *message);
 extern void rs_kafka_report(RsKafkaConsumer *consumer);
 extern const char *rs_kafka_take_error(RsKafkaConsumer *consumer);
 extern void rs_kafka_check_property(const char *name, const char *value);
-extern bool rs_kafka_topic_missing(RsKafkaConsumer *consumer);
 
 #endif							/* RAIL_STREAM_KAFKA_CONSUMER_H */

@@ -240,6 +240,7 @@ report_lost_owner(int slot_index, const WantedWorker *w)
 
 	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
 	slot->generation = ++rs_shared->last_generation;
+	slot->owner = w->owner;
 	slot->subscription_id = w->subscription_id;
 	slot->worker_index = w->worker_index;
 	slot->config_version = w->config_version;
@@ -383,6 +384,7 @@ start_worker(int slot_index, const WantedWorker *w)
 	slot->config_version = w->config_version;
 	slot->state = RS_STATE_STARTING;
 	slot->generation = ++rs_shared->last_generation;
+	slot->owner = w->owner;
 	args.generation = slot->generation;
 	LWLockRelease(rs_shared->lock);
 	memcpy(bgw.bgw_extra, &args, sizeof(args));

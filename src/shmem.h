@@ -46,6 +46,7 @@ typedef struct RsWorkerSlot
 {
 	uint64		generation;		/* of the worker started in it: see below */
 	int64		subscription_id;
+	Oid			owner;			/* the subscription's owner: who may see it */
 	int			worker_index;	/* 0 .. parallelism - 1 */
 	int			config_version; /* of the subscription it runs */
 	pid_t		pid;

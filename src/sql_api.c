@@ -17,11 +17,13 @@
 #include "postgres.h"
 
 #include "access/detoast.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "common/sha2.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
@@ -71,6 +73,7 @@ static void value_argument(FunctionCallInfo fcinfo, RsMessage *msg);
 static bool is_compressed(struct varlena *raw);
 static uint8 *sha256_by_slices(struct varlena *raw, Size len);
 static void check_replay(int64 id);
+static bool sees_every_subscription(void);
 static Oid	message_of_dead_letter(HeapTuple tuple, TupleDesc desc,
 								   RsMessage *msg);
 
@@ -82,6 +85,9 @@ static Oid	message_of_dead_letter(HeapTuple tuple, TupleDesc desc,
  * rail_stream.dead_letters instead of raising.  A NULL value is a tombstone.
  * The caller must hold the privileges that a subscription's owner needs
  * for the feed: nobody leaves dead letters for tables they cannot write.
+ * Only administrators, who may read dead letters, leave them: for anyone
+ * else the message's error is raised, so that nobody fills a table they
+ * can neither read nor empty.
  */
 Datum
 rs_ingest_message_text(PG_FUNCTION_ARGS)
@@ -103,6 +109,7 @@ ingest(FunctionCallInfo fcinfo)
 	uint64		rows;
 	Oid			types[1] = {TEXTOID};
 	Datum		args[1];
+	bool		isnull;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -115,9 +122,12 @@ ingest(FunctionCallInfo fcinfo)
 	SPI_connect();
 	rs_check_sql_version();
 	args[0] = CStringGetTextDatum(msg.feed.name);
-	if (SPI_execute_with_args("SELECT rail_stream._check_feed($1)",
+	if (SPI_execute_with_args("SELECT rail_stream._check_feed($1), rail_stream._is_admin()",
 							  1, types, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not check the privileges of feed \"%s\"", msg.feed.name);
+	/* only those who may read dead letters leave them; others get the error */
+	msg.raise_errors = !DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 2, &isnull));
 	value_argument(fcinfo, &msg);
 	rows = rs_ingest(&msg, &dead);
 	SPI_finish();
@@ -257,12 +267,14 @@ rs_explode_movements_jsonb(PG_FUNCTION_ARGS)
 static void
 explode_frame(ReturnSetInfo *rsinfo, const char *data, size_t len)
 {
-	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
-											  "rail_stream explode",
-											  ALLOCSET_DEFAULT_SIZES);
-	MemoryContext old = MemoryContextSwitchTo(cxt);
+	MemoryContext cxt;
+	MemoryContext old;
 	ListCell   *lc;
 
+	rs_check_message_size(len);	/* as for ingest: memory stays bounded */
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "rail_stream explode",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
 	foreach(lc, rs_trust_split(rs_json_parse(data, len, "TRUST frame")))
 		put_message(rsinfo, ((RsUnit *) lfirst(lc))->json);
 	MemoryContextSwitchTo(old);
@@ -480,6 +492,20 @@ state_name(RsWorkerState state)
 }
 
 /*
+ * Whether the current user sees every subscription's workers, as the status
+ * view shows them: superusers, members of rail_stream_admin and pg_monitor.
+ */
+static bool
+sees_every_subscription(void)
+{
+	Oid			admin = get_role_oid("rail_stream_admin", true);
+
+	return superuser() ||
+		has_privs_of_role(GetUserId(), ROLE_PG_MONITOR) ||
+		(OidIsValid(admin) && is_member_of_role(GetUserId(), admin));
+}
+
+/*
  * _worker_status() RETURNS SETOF record: what the ingest workers publish in
  * shared memory, one row per worker and partition (partition NULL for a
  * worker that has none yet).  Empty when the library is not preloaded.
@@ -490,12 +516,14 @@ rs_worker_status(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TimestampTz now = GetCurrentTimestamp();
 	RsWorkerSlot *slots;
+	bool		sees_all;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (rs_shared == NULL)
 		return (Datum) 0;
 
 	/* copy the slots, so that the lock is not held while rows are built */
+	sees_all = sees_every_subscription();
 	slots = palloc(rs_shared->nslots * sizeof(RsWorkerSlot));
 	LWLockAcquire(rs_shared->lock, LW_SHARED);
 	memcpy(slots, rs_shared->slots, rs_shared->nslots * sizeof(RsWorkerSlot));
@@ -506,6 +534,9 @@ rs_worker_status(PG_FUNCTION_ARGS)
 		RsWorkerSlot *slot = &slots[i];
 
 		if (slot->state == RS_STATE_FREE)
+			continue;
+		/* errors name brokers and topics: as the status view shows them */
+		if (!sees_all && !has_privs_of_role(GetUserId(), slot->owner))
 			continue;
 		for (int p = 0; p < Max(slot->npartitions, 1); p++)
 		{
@@ -585,12 +616,10 @@ rs_replay_dead_letter(PG_FUNCTION_ARGS)
 	written_as = message_of_dead_letter(SPI_tuptable->vals[0],
 										SPI_tuptable->tupdesc, &msg);
 
-	/* as that role, restricted as for maintenance commands */
-	GetUserIdAndSecContext(&saved.userid, &saved.sec_context);
-	SetUserIdAndSecContext(written_as, saved.sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
+	/* as that role, restricted, its settings undone after */
+	rs_become_role(&saved, written_as);
 	rows = rs_ingest(&msg, &dead);
-	SetUserIdAndSecContext(saved.userid, saved.sec_context);
+	rs_restore_user(&saved);
 	SPI_finish();
 	PG_RETURN_INT64((int64) rows);
 }

@@ -109,7 +109,6 @@ typedef struct WorkerState
 	MemoryContext batch_cxt;
 	TimestampTz next_status;
 	TimestampTz next_metadata;
-	int			missing_checks; /* metadata checks in a row without the topic */
 	TimestampTz next_group_commit;	/* of all stored offsets, if dirty */
 	bool		group_dirty;	/* batches written since that commit */
 } WorkerState;
@@ -122,7 +121,6 @@ static WorkerState *worker = NULL;
 static void run_worker(void);
 static bool slot_is_mine(void);
 static void lock_own_slot(void);
-static void wait_after_topic_deleted(void);
 static void load_subscription(int64 id);
 static void wait_for_partitions(void);
 static void assign_partitions(void);
@@ -746,10 +744,6 @@ publish_status(bool force)
 		int			count = rs_kafka_partition_count(worker->consumer, 5000);
 
 		worker->next_metadata = now + RS_METADATA_INTERVAL;
-		worker->missing_checks = (count == 0 && rs_kafka_topic_missing(worker->consumer)) ?
-			worker->missing_checks + 1 : 0;
-		if (worker->missing_checks >= 2)
-			wait_after_topic_deleted();
 		if (count > worker->npartitions)
 		{
 			ereport(LOG,
@@ -760,41 +754,6 @@ publish_status(bool force)
 			LWLockRelease(rs_shared->lock);
 			proc_exit(0);
 		}
-	}
-}
-
-/*
- * wait_after_topic_deleted
- *		The topic was deleted.  Its stored offsets belong to it: resuming
- *		from them on a topic created again under the same name would skip
- *		that topic's first messages, or wait for offsets it never reaches.
- *		So consume nothing more, say why in the status, and wait until a
- *		change of the subscription (reset_offsets, alter or drop) restarts
- *		or stops the worker.
- */
-static void
-wait_after_topic_deleted(void)
-{
-	const char *topic = worker->sub->topic;
-
-	ereport(LOG,
-			(errmsg("topic \"%s\" of subscription \"%s\" no longer exists; its ingest worker stops consuming",
-					topic, worker->sub->name),
-			 errhint("If the topic is created again, choose where to read it with rail_stream.reset_offsets().")));
-	lock_own_slot();
-	worker->slot->state = RS_STATE_FAILED;
-	snprintf(worker->slot->last_error, RS_ERROR_LEN,
-			 "topic \"%s\" no longer exists; the stored offsets belong to the deleted topic, "
-			 "so nothing more is read until rail_stream.reset_offsets('%s', 'earliest') or another position is chosen",
-			 topic, worker->sub->name);
-	worker->slot->last_error_at = GetCurrentTimestamp();
-	LWLockRelease(rs_shared->lock);
-	for (;;)
-	{
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 10000, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
 	}
 }
 

@@ -8,6 +8,7 @@ packages=(
 	postgresql-15 postgresql-server-dev-15
 	librdkafka-dev libjansson-dev libcurl4-openssl-dev
 	kcat jq libipc-run-perl python3 curl openssl
+	clang-14 libclang-rt-14-dev
 	openjdk-17-jre-headless maven
 )
 

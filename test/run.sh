@@ -2,7 +2,12 @@
 # make test: build, install, then
 #   1. pg_regress (test/sql, expected/) on a temporary PostgreSQL, no preload;
 #   2. the upgrade test (test/upgrade/run.sh) on the same server;
-#   3. the TAP tests (test/t) against a real Apache Kafka broker (test/tap.sh).
+#   3. the TAP tests (test/t) against a real Apache Kafka broker (test/tap.sh);
+#   4. pg_regress again, built with AddressSanitizer and UndefinedBehavior-
+#      Sanitizer, on a private copy of PostgreSQL (test/sanitize.sh);
+#   5. libFuzzer over the transforms in a backend, for FUZZ_SECONDS
+#      (default 60; test/fuzz/run.sh).
+# Each step runs whatever the others gave; the closing line counts them all.
 set -eo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,14 +36,28 @@ test/pg_tmp.sh stop "$tmp/pg"
 tap_status=0
 test/tap.sh 2>&1 | tee "$tmp/tap.log" || tap_status=$?
 
+sanitize_status=0
+test/sanitize.sh 2>&1 | tee "$tmp/sanitize.log" || sanitize_status=$?
+
+fuzz_status=0
+test/fuzz/run.sh 2>&1 | tee "$tmp/fuzz.log" || fuzz_status=$?
+
 # one closing line for the whole suite: test files passed and failed
 passed=$(grep -c ' \.\.\. ok ' "$tmp/regress.log" || true)
 failed=$(grep -c ' \.\.\. FAILED ' "$tmp/regress.log" || true)
 passed=$((passed + $(grep -cE '^\[[0-9:]+\] test/t/.* ok ' "$tmp/tap.log" || true)))
-passed=$((passed + $(grep -c '^ok - ' "$tmp/upgrade.log" || true)))
-failed=$((failed + $(grep -c '^not ok - ' "$tmp/upgrade.log" || true)))
+# the other steps end with "<step>: N passed, N failed"
+for step in upgrade sanitize fuzz; do
+	read -r p f < <(sed -n "s/^$step: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p" \
+		"$tmp/$step.log" | tail -1; echo)
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0}))
+done
 failed=$((failed + $(grep -cE '^test/t/.*\(Wstat' "$tmp/tap.log" || true)))
 [ $tap_status -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
-[ $upgrade_status -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
+for st in $upgrade_status $sanitize_status $fuzz_status; do
+	[ "$st" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
+done
 echo "$passed passed, $failed failed"
-[ $status -eq 0 ] && [ $upgrade_status -eq 0 ] && [ $tap_status -eq 0 ]
+[ $status -eq 0 ] && [ $upgrade_status -eq 0 ] && [ $tap_status -eq 0 ] &&
+	[ $sanitize_status -eq 0 ] && [ $fuzz_status -eq 0 ]

@@ -109,39 +109,79 @@ JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'rail_stream'
 WHERE p.proname LIKE '\_%' AND has_function_privilege('mallory', p.oid, 'EXECUTE')
 ORDER BY p.oid::regprocedure::text;
 
--- 4. ingest_message needs the rights that the feed needs; a dead letter
--- records whose rights it was written with, and a replay uses them.
+-- 4. ingest_message needs the rights that the feed needs, and only those
+-- who may read dead letters leave them: for anyone else the error is
+-- raised, so nobody fills a table they can neither read nor empty.
 SET ROLE mallory;
 SELECT rail_stream.ingest_message('trust', '[]', 'no-rights');
+SELECT rail_stream.ingest_message('json:public.sec_events', 'not json', 'garbage');
 RESET ROLE;
 ALTER TABLE public.sec_events ENABLE ROW LEVEL SECURITY;
 CREATE POLICY low_ids ON public.sec_events USING (true) WITH CHECK (id < 100);
-SET ROLE mallory;
+SET ROLE boss;
 SELECT rail_stream.ingest_message('json:public.sec_events', '{"id": 1, "body": "allowed"}', 'ok');
 -- 9. a row that a policy refuses is a dead letter, not an error
 SELECT rail_stream.ingest_message('json:public.sec_events', '{"id": 500, "body": "refused"}', 'rls');
 RESET ROLE;
 SELECT key, sqlstate, error_message, written_as FROM rail_stream.dead_letters
-WHERE key IN ('no-rights', 'rls', 'ok');
--- a superuser's replay writes with mallory's rights: the policy refuses again
+WHERE key IN ('no-rights', 'garbage', 'rls', 'ok');
+-- a superuser's replay writes with boss's rights: the policy refuses again
 SELECT * FROM rail_stream.replay_dead_letters(ids => ARRAY(
     SELECT id FROM rail_stream.dead_letters WHERE key = 'rls'));
 SELECT id, body FROM public.sec_events ORDER BY id;
--- an administrator who may not act for mallory leaves it, and cannot force it
-SET ROLE boss;
+-- an administrator who may not act for boss leaves it, and cannot force it
+SET ROLE other_admin;
 SELECT * FROM rail_stream.replay_dead_letters();
 SELECT rail_stream._replay_dead_letter(id) FROM rail_stream.dead_letters WHERE key = 'rls';
 DELETE FROM rail_stream.dead_letters WHERE key = 'rls';
 RESET ROLE;
 -- 7. an administrator who may replays it, once the policy is fixed
-GRANT mallory TO boss;
+GRANT boss TO other_admin;
 ALTER POLICY low_ids ON public.sec_events WITH CHECK (id < 1000);
-SET ROLE boss;
+SET ROLE other_admin;
 SELECT count(*) AS dead_letters_visible FROM rail_stream.dead_letters;
 SELECT * FROM rail_stream.replay_dead_letters();
 RESET ROLE;
 SELECT id, body FROM public.sec_events ORDER BY id;
 SELECT count(*) AS left_over FROM rail_stream.dead_letters WHERE key = 'rls';
+REVOKE boss FROM other_admin;
+
+-- What the written role's code sets during a replay does not outlive it:
+-- a trigger that changes search_path cannot make the superuser who replays
+-- run boss's functions afterwards.
+CREATE SCHEMA boss_schema AUTHORIZATION boss;
+SET ROLE boss;
+CREATE TABLE boss_schema.ev (id int PRIMARY KEY, body text);
+CREATE TABLE boss_schema.armed (x int);
+CREATE FUNCTION boss_schema.trg() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM boss_schema.armed) THEN
+        RAISE EXCEPTION 'not yet' USING ERRCODE = 'check_violation';
+    END IF;
+    PERFORM pg_catalog.set_config('search_path', 'boss_schema, pg_catalog', false);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER t BEFORE INSERT ON boss_schema.ev FOR EACH ROW EXECUTE FUNCTION boss_schema.trg();
+SELECT rail_stream.ingest_message('json:boss_schema.ev', '{"id": 1, "body": "x"}', 'setter');
+INSERT INTO boss_schema.armed VALUES (1);
+RESET ROLE;
+SHOW search_path;
+SELECT * FROM rail_stream.replay_dead_letters(ids => ARRAY(
+    SELECT id FROM rail_stream.dead_letters WHERE key = 'setter'));
+SHOW search_path;
+DROP SCHEMA boss_schema CASCADE;
+DELETE FROM rail_stream.dead_letters WHERE key = 'setter';
+
+-- 5. Settings may hold credentials: an administrator sees only the
+-- subscriptions it may manage.
+SET ROLE other_admin;
+SELECT name, kafka_properties ->> 'sasl.password' AS password
+FROM rail_stream.subscriptions ORDER BY name;
+RESET ROLE;
+-- SASL mechanisms that run commands or fetch URLs are refused
+SET ROLE boss;
+SELECT rail_stream.alter_subscription('boss_sasl', options => '{"kafka": {"sasl.mechanisms": "GSSAPI"}}');
+RESET ROLE;
 
 -- 6. A template is filled in one pass: placeholders inside values stay as
 -- they are, and the body is bounded.
@@ -177,6 +217,6 @@ DROP TABLE public.sec_events;
 SELECT rail_stream.drop_subscription(name) FROM rail_stream.subscriptions
 WHERE name IN ('boss_sasl', 'su_sub');
 DELETE FROM rail_stream.alert_rules WHERE station = '99999';
-DELETE FROM rail_stream.dead_letters WHERE written_as::text IN ('mallory', 'boss');
+DELETE FROM rail_stream.dead_letters WHERE written_as::text IN ('mallory', 'boss', 'other_admin');
 DROP OWNED BY mallory, boss, other_admin;
 DROP ROLE mallory, boss, other_admin;

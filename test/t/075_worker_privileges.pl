@@ -41,6 +41,14 @@ is($node->safe_psql('postgres',
 	q{SELECT string_agg(key, ',' ORDER BY "offset") FROM rail_stream.dead_letters}),
 	join(',', map { "r$_" } grep { $_ % 3 == 0 } 1 .. 30), 'the dead letters are exactly the refused ones');
 
+# the workers' status (its errors name brokers and topics) is shown to
+# those who may see the subscription, also by the function under the view
+$node->safe_psql('postgres', 'CREATE ROLE nosy');
+is($node->safe_psql('postgres', q{SET ROLE nosy; SELECT count(*) FROM rail_stream._worker_status()}),
+	'0', 'a role without rights sees no worker');
+cmp_ok($node->safe_psql('postgres', q{SET ROLE feeder; SELECT count(*) FROM rail_stream._worker_status()}),
+	'>', 0, 'the owner sees its worker');
+
 # 1. a forbidden property written directly by a superuser: the trigger
 # refuses it even then; with the trigger disabled (as a restore might),
 # the worker refuses it before librdkafka sees it
