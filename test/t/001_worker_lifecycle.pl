@@ -6,29 +6,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use RailStream::Test;
-
-# The stored offsets of a subscription, as "partition:next_offset,...".
-sub stored_offsets
-{
-	my ($name) = @_;
-	return qq{SELECT string_agg(o.partition || ':' || o.next_offset, ',' ORDER BY o.partition)
-		FROM rail_stream.subscription_offsets o
-		JOIN rail_stream.subscriptions s ON s.id = o.subscription_id
-		WHERE s.name = '$name'};
-}
-
-# Wait until the broker's high watermark of a partition reaches an offset.
-sub wait_for_high_watermark
-{
-	my ($topic, $partition, $offset) = @_;
-	my $deadline = time + 180;
-	while (time < $deadline)
-	{
-		return 1 if (high_watermarks($topic)->{$partition} // -1) >= $offset;
-		sleep 1;
-	}
-	return 0;
-}
+use RailStream::Checks;
 
 brokers();
 create_topic('lifecycle', 2);
