@@ -19,7 +19,10 @@
  *	  no worker at all;
  *	- when DROP DATABASE of its database begins, an object access hook in
  *	  the dropping backend stops the workers and the launcher, which exits
- *	  for good (until the server restarts), so that the drop goes through.
+ *	  for good (until the server restarts), so that the drop goes through;
+ *	- the same hook refuses DROP ROLE of a role that owns a subscription
+ *	  (its workers connect as it): one the launcher runs, in any database,
+ *	  or one in the database where DROP ROLE runs.
  *
  * The launcher owns the shared-memory slots; each worker fills in its own.
  *
@@ -36,8 +39,11 @@
 
 #include "access/xact.h"
 #include "catalog/objectaccess.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -52,6 +58,7 @@
 #include "utils/timestamp.h"
 
 #include "guc.h"
+#include "ingest.h"
 #include "shmem.h"
 #include "worker.h"
 
@@ -75,6 +82,7 @@ static void reap_workers(void);
 static void stop_unwanted(List *wanted);
 static void start_wanted(List *wanted);
 static void report_lost_owner(int slot_index, const WantedWorker *w);
+static void refuse_dropping_owner(Oid role);
 static bool start_worker(int slot, const WantedWorker *w);
 static int	find_slot(const WantedWorker *w);
 static void launcher_detach(int code, Datum arg);
@@ -446,6 +454,11 @@ release_dropped_database(ObjectAccessType access, Oid classId, Oid objectId,
 
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (access == OAT_DROP && classId == AuthIdRelationId)
+	{
+		refuse_dropping_owner(objectId);
+		return;
+	}
 	if (access != OAT_DROP || classId != DatabaseRelationId || rs_shared == NULL)
 		return;
 
@@ -466,4 +479,64 @@ release_dropped_database(ObjectAccessType access, Oid classId, Oid objectId,
 		SetLatch(latch);
 	if (sender_latch)
 		SetLatch(sender_latch);
+}
+
+/*
+ * refuse_dropping_owner
+ *		In DROP ROLE: an ERROR if the role owns a subscription that the
+ *		launcher runs (in rail_stream.database), or one in this database.
+ *		PostgreSQL cannot record the dependency itself: a subscription is a
+ *		row, not an object of its catalogs.
+ */
+static void
+refuse_dropping_owner(Oid role)
+{
+	char	   *where = NULL;
+	int64		id = 0;
+
+	if (rs_shared != NULL)
+	{
+		LWLockAcquire(rs_shared->lock, LW_SHARED);
+		for (int i = 0; i < rs_shared->nslots && id == 0; i++)
+		{
+			if (rs_shared->slots[i].state != RS_STATE_FREE &&
+				rs_shared->slots[i].owner == role)
+				id = rs_shared->slots[i].subscription_id;
+		}
+		LWLockRelease(rs_shared->lock);
+		if (id != 0)
+			where = get_database_name(rs_shared->launcher_database);
+	}
+	if (id == 0 && OidIsValid(get_extension_oid("rail_stream", true)))
+	{
+		Oid			types[1] = {OIDOID};
+		Datum		args[1] = {ObjectIdGetDatum(role)};
+		RsSavedUser saved;
+		bool		isnull;
+
+		SPI_connect();
+		rs_become_owner(&saved);
+		if (SPI_execute_with_args("SELECT id FROM rail_stream.subscriptions"
+								  " WHERE owner::oid OPERATOR(pg_catalog.=) $1 LIMIT 1",
+								  1, types, args, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not read rail_stream.subscriptions");
+		if (SPI_processed > 0)
+		{
+			id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+			where = get_database_name(MyDatabaseId);
+		}
+		rs_restore_user(&saved);
+		SPI_finish();
+	}
+	if (id != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("role \"%s\" cannot be dropped because it owns a rail_stream subscription",
+						GetUserNameFromId(role, false)),
+				 errdetail("Subscription %lld in database \"%s\" runs its workers as this role.",
+						   (long long) id, where ? where : "?"),
+				 errhint("Drop the subscription, or, as a superuser, give it another owner: "
+						 "UPDATE rail_stream.subscriptions SET owner = ... WHERE id = %lld.",
+						 (long long) id)));
 }

@@ -4,7 +4,8 @@
 #   - a librdkafka property written past the API by a superuser (as a
 #     restored dump or a careless UPDATE could) never reaches librdkafka:
 #     the worker refuses it and says so in the status;
-#   - a subscription whose owner was dropped says why it does not run.
+#   - DROP ROLE of an owner is refused; one dropped anyway (its subscription
+#     paused, from another database) is explained in the status.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -68,13 +69,27 @@ wait_for($node,
 	't', 'the worker refuses the property and says so');
 ok(!-e '/tmp/rail_stream_pwned', 'no command ran');
 
-# 10. the owner is dropped: the status says why nothing runs
+# 10. DROP ROLE of a subscription's owner is refused, with what to do
 $node->safe_psql('postgres', q{
 	UPDATE rail_stream.subscriptions SET kafka_properties = '{}', config_version = config_version + 1;
 	REVOKE ALL ON public.readings FROM feeder;
 	DROP POLICY only_leeds ON public.readings;
-	DROP ROLE feeder;
 });
+($ret, $out, $err) = $node->psql('postgres', 'DROP ROLE feeder');
+like($err, qr/role "feeder" cannot be dropped because it owns a rail_stream subscription/,
+	'DROP ROLE of an owner is refused');
+like($err, qr/HINT:  Drop the subscription, or, as a superuser, give it another owner/,
+	'and says what to do');
+($ret, $out, $err) = $node->psql('template1', 'DROP ROLE feeder');
+like($err, qr/cannot be dropped because it owns a rail_stream subscription/,
+	'also from another database, while its worker runs');
+
+# an owner dropped where nothing could see it (its subscription paused,
+# from another database): the status says why nothing runs
+$node->safe_psql('postgres', q{SELECT rail_stream.pause_subscription('guarded')});
+wait_for($node, q{SELECT count(*) FROM rail_stream._worker_status()}, '0', 'the paused worker is gone');
+$node->safe_psql('template1', 'DROP ROLE feeder');
+$node->safe_psql('postgres', q{SELECT rail_stream.resume_subscription('guarded')});
 wait_for($node,
 	q{SELECT state || ': ' || last_error FROM rail_stream.subscription_status WHERE subscription = 'guarded'},
 	'failed: the owner of subscription "guarded" (role OID '
