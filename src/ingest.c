@@ -33,9 +33,9 @@
  * table privileges: then a row-level security policy refused that row, and
  * the message is a dead letter.  A lost grant stops the caller instead.
  *
- * Dead letters are written as the extension's owner, so that a subscription
- * owner or an ingest_message() caller without rights on the dead letters can
- * still leave one; each records the role whose rights the message was
+ * Dead letters are written as the extension's owner (run_as.c), so that a
+ * subscription owner or an ingest_message() caller without rights on the dead
+ * letters can still leave one; each records the role whose rights the message was
  * written with (written_as), and a replay runs with that role's rights.  The caller must be connected to SPI.  Everything a message
  * allocates, including jansson's documents, lives in a context deleted at
  * the end.
@@ -50,23 +50,19 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "common/sha2.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_class.h"
-#include "catalog/pg_type.h"
-#include "miscadmin.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/memutils.h"
-#include "utils/lsyscache.h"
 #include "utils/resowner.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "guc.h"
 #include "ingest.h"
+#include "run_as.h"
 #include "sink.h"
 
 /* What ingest is working on, for error context */
@@ -348,55 +344,6 @@ rs_check_sql_version(void)
 				 errmsg("extension \"rail_stream\" is version %s, but its library is version %s",
 						installed, RS_EXTVERSION),
 				 errhint("Update it with ALTER EXTENSION rail_stream UPDATE.")));
-}
-
-/*
- * rs_become_owner
- *		Run as the owner of the extension's tables until rs_restore_user(),
- *		with search_path pg_catalog, pg_temp (the statements run meanwhile
- *		are schema-qualified throughout anyway).
- */
-void
-rs_become_owner(RsSavedUser *saved)
-{
-	Oid			relid;
-	HeapTuple	tuple;
-	Oid			owner;
-
-	relid = get_relname_relid("dead_letters", get_namespace_oid("rail_stream", false));
-	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-
-	rs_become_role(saved, owner);
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-}
-
-/*
- * rs_become_role
- *		Run as role until rs_restore_user(), restricted as maintenance
- *		commands are: nothing the caller set up may run code with the role's
- *		rights, and nothing the role's code sets (a search_path, by SET or
- *		set_config in a trigger) outlives it in the caller's session, where
- *		it could make the caller run the role's code.
- */
-void
-rs_become_role(RsSavedUser *saved, Oid role)
-{
-	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
-	SetUserIdAndSecContext(role, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	saved->guc_nestlevel = NewGUCNestLevel();
-}
-
-void
-rs_restore_user(const RsSavedUser *saved)
-{
-	AtEOXact_GUC(false, saved->guc_nestlevel);
-	SetUserIdAndSecContext(saved->userid, saved->sec_context);
 }
 
 /*

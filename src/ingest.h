@@ -48,20 +48,9 @@ typedef struct RsMessage
 	TimestampTz event_time;
 } RsMessage;
 
-/* The user a function runs as, while it runs as another role */
-typedef struct RsSavedUser
-{
-	Oid			userid;
-	int			sec_context;
-	int			guc_nestlevel;	/* settings made meanwhile are undone */
-} RsSavedUser;
-
 extern uint64 rs_ingest(RsMessage *msg, int *dead_letters);
 extern uint64 rs_ingest_batch(RsMessage *msgs, int n, int *dead_letters);
 extern void rs_check_sql_version(void);
-extern void rs_become_owner(RsSavedUser *saved);
-extern void rs_become_role(RsSavedUser *saved, Oid role);
 extern void rs_sha256(const char *data, size_t len, uint8 *digest);
-extern void rs_restore_user(const RsSavedUser *saved);
 
 #endif							/* RAIL_STREAM_INGEST_H */

@@ -58,7 +58,7 @@
 #include "utils/timestamp.h"
 
 #include "guc.h"
-#include "ingest.h"
+#include "run_as.h"
 #include "shmem.h"
 #include "worker.h"
 

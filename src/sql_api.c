@@ -37,6 +37,7 @@
 #include "guc.h"
 #include "feed_time.h"
 #include "ingest.h"
+#include "run_as.h"
 #include "json.h"
 #include "kafka_consumer.h"
 #include "shmem.h"

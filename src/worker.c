@@ -60,6 +60,7 @@
 #include "feed_time.h"
 #include "guc.h"
 #include "ingest.h"
+#include "run_as.h"
 #include "kafka_consumer.h"
 #include "shmem.h"
 #include "sink.h"
