@@ -70,14 +70,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-as_server_user() {
-	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
-	else
-		"$@"
-	fi
-}
-
 # A sanitizer report aborts its backend, and the postmaster then goes
 # through crash recovery.  PostgreSQL 15 was seen never to finish a fast
 # shutdown asked for during that recovery (the checkpointer is left
@@ -92,31 +84,14 @@ stop_server() {
 	done
 	PGBIN=$pgbin test/pg_tmp.sh stop "$tmp/server"
 	if [ -f "$tmp/server/data/postmaster.pid" ]; then
-		as_server_user "$pgbin/pg_ctl" -D "$tmp/server/data" -m immediate -w stop \
+		test/pg_tmp.sh as-server-user "$pgbin/pg_ctl" -D "$tmp/server/data" -m immediate -w stop \
 			>/dev/null || true
 	fi
 }
 
 # 1. the private copy of PostgreSQL
-prefix=$tmp/pg
-copied=()
-for what in bindir pkglibdir sharedir includedir pkgincludedir includedir-server; do
-	dir=$("$src_pg_config" --"$what")
-	dir=${dir%/}
-	for done_dir in "${copied[@]}"; do
-		case "$dir/" in "$done_dir"/*) continue 2 ;; esac
-	done
-	mkdir -p "$prefix$(dirname "$dir")"
-	cp -a "$dir" "$prefix$dir"
-	copied+=("$dir")
-done
-pg_config=$prefix$("$src_pg_config" --bindir)/pg_config
+pg_config=$(PG_CONFIG=$src_pg_config test/pg_tmp.sh copy "$tmp/pg")
 pgbin=$("$pg_config" --bindir)
-if [ "$pgbin" != "$prefix$("$src_pg_config" --bindir)" ]; then
-	echo "sanitize: the copy of PostgreSQL in $prefix is not relocatable" \
-		"(its pg_config says bindir $pgbin)" >&2
-	exit 1
-fi
 
 # 2. build and install the instrumented module into the copy
 build=$tmp/build

@@ -58,33 +58,11 @@ tmp=$(mktemp -d /tmp/rail_stream_fuzz.XXXXXX)
 chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 
-as_server_user() {
-	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
-	else
-		"$@"
-	fi
-}
+as_server_user() { "$ROOT/test/pg_tmp.sh" as-server-user "$@"; }
 
-# 1. A private copy of the PostgreSQL installation.  PostgreSQL finds its
-# directories relative to its binaries, so the copy keeps the layout below
-# the prefix that they have in common.
-bindir=$("$PG_CONFIG" --bindir) || die "no pg_config: set PG_CONFIG"
-sharedir=$("$PG_CONFIG" --sharedir)
-pkglibdir=$("$PG_CONFIG" --pkglibdir)
-includedir=$("$PG_CONFIG" --includedir-server)
-prefix=$bindir
-for d in "$sharedir" "$pkglibdir" "$includedir"; do
-	while [ "${d#"$prefix"/}" = "$d" ]; do
-		prefix=$(dirname "$prefix")
-	done
-done
-[ "$prefix" != / ] || die "cannot relocate $bindir: no common prefix with $sharedir"
-for d in "$bindir" "$sharedir" "$pkglibdir" "$includedir"; do
-	mkdir -p "$tmp/pg/$(dirname "${d#"$prefix"/}")"
-	cp -a "$d" "$tmp/pg/${d#"$prefix"/}"
-done
-PGBIN=$tmp/pg/${bindir#"$prefix"/}
+# 1. A private copy of the PostgreSQL installation (test/pg_tmp.sh copy)
+PGBIN=$(dirname "$(PG_CONFIG=$PG_CONFIG "$ROOT/test/pg_tmp.sh" copy "$tmp/pg")") ||
+	die "could not copy the PostgreSQL of $PG_CONFIG"
 make -s PG_CONFIG="$PGBIN/pg_config" install >"$tmp/install.log" 2>&1 ||
 	{ cat "$tmp/install.log"; die "make install into the private copy failed"; }
 
