@@ -34,9 +34,10 @@
  * the message is a dead letter.  A lost grant stops the caller instead.
  *
  * Dead letters are written as the extension's owner (run_as.c), so that a
- * subscription owner or an ingest_message() caller without rights on the dead
- * letters can still leave one; each records the role whose rights the message was
- * written with (written_as), and a replay runs with that role's rights.  The caller must be connected to SPI.  Everything a message
+ * subscription owner or an ingest_message() caller without rights on the
+ * dead letters can still leave one; each records the role whose rights the
+ * message was written with (written_as), and a replay runs with that role's
+ * rights.  The caller must be connected to SPI.  Everything a message
  * allocates, including jansson's documents, lives in a context deleted at
  * the end.
  *
@@ -55,6 +56,7 @@
 #include "common/sha2.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -326,12 +328,17 @@ note_event_time(RsMessage *msg, const RsRow *row)
  *		Raise an ERROR unless the extension's SQL objects are the version
  *		this library was built for: between installing a new library and
  *		ALTER EXTENSION rail_stream UPDATE, its tables may lack columns
- *		that it writes.  The caller must be connected to SPI.
+ *		that it writes.  The caller must be connected to SPI.  Asked once
+ *		per transaction: ingest_message() calls it for every message.
  */
 void
 rs_check_sql_version(void)
 {
+	static LocalTransactionId checked = InvalidLocalTransactionId;
 	char	   *installed;
+
+	if (MyProc->lxid == checked)
+		return;
 
 	if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension"
 					" WHERE extname OPERATOR(pg_catalog.=) 'rail_stream'",
@@ -344,6 +351,7 @@ rs_check_sql_version(void)
 				 errmsg("extension \"rail_stream\" is version %s, but its library is version %s",
 						installed, RS_EXTVERSION),
 				 errhint("Update it with ALTER EXTENSION rail_stream UPDATE.")));
+	checked = MyProc->lxid;
 }
 
 /*

@@ -82,6 +82,8 @@ static void reap_workers(void);
 static void stop_unwanted(List *wanted);
 static void start_wanted(List *wanted);
 static void report_lost_owner(int slot_index, const WantedWorker *w);
+static void claim_slot(RsWorkerSlot *slot, const WantedWorker *w,
+					   RsWorkerState state);
 static void refuse_dropping_owner(Oid role);
 static bool start_worker(int slot, const WantedWorker *w);
 static int	find_slot(const WantedWorker *w);
@@ -237,6 +239,27 @@ reap_workers(void)
 }
 
 /*
+ * claim_slot
+ *		With the lock held: give slot to w, in state, with a new generation
+ *		(a worker of an earlier one leaves the slot alone).  A slot that held
+ *		another subscription, worker or configuration starts afresh.
+ */
+static void
+claim_slot(RsWorkerSlot *slot, const WantedWorker *w, RsWorkerState state)
+{
+	if (slot->subscription_id != w->subscription_id ||
+		slot->worker_index != w->worker_index ||
+		slot->config_version != w->config_version)
+		memset(slot, 0, sizeof(RsWorkerSlot));
+	slot->generation = ++rs_shared->last_generation;
+	slot->owner = w->owner;
+	slot->subscription_id = w->subscription_id;
+	slot->worker_index = w->worker_index;
+	slot->config_version = w->config_version;
+	slot->state = state;
+}
+
+/*
  * A subscription whose owner was dropped cannot run: its worker would
  * connect as a role that no longer exists.  Say so in the status instead,
  * and look again on the next round.
@@ -247,12 +270,7 @@ report_lost_owner(int slot_index, const WantedWorker *w)
 	RsWorkerSlot *slot = rs_slot(slot_index);
 
 	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
-	slot->generation = ++rs_shared->last_generation;
-	slot->owner = w->owner;
-	slot->subscription_id = w->subscription_id;
-	slot->worker_index = w->worker_index;
-	slot->config_version = w->config_version;
-	slot->state = RS_STATE_FAILED;
+	claim_slot(slot, w, RS_STATE_FAILED);
 	slot->pid = 0;
 	slot->restart_at = GetCurrentTimestamp() + USECS_PER_SEC;
 	snprintf(slot->last_error, RS_ERROR_LEN,
@@ -383,16 +401,7 @@ start_worker(int slot_index, const WantedWorker *w)
 	args.owner = w->owner;
 
 	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
-	if (slot->subscription_id != w->subscription_id ||
-		slot->worker_index != w->worker_index ||
-		slot->config_version != w->config_version)
-		memset(slot, 0, sizeof(RsWorkerSlot));
-	slot->subscription_id = w->subscription_id;
-	slot->worker_index = w->worker_index;
-	slot->config_version = w->config_version;
-	slot->state = RS_STATE_STARTING;
-	slot->generation = ++rs_shared->last_generation;
-	slot->owner = w->owner;
+	claim_slot(slot, w, RS_STATE_STARTING);
 	args.generation = slot->generation;
 	LWLockRelease(rs_shared->lock);
 	memcpy(bgw.bgw_extra, &args, sizeof(args));

@@ -164,13 +164,7 @@ rs_ingest_worker_main(Datum main_arg)
 	worker->batch_cxt = AllocSetContextCreate(cxt, "rail_stream batch",
 											  ALLOCSET_DEFAULT_SIZES);
 
-	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
-	if (!slot_is_mine())
-	{
-		/* the launcher restarted, or gave the slot away, meanwhile */
-		LWLockRelease(rs_shared->lock);
-		proc_exit(0);
-	}
+	lock_own_slot();			/* unless the launcher gave it away meanwhile */
 	worker->slot->pid = MyProcPid;
 	worker->slot->state = RS_STATE_STARTING;
 	worker->slot->npartitions = 0;
