@@ -19,54 +19,96 @@ COMMENT ON TABLE rail.daily_movement_counts IS
     'Movements per UK day, toc_id and variation_status, maintained with rail.movements';
 SELECT pg_catalog.pg_extension_config_dump('rail.daily_movement_counts', '');
 
+-- One statement's movements move the counts at once, from its transition
+-- tables: the rows it inserted count +1, the rows it deleted -1, and an
+-- update both (it cancels out unless the day, TOC or status changed).  The
+-- sums go in with one upsert in key order.  Writers of the counts take the
+-- table's SHARE ROW EXCLUSIVE lock first, until they commit: two workers
+-- then never wait for each other's count rows in opposite orders (they
+-- would deadlock), and readers are never blocked.
 -- SECURITY DEFINER: a subscription's owner writes movements, not counts.
 CREATE FUNCTION rail._count_movements() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    old_day date;
-    new_day date;
+    deltas rail.daily_movement_counts[];
 BEGIN
     -- it runs as the extension's owner: on no other table
-    IF TG_RELID <> 'rail.movements'::regclass THEN
+    IF TG_RELID <> 'rail.movements'::regclass OR TG_LEVEL <> 'STATEMENT' THEN
         RAISE EXCEPTION 'trigger function "_count_movements" only serves rail.movements'
             USING ERRCODE = 'triggered_action_exception';
     END IF;
-    IF TG_OP <> 'INSERT' THEN
-        old_day := (OLD.actual_timestamp AT TIME ZONE 'Europe/London')::date;
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        new_day := (NEW.actual_timestamp AT TIME ZONE 'Europe/London')::date;
-    END IF;
-    IF TG_OP = 'UPDATE'
-       AND old_day IS NOT DISTINCT FROM new_day
-       AND OLD.toc_id IS NOT DISTINCT FROM NEW.toc_id
-       AND OLD.variation_status IS NOT DISTINCT FROM NEW.variation_status THEN
+    IF TG_OP = 'INSERT' THEN
+        IF NOT EXISTS (SELECT FROM new_movements) THEN
+            RETURN NULL;
+        END IF;
+        LOCK TABLE rail.daily_movement_counts IN SHARE ROW EXCLUSIVE MODE;
+        INSERT INTO rail.daily_movement_counts AS c (day, toc_id, variation_status, movements)
+        SELECT (n.actual_timestamp AT TIME ZONE 'Europe/London')::date,
+               n.toc_id, n.variation_status, count(*)
+        FROM new_movements n
+        WHERE n.actual_timestamp IS NOT NULL
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+        ON CONFLICT ON CONSTRAINT daily_movement_counts_key
+        DO UPDATE SET movements = c.movements + EXCLUDED.movements;
         RETURN NULL;
     END IF;
-    IF old_day IS NOT NULL THEN
-        UPDATE rail.daily_movement_counts c SET movements = c.movements - 1
-        WHERE c.day = old_day AND c.toc_id IS NOT DISTINCT FROM OLD.toc_id
-          AND c.variation_status IS NOT DISTINCT FROM OLD.variation_status;
-        DELETE FROM rail.daily_movement_counts c
-        WHERE c.day = old_day AND c.toc_id IS NOT DISTINCT FROM OLD.toc_id
-          AND c.variation_status IS NOT DISTINCT FROM OLD.variation_status
-          AND c.movements = 0;
+
+    -- an UPDATE or a DELETE: what moved, per key (0 for most updates)
+    IF TG_OP = 'UPDATE' THEN
+        SELECT array_agg(d ORDER BY d.day, d.toc_id, d.variation_status) INTO deltas
+        FROM (SELECT m.day, m.toc_id, m.variation_status, sum(m.n) AS movements
+              FROM (SELECT (n.actual_timestamp AT TIME ZONE 'Europe/London')::date AS day,
+                           n.toc_id, n.variation_status, 1 AS n
+                    FROM new_movements n
+                    UNION ALL
+                    SELECT (o.actual_timestamp AT TIME ZONE 'Europe/London')::date,
+                           o.toc_id, o.variation_status, -1
+                    FROM old_movements o) m
+              WHERE m.day IS NOT NULL
+              GROUP BY 1, 2, 3 HAVING sum(m.n) <> 0) d;
+    ELSE
+        SELECT array_agg(d ORDER BY d.day, d.toc_id, d.variation_status) INTO deltas
+        FROM (SELECT (o.actual_timestamp AT TIME ZONE 'Europe/London')::date AS day,
+                     o.toc_id, o.variation_status, -count(*) AS movements
+              FROM old_movements o WHERE o.actual_timestamp IS NOT NULL
+              GROUP BY 1, 2, 3) d;
     END IF;
-    IF new_day IS NOT NULL THEN
-        INSERT INTO rail.daily_movement_counts AS c (day, toc_id, variation_status, movements)
-        VALUES (new_day, NEW.toc_id, NEW.variation_status, 1)
-        ON CONFLICT ON CONSTRAINT daily_movement_counts_key
-        DO UPDATE SET movements = c.movements + 1;
+    IF deltas IS NULL THEN
+        RETURN NULL;
     END IF;
+    LOCK TABLE rail.daily_movement_counts IN SHARE ROW EXCLUSIVE MODE;
+    -- a decrement of a count that is not there changes nothing, as before
+    INSERT INTO rail.daily_movement_counts AS c (day, toc_id, variation_status, movements)
+    SELECT d.day, d.toc_id, d.variation_status, d.movements
+    FROM unnest(deltas) d
+    WHERE d.movements > 0
+       OR EXISTS (SELECT FROM rail.daily_movement_counts e
+                  WHERE e.day = d.day AND e.toc_id IS NOT DISTINCT FROM d.toc_id
+                    AND e.variation_status IS NOT DISTINCT FROM d.variation_status)
+    ON CONFLICT ON CONSTRAINT daily_movement_counts_key
+    DO UPDATE SET movements = c.movements + EXCLUDED.movements;
+    DELETE FROM rail.daily_movement_counts c
+    USING unnest(deltas) d
+    WHERE d.movements < 0 AND c.movements = 0 AND c.day = d.day
+      AND c.toc_id IS NOT DISTINCT FROM d.toc_id
+      AND c.variation_status IS NOT DISTINCT FROM d.variation_status;
     RETURN NULL;
 END;
 $$;
 
 REVOKE EXECUTE ON FUNCTION rail._count_movements() FROM PUBLIC;
-CREATE TRIGGER count_daily AFTER INSERT OR UPDATE OR DELETE ON rail.movements
-    FOR EACH ROW EXECUTE FUNCTION rail._count_movements();
+-- a trigger with transition tables serves one event
+CREATE TRIGGER count_daily_insert AFTER INSERT ON rail.movements
+    REFERENCING NEW TABLE AS new_movements
+    FOR EACH STATEMENT EXECUTE FUNCTION rail._count_movements();
+CREATE TRIGGER count_daily_update AFTER UPDATE ON rail.movements
+    REFERENCING OLD TABLE AS old_movements NEW TABLE AS new_movements
+    FOR EACH STATEMENT EXECUTE FUNCTION rail._count_movements();
+CREATE TRIGGER count_daily_delete AFTER DELETE ON rail.movements
+    REFERENCING OLD TABLE AS old_movements
+    FOR EACH STATEMENT EXECUTE FUNCTION rail._count_movements();
 
 -- The counts with TOC names, one row per day, status and TOC.
 CREATE VIEW rail.daily_punctuality_by_toc AS

@@ -62,8 +62,8 @@
 #include "breaker.h"
 #include "guc.h"
 #include "http_client.h"
+#include "plans.h"
 #include "shmem.h"
-#include "sink.h"
 #include "worker.h"
 
 #define IDLE_WAIT_MS		10000	/* look at the outbox at least this often */

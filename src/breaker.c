@@ -34,7 +34,7 @@
 
 #include "breaker.h"
 #include "guc.h"
-#include "sink.h"
+#include "plans.h"
 
 #define RS_BREAKER_FAILURES		3	/* unanswered requests in a row */
 #define RS_BREAKER_FIRST_MS		1000	/* the first cool-down */

@@ -1,20 +1,49 @@
 /*-------------------------------------------------------------------------
  *
  * sink.c
- *	  Write transformed rows into their tables through SPI.
+ *	  Write the rows of a batch into their tables, one statement per group.
  *
- * An upsert is "INSERT ... ON CONFLICT (<primary key>) DO UPDATE SET" the
- * columns the row carries, skipped when none of them changes: a re-sent
- * message then writes nothing, and fires no trigger.  A row without its
- * key, for a table whose key is generated (identity, serial), is a plain
- * INSERT: such a table is an append-only log.  A delete matches every
- * column the row carries.  Statements run as the current user, so table
- * privileges and row-level security apply as to any INSERT.
+ * ingest.c hands the sink the rows of a batch, in Kafka order, and flushes
+ * it when the batch ends or the sink is full.  A flush writes the rows with
+ * one statement per group, a group being the rows of one table, operation
+ * and shape (column names and types) in one "wave":
  *
- * Plans are prepared once per (table, operation, columns and their types)
- * and kept for the life of the process; a relcache invalidation of the table
- * (ALTER, DROP, RENAME) drops them.  The caller must be connected to SPI.
- * Errors propagate: ingest.c decides whether they belong to the message.
+ *	upsert	INSERT INTO t AS t (c...) SELECT * FROM unnest($1, ...)
+ *			ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c ...
+ *			WHERE ROW(t.c ...) IS DISTINCT FROM ROW(EXCLUDED.c ...)
+ *	append	the same without ON CONFLICT, for a table whose key is
+ *			generated (identity, serial) and that the row does not set
+ *	delete	DELETE FROM t USING unnest($1, ...) AS u(c...) WHERE t.c = u.c ...
+ *
+ * each $n an array of one column's values.  A re-sent row changes nothing
+ * and fires no trigger, as a one-row upsert would.  Statements run as the
+ * current user, so privileges, row-level security and the tables' triggers
+ * apply as to any INSERT.
+ *
+ * The final tables must be what writing the rows one by one would give,
+ * triggers included (counts, alerts, enrichment).  Rows of different keys
+ * commute; what does not is put in successive waves, written in order:
+ *
+ *	- the n-th version of a key in the batch goes into the n-th wave, so
+ *	  that each version is applied, and fires its triggers, as on its own;
+ *	- a delete that does not name the key (a CIF schedule's calling points)
+ *	  and append-only rows keep their order with the table's other rows;
+ *	- a row of stage 0 (a TRUST activation) is written before the rows of
+ *	  stage 1 with the same link (its train's movements), which read it in
+ *	  their enrichment, unless one of those came first: then it goes into
+ *	  the next wave.  Within a wave, stage 0 goes first.
+ *
+ * In a feed of distinct keys, that is one statement per table per flush.
+ *
+ * The sink copies each row it is given into its own memory context, which
+ * a flush resets: the caller may free its message at once, and a batch
+ * holds at most RS_SINK_MAX_ROWS rows or RS_SINK_MAX_BYTES bytes before
+ * the caller must flush (rs_sink_is_full), whatever batch_size is.
+ *
+ * Statements are prepared once per (table, operation, shape) and kept for
+ * the life of the process; a relcache invalidation of the table (ALTER,
+ * DROP, RENAME) drops them.  The caller must be connected to SPI.  Errors
+ * propagate: ingest.c decides whether they belong to a message.
  *
  * Copyright (c) 2026, rail_stream developers
  *
@@ -32,7 +61,9 @@
 #include "lib/stringinfo.h"
 #include "nodes/bitmapset.h"
 #include "parser/parse_relation.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -41,7 +72,20 @@
 #include "utils/relcache.h"
 #include "utils/typcache.h"
 
+#include "plans.h"
 #include "sink.h"
+
+/* A flush is due beyond this many rows or bytes of rows */
+#define RS_SINK_MAX_ROWS	10000
+#define RS_SINK_MAX_BYTES	(16 * 1024 * 1024)
+
+typedef enum SinkKind
+{
+	SINK_UPSERT,				/* keyed: one row per key per statement */
+	SINK_APPEND,				/* generated key: rows keep their order */
+	SINK_DELETE_KEY,			/* delete naming the whole key */
+	SINK_DELETE_OTHER			/* delete by other columns: a barrier */
+} SinkKind;
 
 typedef struct SinkPlanKey
 {
@@ -50,52 +94,394 @@ typedef struct SinkPlanKey
 	uint32		shape;			/* hash of the column names and types */
 } SinkPlanKey;
 
+/* A kept statement for one table, operation and shape */
 typedef struct SinkPlan
 {
 	SinkPlanKey key;
 	bool		valid;
+	SinkKind	kind;
 	int			ncols;
 	char	  **names;
 	Oid		   *types;
+	int16	   *typlens;
+	bool	   *typbyvals;
+	char	   *typaligns;
+	int			nkeys;			/* key columns, for SINK_UPSERT/DELETE_KEY */
+	int		   *keycols;		/* their positions in the row, by attnum */
 	SPIPlanPtr	plan;
 } SinkPlan;
 
+/* The rows of one statement */
+typedef struct SinkGroup
+{
+	SinkPlan   *plan;
+	int			wave;
+	int			stage;
+	int			seq;			/* order of creation */
+	int			nrows;
+	int			maxrows;
+	Datum	  **values;			/* per row, plan->ncols each */
+	bool	  **nulls;
+} SinkGroup;
+
+/* A pending key of a table, and the last wave that writes it */
+typedef struct PendingKey
+{
+	uint32		hash;
+	SinkPlan   *plan;			/* where to find the key columns */
+	Datum	   *values;
+	bool	   *nulls;
+	int			wave;
+} PendingKey;
+
+/* What a table's pending rows impose on the next ones */
+typedef struct PendingTable
+{
+	Oid			relid;			/* hash key */
+	int			floor;			/* next rows go into this wave or later */
+	int			max_wave;
+	SinkPlan   *append_plan;	/* group of the last append-only row */
+	int			append_wave;
+} PendingTable;
+
+/* The waves of the pending rows of each stage for one link */
+typedef struct PendingLink
+{
+	char		link[NAMEDATALEN];	/* hash key, truncated */
+	int			max_wave[2];	/* -1: none */
+} PendingLink;
+
+struct RsSink
+{
+	MemoryContext cxt;			/* everything pending; reset by a flush */
+	int			nrows;
+	List	   *groups;			/* of SinkGroup * */
+	SinkGroup  *last_group;
+	HTAB	   *keys;
+	HTAB	   *tables;
+	HTAB	   *links;
+};
+
+/* Process-wide, in CacheMemoryContext */
 static HTAB *sink_plans = NULL;
 
+static void reset_pending(RsSink *sink);
 static SinkPlan *get_plan(const RsRow *row);
 static uint32 row_shape(const RsRow *row);
 static bool same_shape(const SinkPlan *plan, const RsRow *row);
-static void save_shape(SinkPlan *plan, const RsRow *row);
-static char *build_sql(const RsRow *row);
-static void append_upsert(StringInfo sql, Relation rel, const RsRow *row);
+static void build_plan(SinkPlan *plan, const RsRow *row);
+static void rebuild_plan(SinkPlan *plan);
+static int	choose_wave(RsSink *sink, SinkPlan *plan, const RsRow *row,
+						Datum *values, bool *nulls);
+static SinkGroup *find_group(RsSink *sink, SinkPlan *plan, int wave, int stage);
+static int	compare_groups(const ListCell *a, const ListCell *b);
+static uint64 write_group(SinkGroup *group);
+static void append_upsert(StringInfo sql, Relation rel, const RsRow *row,
+						  SinkPlan *plan);
 static void append_delete(StringInfo sql, Relation rel, const RsRow *row);
+static void append_unnest(StringInfo sql, int ncols);
+static uint32 key_hash(const void *key, Size keysize);
+static int	key_match(const void *key1, const void *key2, Size keysize);
 static void invalidate_plans(Datum arg, Oid relid);
 
 /*
- * rs_sink_write
- *		Write one row; returns the number of rows inserted, updated or
- *		deleted.
+ * rs_sink_create
+ *		An empty sink, in the current memory context.
  */
-uint64
-rs_sink_write(const RsRow *row)
+RsSink *
+rs_sink_create(void)
+{
+	RsSink	   *sink = palloc0(sizeof(RsSink));
+
+	sink->cxt = AllocSetContextCreate(CurrentMemoryContext, "rail_stream sink",
+									  ALLOCSET_DEFAULT_SIZES);
+	reset_pending(sink);
+	return sink;
+}
+
+/* Forget every pending row; the hash tables start again empty. */
+static void
+reset_pending(RsSink *sink)
+{
+	HASHCTL		ctl;
+
+	MemoryContextReset(sink->cxt);
+	sink->nrows = 0;
+	sink->groups = NIL;
+	sink->last_group = NULL;
+
+	ctl.hcxt = sink->cxt;
+	ctl.keysize = sizeof(PendingKey);
+	ctl.entrysize = sizeof(PendingKey);
+	ctl.hash = key_hash;
+	ctl.match = key_match;
+	sink->keys = hash_create("rail_stream pending keys", 1024, &ctl,
+							 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(PendingTable);
+	sink->tables = hash_create("rail_stream pending tables", 16, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.keysize = NAMEDATALEN;
+	ctl.entrysize = sizeof(PendingLink);
+	sink->links = hash_create("rail_stream pending links", 1024, &ctl,
+							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
+/*
+ * rs_sink_add
+ *		Add a copy of a row to the batch.
+ */
+void
+rs_sink_add(RsSink *sink, const RsRow *row)
 {
 	SinkPlan   *plan = get_plan(row);
-	char	   *nulls = palloc(row->ncols + 1);
+	MemoryContext old = MemoryContextSwitchTo(sink->cxt);
+	Datum	   *values = palloc(plan->ncols * sizeof(Datum));
+	bool	   *nulls = palloc(plan->ncols * sizeof(bool));
+	SinkGroup  *group;
+	int			wave;
+
+	for (int i = 0; i < plan->ncols; i++)
+	{
+		nulls[i] = row->nulls[i];
+		values[i] = nulls[i] ? (Datum) 0 :
+			datumCopy(row->values[i], plan->typbyvals[i], plan->typlens[i]);
+	}
+	wave = choose_wave(sink, plan, row, values, nulls);
+	group = find_group(sink, plan, wave, row->stage);
+	if (group->nrows == group->maxrows)
+	{
+		group->maxrows *= 2;
+		group->values = repalloc(group->values, group->maxrows * sizeof(Datum *));
+		group->nulls = repalloc(group->nulls, group->maxrows * sizeof(bool *));
+	}
+	group->values[group->nrows] = values;
+	group->nulls[group->nrows] = nulls;
+	group->nrows++;
+	sink->nrows++;
+	MemoryContextSwitchTo(old);
+}
+
+/* Whether the caller must flush before adding more rows */
+bool
+rs_sink_is_full(const RsSink *sink)
+{
+	return sink->nrows >= RS_SINK_MAX_ROWS ||
+		MemoryContextMemAllocated(sink->cxt, true) >= RS_SINK_MAX_BYTES;
+}
+
+/*
+ * rs_sink_flush
+ *		Write the pending rows, wave by wave; returns the number of rows
+ *		inserted, updated or deleted.  The sink is empty afterwards, and
+ *		also when an error is raised.
+ */
+uint64
+rs_sink_flush(RsSink *sink)
+{
+	MemoryContext old = MemoryContextSwitchTo(sink->cxt);
+	volatile uint64 rows = 0;
+	ListCell   *lc;
+
+	list_sort(sink->groups, compare_groups);
+	PG_TRY();
+	{
+		foreach(lc, sink->groups)
+			rows += write_group(lfirst(lc));
+	}
+	PG_FINALLY();
+	{
+		MemoryContextSwitchTo(old);
+		reset_pending(sink);
+	}
+	PG_END_TRY();
+	return rows;
+}
+
+/* Drop the pending rows unwritten (their subtransaction failed). */
+void
+rs_sink_discard(RsSink *sink)
+{
+	reset_pending(sink);
+}
+
+/* Waves in order; in a wave, stage 0 first; then the order of creation */
+static int
+compare_groups(const ListCell *a, const ListCell *b)
+{
+	const SinkGroup *ga = lfirst(a);
+	const SinkGroup *gb = lfirst(b);
+
+	if (ga->wave != gb->wave)
+		return ga->wave < gb->wave ? -1 : 1;
+	if (ga->stage != gb->stage)
+		return ga->stage < gb->stage ? -1 : 1;
+	return ga->seq < gb->seq ? -1 : (ga->seq > gb->seq ? 1 : 0);
+}
+
+/*
+ * choose_wave
+ *		The first wave in which a row may be written, by the rules in the
+ *		header; records what the row imposes on the rows after it.
+ */
+static int
+choose_wave(RsSink *sink, SinkPlan *plan, const RsRow *row, Datum *values,
+			bool *nulls)
+{
+	PendingTable *table;
+	PendingLink *link = NULL;
+	bool		found;
+	int			wave;
+
+	table = hash_search(sink->tables, &plan->key.relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		table->floor = 0;
+		table->max_wave = -1;
+		table->append_plan = NULL;
+		table->append_wave = 0;
+	}
+	wave = table->floor;
+
+	if (row->link != NULL)
+	{
+		char		name[NAMEDATALEN] = {0};
+
+		strlcpy(name, row->link, NAMEDATALEN);
+		link = hash_search(sink->links, name, HASH_ENTER, &found);
+		if (!found)
+			link->max_wave[0] = link->max_wave[1] = -1;
+		if (row->stage == 0)
+			wave = Max(wave, link->max_wave[1] + 1);
+		else
+			wave = Max(wave, link->max_wave[0]);
+	}
+
+	switch (plan->kind)
+	{
+		case SINK_UPSERT:
+		case SINK_DELETE_KEY:
+			{
+				PendingKey	probe;
+				PendingKey *key;
+
+				probe.plan = plan;
+				probe.values = values;
+				probe.nulls = nulls;
+				probe.hash = 0;
+				key = hash_search(sink->keys, &probe, HASH_ENTER, &found);
+				if (found)
+					wave = Max(wave, key->wave + 1);
+				else
+				{
+					key->plan = plan;
+					key->values = values;
+					key->nulls = nulls;
+				}
+				key->wave = wave;
+			}
+			break;
+		case SINK_APPEND:
+			if (table->append_plan != NULL && table->append_plan != plan)
+				wave = Max(wave, table->append_wave + 1);
+			wave = Max(wave, table->append_wave);
+			table->append_plan = plan;
+			table->append_wave = wave;
+			break;
+		case SINK_DELETE_OTHER:
+			wave = Max(wave, table->max_wave + 1);
+			table->floor = wave + 1;
+			break;
+	}
+
+	table->max_wave = Max(table->max_wave, wave);
+	if (link != NULL)
+		link->max_wave[row->stage ? 1 : 0] =
+			Max(link->max_wave[row->stage ? 1 : 0], wave);
+	return wave;
+}
+
+/* The group of a plan in a wave, created if needed */
+static SinkGroup *
+find_group(RsSink *sink, SinkPlan *plan, int wave, int stage)
+{
+	SinkGroup  *group = sink->last_group;
+	ListCell   *lc;
+
+	if (group == NULL || group->plan != plan || group->wave != wave ||
+		group->stage != stage)
+	{
+		group = NULL;
+		foreach(lc, sink->groups)
+		{
+			SinkGroup  *g = lfirst(lc);
+
+			if (g->plan == plan && g->wave == wave && g->stage == stage)
+			{
+				group = g;
+				break;
+			}
+		}
+	}
+	if (group == NULL)
+	{
+		group = palloc0(sizeof(SinkGroup));
+		group->plan = plan;
+		group->wave = wave;
+		group->stage = stage;
+		group->seq = list_length(sink->groups);
+		group->maxrows = 64;
+		group->values = palloc(group->maxrows * sizeof(Datum *));
+		group->nulls = palloc(group->maxrows * sizeof(bool *));
+		sink->groups = lappend(sink->groups, group);
+	}
+	sink->last_group = group;
+	return group;
+}
+
+/*
+ * write_group
+ *		Run a group's statement with one array per column.
+ */
+static uint64
+write_group(SinkGroup *group)
+{
+	SinkPlan   *plan = group->plan;
+	Datum	   *args = palloc(plan->ncols * sizeof(Datum));
+	Datum	   *column = palloc(group->nrows * sizeof(Datum));
+	bool	   *column_nulls = palloc(group->nrows * sizeof(bool));
+	int			dims[1] = {group->nrows};
+	int			lbs[1] = {1};
 	int			ret;
 
-	for (int i = 0; i < row->ncols; i++)
-		nulls[i] = row->nulls[i] ? 'n' : ' ';
-	nulls[row->ncols] = '\0';
-
-	ret = SPI_execute_plan(plan->plan, row->values, nulls, false, 0);
+	if (!plan->valid)
+		rebuild_plan(plan);
+	for (int c = 0; c < plan->ncols; c++)
+	{
+		for (int r = 0; r < group->nrows; r++)
+		{
+			column[r] = group->values[r][c];
+			column_nulls[r] = group->nulls[r][c];
+		}
+		args[c] = PointerGetDatum(construct_md_array(column, column_nulls, 1,
+													 dims, lbs,
+													 plan->types[c],
+													 plan->typlens[c],
+													 plan->typbyvals[c],
+													 plan->typaligns[c]));
+	}
+	ret = SPI_execute_plan(plan->plan, args, NULL, false, 0);
 	if (ret != SPI_OK_INSERT && ret != SPI_OK_DELETE)
 		elog(ERROR, "unexpected SPI result %d writing to relation %u",
-			 ret, row->relid);
-	pfree(nulls);
+			 ret, plan->key.relid);
 	return SPI_processed;
 }
 
-/* The kept plan for a row's table, operation and shape; built if needed. */
+/*
+ * get_plan
+ *		The kept statement for a row's table, operation and shape; built if
+ *		needed.
+ */
 static SinkPlan *
 get_plan(const RsRow *row)
 {
@@ -121,23 +507,14 @@ get_plan(const RsRow *row)
 	plan = hash_search(sink_plans, &key, HASH_ENTER, &found);
 	if (!found)
 	{
-		plan->valid = false;
-		plan->ncols = 0;
-		plan->names = NULL;
-		plan->types = NULL;
-		plan->plan = NULL;
+		memset(((char *) plan) + sizeof(SinkPlanKey), 0,
+			   sizeof(SinkPlan) - sizeof(SinkPlanKey));
 	}
 	else if (plan->valid && same_shape(plan, row))
 		return plan;
 
 	/* new, stale, or another shape with the same hash: (re)build it */
-	if (plan->plan)
-		SPI_freeplan(plan->plan);
-	plan->plan = NULL;
-	plan->valid = false;
-	plan->plan = rs_keep_plan(build_sql(row), row->ncols, row->types);
-	save_shape(plan, row);
-	plan->valid = true;
+	build_plan(plan, row);
 	return plan;
 }
 
@@ -148,7 +525,8 @@ row_shape(const RsRow *row)
 
 	for (int i = 0; i < row->ncols; i++)
 	{
-		h = hash_combine(h, string_hash(row->names[i], NAMEDATALEN));
+		h = hash_combine(h, hash_bytes((const unsigned char *) row->names[i],
+									   strlen(row->names[i])));
 		h = hash_combine(h, row->types[i]);
 	}
 	return h;
@@ -162,49 +540,11 @@ same_shape(const SinkPlan *plan, const RsRow *row)
 	for (int i = 0; i < row->ncols; i++)
 	{
 		if (plan->types[i] != row->types[i] ||
-			strcmp(plan->names[i], row->names[i]) != 0)
+			(plan->names[i] != row->names[i] &&
+			 strcmp(plan->names[i], row->names[i]) != 0))
 			return false;
 	}
 	return true;
-}
-
-/* Remember the shape a plan was built for, in CacheMemoryContext. */
-static void
-save_shape(SinkPlan *plan, const RsRow *row)
-{
-	MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
-
-	if (plan->names != NULL)
-	{
-		for (int i = 0; i < plan->ncols; i++)
-			pfree(plan->names[i]);
-		pfree(plan->names);
-		pfree(plan->types);
-	}
-	plan->ncols = row->ncols;
-	plan->names = palloc(row->ncols * sizeof(char *));
-	plan->types = palloc(row->ncols * sizeof(Oid));
-	for (int i = 0; i < row->ncols; i++)
-	{
-		plan->names[i] = pstrdup(row->names[i]);
-		plan->types[i] = row->types[i];
-	}
-	MemoryContextSwitchTo(old);
-}
-
-static char *
-build_sql(const RsRow *row)
-{
-	Relation	rel = relation_open(row->relid, AccessShareLock);
-	StringInfoData sql;
-
-	initStringInfo(&sql);
-	if (row->op == RS_ROW_UPSERT)
-		append_upsert(&sql, rel, row);
-	else
-		append_delete(&sql, rel, row);
-	relation_close(rel, AccessShareLock);
-	return sql.data;
 }
 
 /* Is the named column part of the primary key pkey? */
@@ -219,17 +559,6 @@ is_key_column(Relation rel, Bitmapset *pkey, const char *name)
 				 errmsg("column \"%s\" of relation \"%s\" does not exist",
 						name, RelationGetRelationName(rel))));
 	return bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, pkey);
-}
-
-/* How many of the row's columns are in the primary key */
-static int
-count_key_columns(Relation rel, Bitmapset *pkey, const RsRow *row)
-{
-	int			n = 0;
-
-	for (int i = 0; i < row->ncols; i++)
-		n += is_key_column(rel, pkey, row->names[i]) ? 1 : 0;
-	return n;
 }
 
 /* Do all primary key columns have a default (identity, serial)? */
@@ -250,11 +579,130 @@ key_has_defaults(Relation rel, Bitmapset *pkey)
 }
 
 /*
- * INSERT INTO t AS t (c...) VALUES ($n...) ON CONFLICT (k...)
- *   DO UPDATE SET c = EXCLUDED.c ... WHERE (t.c...) IS DISTINCT FROM (EXCLUDED.c...)
+ * build_plan
+ *		Prepare the statement of a row's shape, and note its column types
+ *		and key columns, all in CacheMemoryContext.
  */
 static void
-append_upsert(StringInfo sql, Relation rel, const RsRow *row)
+build_plan(SinkPlan *plan, const RsRow *row)
+{
+	Relation	rel = relation_open(row->relid, AccessShareLock);
+	Bitmapset  *pkey = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
+	MemoryContext old;
+	StringInfoData sql;
+	Oid		   *argtypes = palloc(row->ncols * sizeof(Oid));
+	int			nkeys = 0;
+	int		   *keycols = palloc(row->ncols * sizeof(int));
+
+	if (plan->plan)
+		SPI_freeplan(plan->plan);
+	plan->plan = NULL;
+	plan->valid = false;
+
+	for (int i = 0; i < row->ncols; i++)
+	{
+		argtypes[i] = get_array_type(row->types[i]);
+		if (!OidIsValid(argtypes[i]))
+			elog(ERROR, "type %u has no array type", row->types[i]);
+	}
+	/* the key columns in the order of the table, whatever the row's order */
+	for (int a = 0; a < RelationGetNumberOfAttributes(rel); a++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(rel), a);
+
+		if (attr->attisdropped ||
+			!bms_is_member(attr->attnum - FirstLowInvalidHeapAttributeNumber, pkey))
+			continue;
+		for (int i = 0; i < row->ncols; i++)
+		{
+			if (strcmp(NameStr(attr->attname), row->names[i]) == 0)
+				keycols[nkeys++] = i;
+		}
+	}
+
+	initStringInfo(&sql);
+	if (row->op == RS_ROW_UPSERT)
+	{
+		append_upsert(&sql, rel, row, plan);
+		if (plan->kind == SINK_UPSERT && nkeys != bms_num_members(pkey))
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("message has no value for the primary key of table \"%s\"",
+							RelationGetRelationName(rel))));
+	}
+	else
+	{
+		append_delete(&sql, rel, row);
+		plan->kind = (nkeys == row->ncols && nkeys == bms_num_members(pkey)) ?
+			SINK_DELETE_KEY : SINK_DELETE_OTHER;
+	}
+	relation_close(rel, AccessShareLock);
+
+	old = MemoryContextSwitchTo(CacheMemoryContext);
+	if (plan->names != NULL)
+	{
+		for (int i = 0; i < plan->ncols; i++)
+			pfree(plan->names[i]);
+		pfree(plan->names);
+		pfree(plan->types);
+		pfree(plan->typlens);
+		pfree(plan->typbyvals);
+		pfree(plan->typaligns);
+		pfree(plan->keycols);
+	}
+	plan->ncols = row->ncols;
+	plan->names = palloc(row->ncols * sizeof(char *));
+	plan->types = palloc(row->ncols * sizeof(Oid));
+	plan->typlens = palloc(row->ncols * sizeof(int16));
+	plan->typbyvals = palloc(row->ncols * sizeof(bool));
+	plan->typaligns = palloc(row->ncols * sizeof(char));
+	plan->keycols = palloc(Max(nkeys, 1) * sizeof(int));
+	for (int i = 0; i < row->ncols; i++)
+	{
+		plan->names[i] = pstrdup(row->names[i]);
+		plan->types[i] = row->types[i];
+		get_typlenbyvalalign(row->types[i], &plan->typlens[i],
+							 &plan->typbyvals[i], &plan->typaligns[i]);
+	}
+	plan->nkeys = nkeys;
+	memcpy(plan->keycols, keycols, nkeys * sizeof(int));
+	MemoryContextSwitchTo(old);
+
+	plan->plan = rs_keep_plan(sql.data, row->ncols, argtypes);
+	plan->valid = true;
+}
+
+/*
+ * rebuild_plan
+ *		Prepare a plan's statement again, for the same shape, after its
+ *		table changed (ALTER TABLE, or only new statistics).
+ */
+static void
+rebuild_plan(SinkPlan *plan)
+{
+	RsRow		shape;
+
+	memset(&shape, 0, sizeof(shape));
+	shape.op = plan->key.op;
+	shape.relid = plan->key.relid;
+	shape.ncols = plan->ncols;
+	shape.names = palloc(plan->ncols * sizeof(char *));
+	shape.types = palloc(plan->ncols * sizeof(Oid));
+	for (int i = 0; i < plan->ncols; i++)
+	{
+		shape.names[i] = pstrdup(plan->names[i]);
+		shape.types[i] = plan->types[i];
+	}
+	build_plan(plan, &shape);
+}
+
+/*
+ * INSERT INTO t AS t (c...) SELECT * FROM unnest($n...) ON CONFLICT (k...)
+ *   DO UPDATE SET c = EXCLUDED.c ... WHERE (t.c...) IS DISTINCT FROM (EXCLUDED.c...)
+ * Sets plan->kind to SINK_UPSERT or SINK_APPEND.
+ */
+static void
+append_upsert(StringInfo sql, Relation rel, const RsRow *row, SinkPlan *plan)
 {
 	Bitmapset  *pkey = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_PRIMARY_KEY);
 	StringInfoData keys,
@@ -284,18 +732,15 @@ append_upsert(StringInfo sql, Relation rel, const RsRow *row)
 		if (!OidIsValid(lookup_type_cache(row->types[i], TYPECACHE_EQ_OPR)->eq_opr))
 			comparable = false;
 	}
-	appendStringInfoString(sql, ") VALUES (");
-	for (int i = 0; i < row->ncols; i++)
-		appendStringInfo(sql, "%s$%d", i ? ", " : "", i + 1);
-	appendStringInfoChar(sql, ')');
+	appendStringInfoString(sql, ") SELECT * FROM ");
+	append_unnest(sql, row->ncols);
 
+	plan->kind = SINK_UPSERT;
 	if (keys.len == 0 && key_has_defaults(rel, pkey))
-		return;					/* a generated key: append */
-	if (bms_num_members(pkey) != count_key_columns(rel, pkey, row))
-		ereport(ERROR,
-				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("message has no value for the primary key of table \"%s\"",
-						RelationGetRelationName(rel))));
+	{
+		plan->kind = SINK_APPEND;	/* a generated key: append */
+		return;
+	}
 	if (set.len == 0)
 		appendStringInfo(sql, " ON CONFLICT (%s) DO NOTHING", keys.data);
 	else if (comparable)
@@ -307,14 +752,85 @@ append_upsert(StringInfo sql, Relation rel, const RsRow *row)
 						 keys.data, set.data);
 }
 
-/* DELETE FROM t WHERE c = $n AND ... */
+/*
+ * The rows of ncols arrays $1 ... $n: ROWS FROM (unnest($1), ...), which is
+ * what unnest($1, ...) means, but with the function schema-qualified.
+ */
+static void
+append_unnest(StringInfo sql, int ncols)
+{
+	appendStringInfoString(sql, "ROWS FROM (");
+	for (int i = 0; i < ncols; i++)
+		appendStringInfo(sql, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
+	appendStringInfoChar(sql, ')');
+}
+
+/* DELETE FROM t USING unnest($n...) AS u(c...) WHERE t.c = u.c AND ... */
 static void
 append_delete(StringInfo sql, Relation rel, const RsRow *row)
 {
-	appendStringInfo(sql, "DELETE FROM %s WHERE ", rs_qualified_name(RelationGetRelid(rel)));
+	appendStringInfo(sql, "DELETE FROM %s AS t USING ",
+					 rs_qualified_name(RelationGetRelid(rel)));
+	append_unnest(sql, row->ncols);
+	appendStringInfoString(sql, " AS u(");
 	for (int i = 0; i < row->ncols; i++)
-		appendStringInfo(sql, "%s%s = $%d", i ? " AND " : "",
-						 quote_identifier(row->names[i]), i + 1);
+		appendStringInfo(sql, "%s%s", i ? ", " : "",
+						 quote_identifier(row->names[i]));
+	appendStringInfoString(sql, ") WHERE ");
+	for (int i = 0; i < row->ncols; i++)
+	{
+		const char *col = quote_identifier(row->names[i]);
+
+		appendStringInfo(sql, "%st.%s = u.%s", i ? " AND " : "", col, col);
+	}
+}
+
+/* Pending keys: the table and the images of the key columns' values */
+static uint32
+key_hash(const void *key, Size keysize)
+{
+	PendingKey *k = (PendingKey *) key;
+	const SinkPlan *plan = k->plan;
+	uint32		h;
+
+	if (k->hash != 0)
+		return k->hash;
+	h = murmurhash32(plan->key.relid);
+	for (int i = 0; i < plan->nkeys; i++)
+	{
+		int			c = plan->keycols[i];
+
+		if (!k->nulls[c])
+			h = hash_combine(h, datum_image_hash(k->values[c], plan->typbyvals[c],
+												 plan->typlens[c]));
+	}
+	k->hash = h | 1;			/* 0 means "not computed" */
+	return k->hash;
+}
+
+static int
+key_match(const void *key1, const void *key2, Size keysize)
+{
+	const PendingKey *a = key1;
+	const PendingKey *b = key2;
+
+	if (a->plan->key.relid != b->plan->key.relid ||
+		a->plan->nkeys != b->plan->nkeys)
+		return 1;
+	for (int i = 0; i < a->plan->nkeys; i++)
+	{
+		int			ca = a->plan->keycols[i];
+		int			cb = b->plan->keycols[i];
+
+		if (a->plan->types[ca] != b->plan->types[cb] ||
+			a->nulls[ca] != b->nulls[cb])
+			return 1;
+		if (!a->nulls[ca] &&
+			!datum_image_eq(a->values[ca], b->values[cb],
+							a->plan->typbyvals[ca], a->plan->typlens[ca]))
+			return 1;
+	}
+	return 0;
 }
 
 /* Relcache callback: forget the plans of a changed table (or all). */
@@ -330,19 +846,4 @@ invalidate_plans(Datum arg, Oid relid)
 		if (relid == InvalidOid || plan->key.relid == relid)
 			plan->valid = false;
 	}
-}
-
-/*
- * rs_keep_plan
- *		Prepare a statement and keep its plan for the life of the process.
- */
-SPIPlanPtr
-rs_keep_plan(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL || SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not prepare \"%s\": %s", sql,
-			 SPI_result_code_string(SPI_result));
-	return plan;
 }

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * sink.h
- *	  Write transformed rows into their tables through SPI.
+ *	  Write the rows of a batch into their tables, one statement per group.
  *
  * Copyright (c) 2026, rail_stream developers
  *
@@ -17,7 +17,13 @@
 
 #include "transform.h"
 
-extern uint64 rs_sink_write(const RsRow *row);
-extern SPIPlanPtr rs_keep_plan(const char *sql, int nargs, Oid *argtypes);
+/* Rows waiting to be written; see sink.c */
+typedef struct RsSink RsSink;
+
+extern RsSink *rs_sink_create(void);
+extern void rs_sink_add(RsSink *sink, const RsRow *row);
+extern bool rs_sink_is_full(const RsSink *sink);
+extern uint64 rs_sink_flush(RsSink *sink);
+extern void rs_sink_discard(RsSink *sink);
 
 #endif							/* RAIL_STREAM_SINK_H */

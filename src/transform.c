@@ -212,6 +212,8 @@ rs_row_new(RsRowOp op, Oid relid, int maxcols)
 
 	row->op = op;
 	row->relid = relid;
+	row->stage = 0;
+	row->link = NULL;
 	row->ncols = 0;
 	row->maxcols = maxcols;
 	row->names = palloc(maxcols * sizeof(char *));

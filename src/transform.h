@@ -24,11 +24,20 @@ typedef enum RsRowOp
 	RS_ROW_DELETE				/* delete the rows matching every column */
 } RsRowOp;
 
-/* One row for one table, as typed datums under column names */
+/*
+ * One row for one table, as typed datums under column names.
+ *
+ * stage and link tell the sink which rows of a batch must see which: rows
+ * of stage 0 are written before rows of stage 1 that carry the same link
+ * (a TRUST activation before the movements of its train, which read it in
+ * their enrichment), and after those that came before them.
+ */
 typedef struct RsRow
 {
 	RsRowOp		op;
 	Oid			relid;
+	int			stage;			/* 0 or 1; 0 unless set */
+	const char *link;			/* or NULL */
 	int			ncols;
 	int			maxcols;
 	const char **names;

@@ -218,6 +218,10 @@ rs_trust_transform(const RsJson *message)
 					 rs_field_columns(type->fields) + type->derived + 1);
 	rs_add_fields(row, header, header_fields);
 	rs_add_fields(row, body, type->fields);
+
+	/* an activation is written before the train's other messages read it */
+	row->stage = (type->derive == derive_activation) ? 0 : 1;
+	row->link = rs_field_text(body, "train_id");
 	if (type->derive)
 		type->derive(row, body);
 

@@ -60,10 +60,10 @@
 #include "feed_time.h"
 #include "guc.h"
 #include "ingest.h"
-#include "run_as.h"
 #include "kafka_consumer.h"
+#include "plans.h"
+#include "run_as.h"
 #include "shmem.h"
-#include "sink.h"
 #include "worker.h"
 
 /* A subscription, as the worker reads it at start */
