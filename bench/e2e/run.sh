@@ -23,12 +23,24 @@
 #      plus a warm-up topic (the first 1/20 of each partition) and, when
 #      E2E_ON_MESSAGES < MESSAGES, a smaller topic for the triggers-on runs;
 #   4. measures, interleaved, each run on a fresh target (TRUNCATE,
-#      CHECKPOINT, sync):
-#        baseline     kcat -C ... -e | jq -c '.text|fromjson[]' |
+#      CHECKPOINT, sync), the baselines of E2E_BASELINES and rail_stream:
+#        baseline     ("jq") kcat -C ... -e | jq -c '.text|fromjson[]' |
 #                     psql: \copy into a temporary staging table, then ONE
 #                     INSERT ... SELECT DISTINCT ON ... ON CONFLICT DO UPDATE
 #                     (baseline.sql); timed from the start of kcat to the
 #                     exit of psql after the INSERT committed;
+#        baseline_sql ("sql") no jq: kcat -C ... -e | psql: \copy of one
+#                     Kafka message (envelope) per staging row, as text,
+#                     then ONE INSERT that explodes the frames
+#                     (jsonb_array_elements WITH ORDINALITY), DISTINCT ON,
+#                     ON CONFLICT DO UPDATE (baseline_sql.sql); timed alike;
+#        baseline_setbased ("setbased", triggers-on runs only) the same
+#                     pipe, then in one transaction: user triggers of
+#                     rail.movements disabled, ONE statement doing the
+#                     upsert with the enrichment as joins and the daily
+#                     counts from its RETURNING rows, triggers enabled
+#                     again (baseline_setbased.sql); timed alike, the two
+#                     ALTER TABLEs included;
 #        rail_stream  create_subscription(..., start earliest) under a new
 #                     name; timed from its commit to the first 100 ms poll
 #                     at which every partition's committed offset is the
@@ -38,10 +50,12 @@
 #                     /proc/<pid>/status is sampled every 100 ms; the
 #                     subscription is dropped afterwards;
 #      in this order:
-#        warm-up pair on the warm-up topic, triggers off (discarded);
-#        pairs (baseline, rail_stream), alternating: E2E_ON_PAIRS with the
-#        user triggers of rail.movements on (enrichment + daily counts),
-#        E2E_OFF_PAIRS with them off;
+#        warm-up on the warm-up topic, triggers off: the baselines but
+#        setbased, then rail_stream (discarded);
+#        pairs (each baseline in E2E_BASELINES order, then rail_stream),
+#        alternating: E2E_ON_PAIRS with the user triggers of rail.movements
+#        on (enrichment + daily counts), E2E_OFF_PAIRS with them off
+#        (setbased skipped: it is a triggers-on replacement);
 #        one rail_stream run for each configuration of E2E_EXTRA;
 #        one profiled rail_stream run (perf record) per mode of E2E_PERF;
 #      after every run the rows are checked (bench/sql/check.sql, as in the
@@ -50,9 +64,10 @@
 #   5. writes bench/e2e/out/<run>/ (results.csv, context.txt, summary.txt,
 #      samples/, logs) and prints the summary (summarize.py).
 #
-# At 1,000,000 messages one triggers-on pair takes about 10 minutes and one
-# triggers-off pair about 2.5 on the 2-core machine: the defaults (2 + 1
-# pairs) take about 25 minutes.
+# At 1,000,000 messages, with the jq baseline alone (E2E_BASELINES=jq), one
+# triggers-on pair takes about 10 minutes and one triggers-off pair about
+# 2.5 on the 2-core machine: 2 + 1 pairs took about 25 minutes.  Each
+# further baseline adds its own runs to every pair.
 #
 # Environment (all optional):
 #   E2E_PARTITIONS=4        partitions of the topic
@@ -68,6 +83,10 @@
 #                           "1000:1:off 1000:1:on 100:2:off"
 #   E2E_PERF=""             "off" and/or "on": a profiled run per mode
 #   E2E_WARMUP=1            0 to skip the warm-up pair
+#   E2E_BASELINES="jq sql setbased"
+#                           the baselines run in every pair, in this order
+#                           (any subset; "" for rail_stream alone); each
+#                           pair's ratio is taken against each of them
 #   E2E_FSYNC=1             0 to skip pg_test_fsync (~20 s)
 #   E2E_MAX_LOAD=0.5        wait (up to E2E_LOAD_WAIT=120 s) for the 1-minute
 #                           load to drop below this before measuring
@@ -75,6 +94,10 @@
 #   E2E_TIMEOUT=1800        seconds a single rail_stream run may take
 #   E2E_NO_BUILD=1          do not build: use the installed rail_stream.so
 #   E2E_KEEP_DATA=0         1 keeps the temp dir (broker and cluster data)
+#   PG_CONFIG, PGBIN        the PostgreSQL 15 to build against, install into
+#                           and run: PGBIN, else PG_CONFIG's --bindir, else
+#                           pg_config's in PATH; the build installs with
+#                           make PG_CONFIG=$PGBIN/pg_config, into that one
 set -euo pipefail
 unset CDPATH
 
@@ -95,6 +118,10 @@ BATCH=${E2E_BATCH:-100}
 PARALLELISM=${E2E_PARALLELISM:-1}
 EXTRA=${E2E_EXTRA:-}
 WARMUP=${E2E_WARMUP:-1}
+BASELINES=${E2E_BASELINES-jq sql setbased}
+for b in $BASELINES; do
+	case $b in jq | sql | setbased) ;; *) echo "E2E_BASELINES: \"$b\" is not jq, sql or setbased" >&2; exit 2 ;; esac
+done
 PERF_MODES=${E2E_PERF:-}
 PERF_NOW=0
 FSYNC=${E2E_FSYNC:-1}
@@ -165,7 +192,8 @@ if [[ ${E2E_NO_BUILD:-0} != 1 ]]; then
 		Makefile rail_stream.control src sql | tar -x -C "$WORK/build"
 	# the install script is assembled from sql/*.sql parts: assemble it anew
 	rm -f "$WORK/build/sql/rail_stream--$(sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" rail_stream.control).sql"
-	{ make -C "$WORK/build" -s && make -C "$WORK/build" -s install; } >"$OUT/build.log" 2>&1 ||
+	{ make -C "$WORK/build" -s PG_CONFIG="$PGBIN/pg_config" &&
+		make -C "$WORK/build" -s PG_CONFIG="$PGBIN/pg_config" install; } >"$OUT/build.log" 2>&1 ||
 		{ tail -n 30 "$OUT/build.log" >&2; die "build failed (see $OUT/build.log)"; }
 	# what was built: HEAD plus the uncommitted changes to the sources
 	BUILD_DIFF=$(git diff HEAD -- Makefile rail_stream.control src sql | md5sum | cut -c1-12)
@@ -311,7 +339,7 @@ SO_MD5=$(md5sum "$SO" | cut -c1-12)
 {
 	echo "run: $run_id"
 	echo "command: bench/e2e/run.sh $MESSAGES"
-	echo "settings: E2E_PARTITIONS=$PARTITIONS E2E_OFF_PAIRS=$OFF_PAIRS E2E_ON_PAIRS=$ON_PAIRS E2E_ON_MESSAGES=$ON_REQUESTED E2E_BATCH=$BATCH E2E_PARALLELISM=$PARALLELISM E2E_EXTRA='$EXTRA' E2E_WARMUP=$WARMUP"
+	echo "settings: E2E_PARTITIONS=$PARTITIONS E2E_OFF_PAIRS=$OFF_PAIRS E2E_ON_PAIRS=$ON_PAIRS E2E_ON_MESSAGES=$ON_REQUESTED E2E_BATCH=$BATCH E2E_PARALLELISM=$PARALLELISM E2E_EXTRA='$EXTRA' E2E_WARMUP=$WARMUP E2E_BASELINES='$BASELINES'"
 	echo "workload: $(grep '^gen_trust' "$OUT/gen.log" | sed 's/^gen_trust: //')"
 	echo "kafka_messages: $E2E_FRAMES in $PARTITIONS partitions ($E2E_PARTITION_FRAMES), $((E2E_BYTES / 1000000)) MB, keyed by crc32(train_id); produced in $PRODUCE_S s"
 	echo "expected_rows: $E2E_ROWS"
@@ -411,11 +439,19 @@ client_usage() {
 RESULTS_HEADER="measure,phase,pair,variant,batch_size,parallelism,triggers,messages,expected_rows,seconds,msgs_per_s,phase1_s,rows,dead,md5_key,md5_full,md5_counts,counted,server_cpu_s,server_rss_anon_peak_kb,server_vmhwm_kb,client_cpu_s,client_maxrss_kb,ckpt_req,wal_mb,load1,server_errors"
 echo "$RESULTS_HEADER" >"$RESULTS"
 
-# run_baseline TOPIC MESSAGES: sets FIELDS, the CSV fields from "seconds" to
-# "wal_mb" (batch_size and parallelism do not apply).  Not run in a
-# subshell, so that cleanup() can stop the sampler if anything fails.
+# run_baseline KIND TOPIC MESSAGES: sets FIELDS, the CSV fields from
+# "seconds" to "wal_mb" (batch_size and parallelism do not apply).  KIND:
+#   jq        kcat | jq -c '.text|fromjson[]' | psql: one train message per
+#             staging row (jsonb), then baseline.sql;
+#   sql       kcat | psql: one Kafka message (frame) per staging row (text),
+#             then baseline_sql.sql explodes the frames in the server;
+#   setbased  as sql, then baseline_setbased.sql: triggers disabled in its
+#             transaction, enrichment as joins and the daily counts in the
+#             same statement (triggers-on runs only).
+# Not run in a subshell, so that cleanup() can stop the sampler if anything
+# fails.
 run_baseline() {
-	local topic=$1 msgs=$2 w=$WORK/baseline t0 t1 s secs copy_end phase1
+	local kind=$1 topic=$2 msgs=$3 w=$WORK/baseline t0 t1 s secs copy_end phase1
 	local anon=0 hwm=0 cpu=0 c0 l0 fields
 	rm -rf "$w" && mkdir -p "$w"
 	c0=$(ckpt_req)
@@ -423,15 +459,29 @@ run_baseline() {
 	baseline_sampler "$w/backend" &
 	SAMPLER_PID=$!
 	t0=$EPOCHREALTIME
-	/usr/bin/time -f '%e %U %S %M' -o "$w/kcat.time" \
-		kcat -C -b "$BOOTSTRAP" -t "$topic" -o beginning -e -q |
-		/usr/bin/time -f '%e %U %S %M' -o "$w/jq.time" jq -c '.text|fromjson[]' |
-		PGAPPNAME=e2e_baseline /usr/bin/time -f '%e %U %S %M' -o "$w/psql.time" \
-			"${PSQL[@]}" \
-			-c "CREATE TEMP TABLE staging (id bigserial, doc jsonb NOT NULL)" \
-			-c "\\copy staging (doc) FROM pstdin WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')" \
-			-c "SELECT extract(epoch FROM clock_timestamp())" \
-			-f "$HERE/baseline.sql" >"$w/psql.out"
+	if [[ $kind == jq ]]; then
+		/usr/bin/time -f '%e %U %S %M' -o "$w/kcat.time" \
+			kcat -C -b "$BOOTSTRAP" -t "$topic" -o beginning -e -q |
+			/usr/bin/time -f '%e %U %S %M' -o "$w/jq.time" jq -c '.text|fromjson[]' |
+			PGAPPNAME=e2e_baseline /usr/bin/time -f '%e %U %S %M' -o "$w/psql.time" \
+				"${PSQL[@]}" \
+				-c "CREATE TEMP TABLE staging (id bigserial, doc jsonb NOT NULL)" \
+				-c "\\copy staging (doc) FROM pstdin WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')" \
+				-c "SELECT extract(epoch FROM clock_timestamp())" \
+				-f "$HERE/baseline.sql" >"$w/psql.out"
+	else
+		# one line per Kafka message, the envelope as text: the CSV trick
+		# (quote and delimiter characters JSON never holds unescaped) keeps
+		# every byte of the line
+		/usr/bin/time -f '%e %U %S %M' -o "$w/kcat.time" \
+			kcat -C -b "$BOOTSTRAP" -t "$topic" -o beginning -e -q |
+			PGAPPNAME=e2e_baseline /usr/bin/time -f '%e %U %S %M' -o "$w/psql.time" \
+				"${PSQL[@]}" \
+				-c "CREATE TEMP TABLE staging (id bigserial, frame text NOT NULL)" \
+				-c "\\copy staging (frame) FROM pstdin WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')" \
+				-c "SELECT extract(epoch FROM clock_timestamp())" \
+				-f "$HERE/baseline_$kind.sql" >"$w/psql.out"
+	fi
 	t1=$EPOCHREALTIME
 	kill "$SAMPLER_PID" 2>/dev/null; wait "$SAMPLER_PID" 2>/dev/null || true
 	SAMPLER_PID=
@@ -540,9 +590,15 @@ run_rail_stream() {
 	FIELDS=$fields
 }
 
+# The results' variant of each baseline kind, and back: "baseline" is jq's,
+# as in the results of earlier runs.
+baseline_variant() { [[ $1 == jq ]] && echo baseline || echo "baseline_$1"; }
+baseline_kind() { [[ $1 == baseline ]] && echo jq || echo "${1#baseline_}"; }
+
 # measure PHASE PAIR VARIANT TOPIC MESSAGES ROWS ENDS TRIGGERS [BATCH PAR]
 # One run on a fresh target, with the user triggers of rail.movements on or
-# off as TRIGGERS says; appends a line to results.csv.
+# off as TRIGGERS says (baseline_setbased turns them off itself, inside its
+# transaction); appends a line to results.csv.
 MEASURE=
 measure() {
 	local phase=$1 pair=$2 variant=$3 topic=$4 msgs=$5 rows=$6 ends=$7 trig=$8
@@ -557,8 +613,8 @@ measure() {
 	l=$(load1)
 	log0=$(wc -l <"$WORK/pg/server.log")
 	tag="${MEASURE}_${phase}${pair}_${variant}_t${trig}${batch:+_b$batch}${par:+_p$par}"
-	if [[ $variant == baseline ]]; then
-		run_baseline "$topic" "$msgs"
+	if [[ $variant == baseline* ]]; then
+		run_baseline "$(baseline_kind "$variant")" "$topic" "$msgs"
 	else
 		run_rail_stream "$topic" "$msgs" "$rows" "$batch" "$par" "$ends" "$tag"
 	fi
@@ -587,22 +643,31 @@ if [[ $WARMUP == 1 ]]; then
 	MEASURE=warmup
 	# triggers off: with them on, 1/20 of 1M takes minutes (see README)
 	log "warm-up pair on $WARM_TOPIC ($WARM_MESSAGES messages), triggers off"
-	measure warmup 0 baseline "$WARM_TOPIC" "$WARM_MESSAGES" "$WARM_ROWS" "$WARM_ENDS" off
+	for b in $BASELINES; do
+		[[ $b == setbased ]] && continue   # triggers-on runs only
+		measure warmup 0 "$(baseline_variant "$b")" "$WARM_TOPIC" "$WARM_MESSAGES" "$WARM_ROWS" "$WARM_ENDS" off
+	done
 	measure warmup 0 rail_stream "$WARM_TOPIC" "$WARM_MESSAGES" "$WARM_ROWS" "$WARM_ENDS" off "$BATCH" "$PARALLELISM"
 fi
 
-# Pairs, baseline first, the two trigger modes alternating.
+# Pairs (the baselines of E2E_BASELINES in order, then rail_stream), the two
+# trigger modes alternating.
 for ((p = 1; p <= ON_PAIRS || p <= OFF_PAIRS; p++)); do
 	if ((p <= ON_PAIRS)); then
 		MEASURE=triggers_on
 		log "pair $p/$ON_PAIRS, triggers on (enrichment + daily counts), $ON_MESSAGES messages"
-		measure rep "$p" baseline "$ON_TOPIC" "$ON_MESSAGES" "$ON_ROWS" "$ON_ENDS" on
+		for b in $BASELINES; do
+			measure rep "$p" "$(baseline_variant "$b")" "$ON_TOPIC" "$ON_MESSAGES" "$ON_ROWS" "$ON_ENDS" on
+		done
 		measure rep "$p" rail_stream "$ON_TOPIC" "$ON_MESSAGES" "$ON_ROWS" "$ON_ENDS" on "$BATCH" "$PARALLELISM"
 	fi
 	if ((p <= OFF_PAIRS)); then
 		MEASURE=triggers_off
 		log "pair $p/$OFF_PAIRS, triggers off, $MESSAGES messages"
-		measure rep "$p" baseline "$TOPIC" "$MESSAGES" "$E2E_ROWS" "$END_OFFSETS" off
+		for b in $BASELINES; do
+			[[ $b == setbased ]] && continue   # triggers-on runs only
+			measure rep "$p" "$(baseline_variant "$b")" "$TOPIC" "$MESSAGES" "$E2E_ROWS" "$END_OFFSETS" off
+		done
 		measure rep "$p" rail_stream "$TOPIC" "$MESSAGES" "$E2E_ROWS" "$END_OFFSETS" off "$BATCH" "$PARALLELISM"
 	fi
 done
