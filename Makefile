@@ -11,7 +11,7 @@ EXTVERSION   = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^'
 MODULE_big   = rail_stream
 OBJS         = src/rail_stream.o src/guc.o src/json.o src/decode.o \
                src/feed_time.o src/transform.o src/trust.o src/cif.o \
-               src/generic.o src/sink.o src/ingest.o src/run_as.o src/plans.o \
+               src/generic.o src/row.o src/sink.o src/ingest.o src/run_as.o src/plans.o \
                src/window.o \
                src/sql_api.o src/shmem.o src/kafka_consumer.o \
                src/bgw.o src/worker.o src/launcher.o src/http_client.o \

@@ -171,6 +171,12 @@ LANGUAGE c STRICT STABLE AS 'MODULE_PATHNAME', 'rs_check_feed';
 CREATE FUNCTION rail_stream._feed_name(feed text) RETURNS text
 LANGUAGE c STRICT STABLE AS 'MODULE_PATHNAME', 'rs_feed_name';
 
+-- The tables a feed writes and the privileges a writer needs on them, as
+-- the feed's file in src/ declares them.
+CREATE FUNCTION rail_stream._feed_tables(feed text,
+    OUT tables regclass[], OUT privileges text[])
+LANGUAGE c STRICT STABLE AS 'MODULE_PATHNAME', 'rs_list_feed_tables';
+
 -- Whether a subscription may set a librdkafka property, and librdkafka
 -- accepts its value.  Properties that load libraries, run commands or read
 -- files are refused before librdkafka sees them, so admins may call it.
@@ -188,23 +194,13 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    target regclass := rail_stream._feed_target(feed);
     tables regclass[];
-    needed text[] := ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE'];
+    needed text[];
     t regclass;
     p text;
 BEGIN
-    IF feed = 'trust' THEN
-        tables := ARRAY['rail.activations', 'rail.cancellations', 'rail.movements',
-            'rail.reinstatements', 'rail.changes_of_origin', 'rail.changes_of_identity',
-            'rail.changes_of_location']::regclass[];
-        needed := ARRAY['SELECT', 'INSERT', 'UPDATE'];
-    ELSIF feed = 'cif' THEN
-        tables := ARRAY['rail.cif_headers', 'rail.tiplocs', 'rail.associations',
-            'rail.schedules', 'rail.schedule_locations']::regclass[];
-    ELSE
-        tables := ARRAY[target];
-    END IF;
+    SELECT f.tables, f.privileges INTO tables, needed
+    FROM rail_stream._feed_tables(feed) f;
     FOREACH t IN ARRAY tables LOOP
         FOREACH p IN ARRAY needed LOOP
             IF NOT has_table_privilege(role, t, p) THEN

@@ -126,6 +126,25 @@ static void add_end_point(RsRow *row, const RsJson *location,
 static RsRow *location_row(const char *key, int seq, const RsJson *location);
 static Datum cif_time(const RsJson *object, const char *field, bool *isnull);
 static bool is_delete(const RsJson *record);
+static List *cif_transform(const RsFeed *feed, const RsJson *record,
+						   const char *key);
+
+static const char *const cif_tables[] = {
+	"cif_headers", "tiplocs", "associations", "schedules",
+	"schedule_locations", NULL
+};
+
+/* upserts read the rows they update; Delete transactions delete */
+static const char *const cif_privileges[] = {
+	"SELECT", "INSERT", "UPDATE", "DELETE", NULL
+};
+
+const RsFeedType rs_cif_feed = {
+	.name = "cif",
+	.transform = cif_transform,
+	.tables = cif_tables,
+	.privileges = cif_privileges,
+};
 
 typedef List *(*RecordFunc) (const RsJson *record);
 
@@ -141,11 +160,11 @@ static const struct
 };
 
 /*
- * rs_cif_transform
+ * cif_transform
  *		The rows that one SCHEDULE record writes or deletes.
  */
-List *
-rs_cif_transform(const RsJson *record)
+static List *
+cif_transform(const RsFeed *feed, const RsJson *record, const char *key)
 {
 	if (rs_json_type(record) != RS_JSON_OBJECT)
 		ereport(ERROR,

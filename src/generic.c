@@ -56,6 +56,30 @@ static Datum convert_text(const char *text, Form_pg_attribute attr);
 static void add_key(RsRow *row, TupleDesc tupdesc, Bitmapset *pkey,
 					const char *key);
 static bool generated_key(TupleDesc tupdesc, Bitmapset *pkey);
+static List *generic_transform(const RsFeed *feed, const RsJson *value,
+							   const char *key);
+
+/* upserts read the rows they update; tombstones delete */
+static const char *const generic_privileges[] = {
+	"SELECT", "INSERT", "UPDATE", "DELETE", NULL
+};
+
+/* reference data, "kcat -K:" style, into a table of schema rail by default */
+const RsFeedType rs_reference_feed = {
+	.name = "reference:",
+	.default_schema = "rail",
+	.keyed = true,
+	.transform = generic_transform,
+	.privileges = generic_privileges,
+};
+
+/* JSON objects into any table, found along the search_path */
+const RsFeedType rs_json_feed = {
+	.name = "json:",
+	.keyed = true,
+	.transform = generic_transform,
+	.privileges = generic_privileges,
+};
 
 /*
  * rs_generic_check_target
@@ -86,12 +110,13 @@ primary_key(Relation rel)
 }
 
 /*
- * rs_generic_transform
+ * generic_transform
  *		The row that one message upserts, or deletes for a tombstone.
  */
-List *
-rs_generic_transform(Oid relid, const RsJson *value, const char *key)
+static List *
+generic_transform(const RsFeed *feed, const RsJson *value, const char *key)
 {
+	Oid			relid = feed->relid;
 	Relation	rel = relation_open(relid, AccessShareLock);
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	Bitmapset  *pkey = primary_key(rel);

@@ -60,6 +60,7 @@ PG_FUNCTION_INFO_V1(rs_schedule_key_sql);
 PG_FUNCTION_INFO_V1(rs_trust_event_time);
 PG_FUNCTION_INFO_V1(rs_check_feed);
 PG_FUNCTION_INFO_V1(rs_feed_name);
+PG_FUNCTION_INFO_V1(rs_list_feed_tables);
 PG_FUNCTION_INFO_V1(rs_check_kafka_property);
 PG_FUNCTION_INFO_V1(rs_wake_launcher);
 PG_FUNCTION_INFO_V1(rs_wake_sender);
@@ -276,7 +277,7 @@ explode_frame(ReturnSetInfo *rsinfo, const char *data, size_t len)
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "rail_stream explode",
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
-	foreach(lc, rs_trust_split(rs_json_parse(data, len, "TRUST frame")))
+	foreach(lc, rs_trust_feed.split(rs_json_parse(data, len, "TRUST frame")))
 		put_message(rsinfo, ((RsUnit *) lfirst(lc))->json);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
@@ -422,6 +423,45 @@ rs_check_feed(PG_FUNCTION_ARGS)
 	if (!OidIsValid(feed.relid))
 		PG_RETURN_NULL();
 	PG_RETURN_OID(feed.relid);
+}
+
+/*
+ * _feed_tables(feed text, OUT tables regclass[], OUT privileges text[]):
+ * the tables a feed writes, and the privileges a writer needs on each.
+ */
+Datum
+rs_list_feed_tables(PG_FUNCTION_ARGS)
+{
+	RsFeed		feed;
+	List	   *tables;
+	TupleDesc	tupdesc;
+	Datum	   *oids;
+	Datum	   *privileges;
+	int			n = 0;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	ListCell   *lc;
+
+	rs_feed_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)), &feed);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	tables = rs_feed_tables(&feed);
+	oids = palloc(list_length(tables) * sizeof(Datum));
+	foreach(lc, tables)
+		oids[foreach_current_index(lc)] = ObjectIdGetDatum(lfirst_oid(lc));
+	for (const char *const *p = feed.type->privileges; *p != NULL; p++)
+		n++;
+	privileges = palloc(n * sizeof(Datum));
+	for (int i = 0; i < n; i++)
+		privileges[i] = CStringGetTextDatum(feed.type->privileges[i]);
+
+	values[0] = PointerGetDatum(construct_array(oids, list_length(tables),
+												REGCLASSOID, sizeof(Oid),
+												true, TYPALIGN_INT));
+	values[1] = PointerGetDatum(construct_array(privileges, n, TEXTOID, -1,
+												false, TYPALIGN_INT));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
 /* _feed_name(feed text) RETURNS text: the feed with its table qualified */

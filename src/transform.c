@@ -10,8 +10,12 @@
  * I/O or touches a table: both only ereport(ERROR) on bad input, and the
  * caller (ingest.c) decides what an error costs.
  *
- * This file holds the feed dispatch and the field conversions that every
- * feed shares; trust.c, cif.c and generic.c hold the feeds themselves.
+ * Each feed is an RsFeedType that its file declares (trust.c, cif.c,
+ * generic.c): its name, how it splits a message, how it transforms a unit,
+ * and the tables it writes with the privileges that takes, which
+ * rail_stream._check_feed reads through _feed_tables().  This file holds
+ * the dispatch over them; row.c holds the rows and field conversions that
+ * the feeds share.
  *
  * Copyright (c) 2026, rail_stream developers
  *
@@ -22,26 +26,19 @@
  */
 #include "postgres.h"
 
-#include <limits.h>
-
 #include "catalog/namespace.h"
-#include "catalog/pg_type.h"
 #include "utils/builtins.h"
-#include "utils/date.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 
-#include "feed_time.h"
 #include "guc.h"
 #include "transform.h"
 
 static Oid	feed_target(const char *name, const char *default_schema);
-static void add_field(RsRow *row, const RsJson *object, const RsField *field);
-static int64 parse_int8(const char *field, const char *text,
-						const char *expected);
-static bool parse_json_bool(const char *field, const RsJson *node);
-static void add_time(RsRow *row, const char *name, const char *text,
-					 bool event_time);
+
+static const RsFeedType *const feed_types[] = {
+	&rs_trust_feed, &rs_cif_feed, &rs_reference_feed, &rs_json_feed
+};
 
 /*
  * rs_feed_parse
@@ -55,31 +52,47 @@ static void add_time(RsRow *row, const char *name, const char *text,
 void
 rs_feed_parse(const char *spec, RsFeed *feed)
 {
+	feed->type = NULL;
 	feed->relid = InvalidOid;
 	feed->name = pstrdup(spec);
-	if (strcmp(spec, "trust") == 0)
-		feed->kind = RS_FEED_TRUST;
-	else if (strcmp(spec, "cif") == 0)
-		feed->kind = RS_FEED_CIF;
-	else if (strncmp(spec, "reference:", 10) == 0)
+	for (size_t i = 0; i < lengthof(feed_types); i++)
 	{
-		feed->kind = RS_FEED_REFERENCE;
-		feed->relid = feed_target(spec + 10, "rail");
-		rs_generic_check_target(feed->relid);
-		feed->name = psprintf("reference:%s", rs_qualified_name(feed->relid));
+		const RsFeedType *type = feed_types[i];
+		size_t		len = strlen(type->name);
+
+		if (type->tables != NULL ? strcmp(spec, type->name) == 0 :
+			strncmp(spec, type->name, len) == 0)
+		{
+			feed->type = type;
+			if (type->tables != NULL)
+				return;
+			feed->relid = feed_target(spec + len, type->default_schema);
+			rs_generic_check_target(feed->relid);
+			feed->name = psprintf("%s%s", type->name,
+								  rs_qualified_name(feed->relid));
+			return;
+		}
 	}
-	else if (strncmp(spec, "json:", 5) == 0)
-	{
-		feed->kind = RS_FEED_JSON;
-		feed->relid = feed_target(spec + 5, NULL);
-		rs_generic_check_target(feed->relid);
-		feed->name = psprintf("json:%s", rs_qualified_name(feed->relid));
-	}
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unrecognized feed \"%s\"", spec),
-				 errhint("Use \"trust\", \"cif\", \"reference:<table>\" or \"json:<table>\".")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unrecognized feed \"%s\"", spec),
+			 errhint("Use \"trust\", \"cif\", \"reference:<table>\" or \"json:<table>\".")));
+}
+
+/*
+ * rs_feed_tables
+ *		The tables a feed writes (List of Oid).
+ */
+List *
+rs_feed_tables(const RsFeed *feed)
+{
+	List	   *tables = NIL;
+
+	if (feed->type->tables == NULL)
+		return list_make1_oid(feed->relid);
+	for (const char *const *t = feed->type->tables; *t != NULL; t++)
+		tables = lappend_oid(tables, rs_rail_relid(*t));
+	return tables;
 }
 
 /*
@@ -149,7 +162,7 @@ rs_split_message(const RsFeed *feed, const char *data, size_t len,
 
 	if (isnull)
 	{
-		if (feed->kind == RS_FEED_TRUST || feed->kind == RS_FEED_CIF)
+		if (!feed->type->keyed)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("message has no value"),
@@ -161,8 +174,8 @@ rs_split_message(const RsFeed *feed, const char *data, size_t len,
 	rs_check_message_size(len);
 
 	json = rs_json_parse(data, len, "message");
-	if (feed->kind == RS_FEED_TRUST)
-		return rs_trust_split(json);
+	if (feed->type->split != NULL)
+		return feed->type->split(json);
 
 	unit = palloc0(sizeof(RsUnit));
 	unit->count = 1;
@@ -177,17 +190,7 @@ rs_split_message(const RsFeed *feed, const char *data, size_t len,
 List *
 rs_transform_unit(const RsFeed *feed, const RsUnit *unit, const char *key)
 {
-	switch (feed->kind)
-	{
-		case RS_FEED_TRUST:
-			return rs_trust_transform(unit->json);
-		case RS_FEED_CIF:
-			return rs_cif_transform(unit->json);
-		case RS_FEED_REFERENCE:
-		case RS_FEED_JSON:
-			return rs_generic_transform(feed->relid, unit->json, key);
-	}
-	return NIL;
+	return feed->type->transform(feed, unit->json, key);
 }
 
 /* The OID of table "rail.<table>", which the extension created. */
@@ -203,240 +206,4 @@ rs_rail_relid(const char *table)
 				 errmsg("relation \"rail.%s\" does not exist", table),
 				 errhint("Recreate the extension \"rail_stream\" to restore its tables.")));
 	return relid;
-}
-
-RsRow *
-rs_row_new(RsRowOp op, Oid relid, int maxcols)
-{
-	RsRow	   *row = palloc(sizeof(RsRow));
-
-	row->op = op;
-	row->relid = relid;
-	row->stage = 0;
-	row->link = NULL;
-	row->ncols = 0;
-	row->maxcols = maxcols;
-	row->names = palloc(maxcols * sizeof(char *));
-	row->types = palloc(maxcols * sizeof(Oid));
-	row->values = palloc(maxcols * sizeof(Datum));
-	row->nulls = palloc(maxcols * sizeof(bool));
-	return row;
-}
-
-void
-rs_row_add(RsRow *row, const char *name, Oid type, Datum value, bool isnull)
-{
-	if (row->ncols >= row->maxcols)
-		elog(ERROR, "too many columns for row: %d", row->maxcols);
-	row->names[row->ncols] = name;
-	row->types[row->ncols] = type;
-	row->values[row->ncols] = value;
-	row->nulls[row->ncols] = isnull;
-	row->ncols++;
-}
-
-/* Add a text column; a NULL value is SQL NULL. */
-void
-rs_row_add_text(RsRow *row, const char *name, const char *value)
-{
-	rs_row_add(row, name, TEXTOID,
-			   value ? CStringGetTextDatum(value) : (Datum) 0, value == NULL);
-}
-
-/* The number of columns that rs_add_fields adds for fields. */
-int
-rs_field_columns(const RsField *fields)
-{
-	int			n = 0;
-
-	for (const RsField *f = fields; f->name != NULL; f++)
-		n += (f->kind == RS_FIELD_EVENT_TIME || f->kind == RS_FIELD_UTC_TIME) ? 2 : 1;
-	return n;
-}
-
-/*
- * rs_add_fields
- *		Convert each listed field of a JSON object to its column(s).
- *
- * A field may be missing (the current TRUST feed omits empty fields) or an
- * empty string (the 2017 feed): both give NULL, unless the field is required.
- */
-void
-rs_add_fields(RsRow *row, const RsJson *object, const RsField *fields)
-{
-	for (const RsField *f = fields; f->name != NULL; f++)
-		add_field(row, object, f);
-}
-
-static void
-add_field(RsRow *row, const RsJson *object, const RsField *field)
-{
-	const RsJson *node = rs_json_get(object, field->name);
-	char	   *text = rs_field_text(object, field->name);
-	const char *column = field->column ? field->column : field->name;
-
-	if (text == NULL && field->required)
-		ereport(ERROR,
-				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("required field \"%s\" is missing or empty", field->name)));
-
-	switch (field->kind)
-	{
-		case RS_FIELD_TEXT:
-			rs_row_add_text(row, column, text);
-			break;
-		case RS_FIELD_INT4:
-			{
-				bool		isnull;
-				int32		v = rs_field_int4(object, field->name, &isnull);
-
-				rs_row_add(row, column, INT4OID, Int32GetDatum(v), isnull);
-			}
-			break;
-		case RS_FIELD_BOOL:
-			rs_row_add(row, column, BOOLOID,
-					   BoolGetDatum(text ? parse_json_bool(field->name, node) : false),
-					   text == NULL);
-			break;
-		case RS_FIELD_EVENT_TIME:
-		case RS_FIELD_UTC_TIME:
-			add_time(row, column, text, field->kind == RS_FIELD_EVENT_TIME);
-			break;
-		case RS_FIELD_DATE:
-			rs_row_add(row, column, DATEOID,
-					   text ? DirectFunctionCall1(date_in,
-												  CStringGetDatum(pnstrdup(text, 10)))
-					   : (Datum) 0,
-					   text == NULL);
-			break;
-	}
-}
-
-/*
- * rs_field_text
- *		The text of a scalar member; NULL when it is missing, JSON null or
- *		the empty string.  An object or array is an error.
- */
-char *
-rs_field_text(const RsJson *object, const char *name)
-{
-	const RsJson *node = rs_json_get(object, name);
-	char	   *text;
-
-	if (node == NULL)
-		return NULL;
-	if (rs_json_type(node) == RS_JSON_OBJECT || rs_json_type(node) == RS_JSON_ARRAY)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("field \"%s\" is a JSON %s, not a scalar", name,
-						rs_json_type_name(node))));
-	text = rs_json_scalar_text(node);
-	if (text != NULL && *text == '\0')
-		return NULL;
-	return text;
-}
-
-/* An object-valued member, or NULL when it is missing or JSON null. */
-const RsJson *
-rs_field_object(const RsJson *object, const char *name)
-{
-	const RsJson *node = rs_json_get(object, name);
-
-	if (node == NULL || rs_json_type(node) == RS_JSON_NULL)
-		return NULL;
-	if (rs_json_type(node) != RS_JSON_OBJECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("field \"%s\" is a JSON %s, not an object", name,
-						rs_json_type_name(node))));
-	return node;
-}
-
-/*
- * rs_field_int4
- *		An integer member, written as a JSON number or a string of digits;
- *		*isnull when missing, null, empty or blank.
- */
-int32
-rs_field_int4(const RsJson *object, const char *name, bool *isnull)
-{
-	char	   *text = rs_field_text(object, name);
-	int64		v;
-
-	*isnull = (text == NULL || strspn(text, " ") == strlen(text));
-	if (*isnull)
-		return 0;
-	v = parse_int8(name, text, "an integer");
-	if (v < PG_INT32_MIN || v > PG_INT32_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("value \"%s\" of field \"%s\" is out of range for type integer",
-						text, name)));
-	return (int32) v;
-}
-
-/* expected completes "The field must hold ..." in the error detail */
-static int64
-parse_int8(const char *field, const char *text, const char *expected)
-{
-	char	   *end;
-	long long	v;
-
-	errno = 0;
-	v = strtoll(text, &end, 10);
-	while (*end == ' ')
-		end++;
-	if (end == text || *end != '\0' || errno == ERANGE)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("invalid value for field \"%s\": \"%s\"", field, text),
-				 errdetail("The field must hold %s.", expected)));
-	return (int64) v;
-}
-
-static bool
-parse_json_bool(const char *field, const RsJson *node)
-{
-	char	   *text = rs_json_scalar_text(node);
-
-	if (strcmp(text, "true") == 0)
-		return true;
-	if (strcmp(text, "false") == 0)
-		return false;
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("invalid value for field \"%s\": \"%s\"", field, text),
-			 errdetail("The field must be \"true\" or \"false\".")));
-	return false;				/* keep compiler quiet */
-}
-
-/*
- * add_time
- *		A TRUST time in epoch milliseconds: the column <name> as timestamptz
- *		and the raw value as <name>_ms.  A time of 0 or less is TRUST's
- *		"none": NULL, with the raw value kept.
- */
-static void
-add_time(RsRow *row, const char *name, const char *text, bool event_time)
-{
-	char	   *ms_name = psprintf("%s_ms", name);
-	int64		ms;
-	TimestampTz ts;
-
-	if (text == NULL)
-	{
-		rs_row_add(row, name, TIMESTAMPTZOID, (Datum) 0, true);
-		rs_row_add(row, ms_name, INT8OID, (Datum) 0, true);
-		return;
-	}
-	ms = parse_int8(name, text, "milliseconds since the Unix epoch");
-	/* TRUST writes 0 (and sometimes -1) for "no time": the raw value stays */
-	if (ms <= 0)
-		rs_row_add(row, name, TIMESTAMPTZOID, (Datum) 0, true);
-	else
-	{
-		ts = event_time ? rs_local_ms_to_timestamptz(ms) : rs_utc_ms_to_timestamptz(ms);
-		rs_row_add(row, name, TIMESTAMPTZOID, TimestampTzGetDatum(ts), false);
-	}
-	rs_row_add(row, ms_name, INT8OID, Int64GetDatum(ms), false);
 }

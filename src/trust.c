@@ -136,16 +136,35 @@ static const TrustType trust_types[] = {
 	{NULL, NULL, NULL, NULL, 0}
 };
 
+static List *trust_split(const RsJson *frame);
+static List *trust_transform(const RsFeed *feed, const RsJson *message,
+							 const char *key);
 static const TrustType *find_type(const char *msg_type);
 static bool is_extra_field(const char *key, void *arg);
 
+static const char *const trust_tables[] = {
+	"activations", "cancellations", "movements", "reinstatements",
+	"changes_of_origin", "changes_of_identity", "changes_of_location", NULL
+};
+
+/* upserts read the rows they update; TRUST deletes nothing */
+static const char *const trust_privileges[] = {"SELECT", "INSERT", "UPDATE", NULL};
+
+const RsFeedType rs_trust_feed = {
+	.name = "trust",
+	.split = trust_split,
+	.transform = trust_transform,
+	.tables = trust_tables,
+	.privileges = trust_privileges,
+};
+
 /*
- * rs_trust_split
+ * trust_split
  *		The units of a TRUST frame, one per train message, from the bare
  *		array or from a connector envelope.
  */
-List *
-rs_trust_split(const RsJson *frame)
+static List *
+trust_split(const RsJson *frame)
 {
 	List	   *units = NIL;
 	size_t		count;
@@ -186,11 +205,11 @@ rs_trust_split(const RsJson *frame)
 }
 
 /*
- * rs_trust_transform
+ * trust_transform
  *		The row of one train message, for the table of its msg_type.
  */
-List *
-rs_trust_transform(const RsJson *message)
+static List *
+trust_transform(const RsFeed *feed, const RsJson *message, const char *key)
 {
 	const RsJson *header;
 	const RsJson *body;
