@@ -21,24 +21,38 @@
  *
  * Invalidation.  DML sends no relcache invalidation, so each cached table
  * has an AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE FOR EACH STATEMENT
- * trigger running rail._lookup_changed(), which registers a relcache
- * invalidation of the table.  This backend executes it at the end of the
- * statement (CommandCounterIncrement), and again if the (sub)transaction
- * aborts; other backends get it when the transaction commits.  Our relcache
- * callback marks the table's cache stale, and the next row rebuilds it.
- * Before each use we call AcceptInvalidationMessages(), so a commit made by
- * another session is used from the next row on, as by the old triggers'
- * fresh snapshot per query (short of the instant between a commit becoming
- * visible and its invalidation being sent).  A cache is built with the
- * snapshot that a PL/pgSQL query would take there, after processing the
- * pending invalidations: it holds the transaction's own changes, which the
- * invalidations drop again at abort, and never misses a commit whose
- * invalidation it has not yet received.  An invalidation that arrives while
- * a cache is being built leaves it stale; the row that built it uses it (its
- * snapshot predates that change, as a query's would), the next one rebuilds.
- * A cache holds the latest committed data, not a transaction snapshot's: in
+ * trigger running rail._lookup_changed().  It marks this backend's cache of
+ * the table stale (the next row rebuilds it, seeing the change), and, once
+ * per transaction, registers a relcache invalidation of the table: the
+ * other backends get it when the transaction commits, and our relcache
+ * callback marks their cache stale.  Once is enough, as the message goes
+ * out at commit; more would cost, as each makes every backend rebuild the
+ * table's relcache entry and replan what uses it (the location master,
+ * loaded row by row through rail.locations_csv, loaded ten times slower).
+ * Aborts: this backend executes the registered invalidation again when the
+ * (sub)transaction that registered it aborts; a subtransaction or
+ * transaction abort also marks stale the caches of tables changed in the
+ * transaction, which may hold the aborted changes; an invalidation
+ * registered by an aborted subtransaction is registered again by the next
+ * change.  Before each row we call AcceptInvalidationMessages(), so a
+ * commit made by another session is used from the next row on, as by the
+ * old triggers' fresh snapshot per query (short of the instant between a
+ * commit becoming visible and its invalidation being sent).  A cache is
+ * built, after processing the pending invalidations, with the snapshot a
+ * PL/pgSQL query would take there: it holds the transaction's own changes
+ * (dropped again at abort), and never misses a commit whose invalidation
+ * it has not yet received.  An invalidation that arrives while a cache is
+ * being built leaves it stale: the row that built it uses it (its snapshot
+ * predates that change, as a query's would), the next one rebuilds.  A
+ * cache holds the latest committed data, not a transaction snapshot's: in
  * REPEATABLE READ and SERIALIZABLE transactions (which also take predicate
- * locks on what they read) the lookup tables are queried instead.
+ * locks on what they read) the cached tables are queried instead.
+ *
+ * Not seen: changes made with the trigger disabled (ALTER TABLE ... DISABLE
+ * TRIGGER lookup_changed, session_replication_role = replica, which
+ * includes logical replication's apply workers), until the next change
+ * that fires it or the next relcache invalidation of the table (ALTER
+ * TABLE, VACUUM, ANALYZE) in each backend.
  *
  * Large tables: looked up.  rail.activations (by train_id) and
  * rail.schedules (by schedule_key) change all the time; each row looks its
@@ -54,6 +68,10 @@
  * the row runs the old query through SPI, which then fails with "permission
  * denied for table ..." or returns what the policies let through, exactly
  * as before (column privileges included).
+ *
+ * Values found are copied into the trigger call's memory: processing
+ * invalidations (any lock or catalog access may) can make a cache rebuild,
+ * and free, what an earlier lookup of the same row pointed into.
  *
  * Columns are found by name in the tuple descriptors (users may add
  * columns), with their types checked, and remembered per relation until its
@@ -716,6 +734,23 @@ copy_text(Datum value, bool isnull)
 	return copy;
 }
 
+/* a cached text value (NULL pointer: SQL NULL) as a datum of the caller */
+static inline void
+cached_text(text *value, Datum *datum, bool *isnull)
+{
+	*isnull = (value == NULL);
+	*datum = *isnull ? (Datum) 0 : PointerGetDatum(copy_text(PointerGetDatum(value), false));
+}
+
+/* a datum of attribute attr, detoasted and copied into the current context */
+static inline Datum
+copy_value(Datum value, Form_pg_attribute attr)
+{
+	if (attr->attlen == -1)
+		return PointerGetDatum(copy_text(value, false));
+	return datumCopy(value, attr->attbyval, attr->attlen);
+}
+
 /* enter key into hash; a new entry's key is copied into the hash's context */
 static void *
 enter_key(HTAB *hash, StrKey key, MemoryContext cxt, bool *found)
@@ -913,6 +948,7 @@ run_fallback(FallbackQuery q, Datum key, bool keynull, int ncols,
 	Oid			argtypes[1] = {TEXTOID};
 	char		argnulls[1];
 	int			ret;
+	MemoryContext callercxt = CurrentMemoryContext;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -941,8 +977,12 @@ run_fallback(FallbackQuery q, Datum key, bool keynull, int ncols,
 			values[i] = SPI_getbinval(SPI_tuptable->vals[0],
 									  SPI_tuptable->tupdesc, i + 1, &nulls[i]);
 			if (!nulls[i])
-				values[i] = SPI_datumTransfer(values[i], attr->attbyval,
-											  attr->attlen);
+			{
+				MemoryContext spicxt = MemoryContextSwitchTo(callercxt);
+
+				values[i] = copy_value(values[i], attr);
+				MemoryContextSwitchTo(spicxt);
+			}
 		}
 	}
 	SPI_finish();
@@ -953,19 +993,19 @@ run_fallback(FallbackQuery q, Datum key, bool keynull, int ncols,
  *		The row of rail.activations or rail.schedules with the key (NULL
  *		finds nothing): its nvalues columns after the key, in the order of
  *		the lookup columns, copied into the current memory context; all NULL
- *		when there is none.
+ *		when there is none.  *snapshot is the snapshot to read with, taken
+ *		here if it is NULL; the caller unregisters it.
  */
 static void
-lookup_by_key(RailTable t, Datum key, bool keynull, Datum *values, bool *nulls)
+lookup_by_key(RailTable t, Datum key, bool keynull, Datum *values, bool *nulls,
+			  Snapshot *snapshot)
 {
 	ColumnSet	cs = (t == RT_ACTIVATIONS ? CS_ACTIVATION_LOOKUP : CS_SCHEDULE_LOOKUP);
 	int			nvalues = column_sets[cs].ncolumns - 1;
 	Relation	rel;
 	TableInfo  *info;
-	Snapshot	snapshot;
 	ScanKeyData skey;
 	SysScanDesc scan;
-	HeapTuple	tuple;
 
 	if (!readable(t))
 	{
@@ -995,26 +1035,26 @@ lookup_by_key(RailTable t, Datum key, bool keynull, Datum *values, bool *nulls)
 		return;
 	}
 
-	snapshot = lookup_snapshot();
+	if (*snapshot == NULL)
+		*snapshot = lookup_snapshot();
 	ScanKeyEntryInitialize(&skey, 0, info->attnum[0], BTEqualStrategyNumber,
 						   InvalidOid, info->keycollation, F_TEXTEQ, key);
-	scan = systable_beginscan(rel, info->keyindex, true, snapshot, 1, &skey);
-	tuple = systable_getnext(scan);
-	if (HeapTupleIsValid(tuple))
+	scan = systable_beginscan(rel, info->keyindex, true, *snapshot, 1, &skey);
+	if (HeapTupleIsValid(systable_getnext(scan)))
 	{
 		TupleDesc	desc = RelationGetDescr(rel);
 
+		/* the scan's slot deforms the row once */
 		for (int i = 0; i < nvalues; i++)
 		{
 			Form_pg_attribute attr = TupleDescAttr(desc, info->attnum[i + 1] - 1);
 
-			values[i] = heap_getattr(tuple, info->attnum[i + 1], desc, &nulls[i]);
+			values[i] = slot_getattr(scan->slot, info->attnum[i + 1], &nulls[i]);
 			if (!nulls[i])
-				values[i] = datumCopy(values[i], attr->attbyval, attr->attlen);
+				values[i] = copy_value(values[i], attr);
 		}
 	}
 	systable_endscan(scan);
-	UnregisterSnapshot(snapshot);
 	table_close(rel, NoLock);
 }
 
@@ -1054,12 +1094,9 @@ location_by_stanox(Datum stanox, bool isnull, LocationResult *r)
 
 		e = hash_search(get_cache(RT_LOCATIONS)->hash, &key, HASH_FIND, NULL);
 	}
-	r->tiploc_null = (e == NULL || e->tiploc == NULL);
-	r->tiploc = r->tiploc_null ? (Datum) 0 : PointerGetDatum(e->tiploc);
-	r->crs_null = (e == NULL || e->crs == NULL);
-	r->crs = r->crs_null ? (Datum) 0 : PointerGetDatum(e->crs);
-	r->name_null = (e == NULL || e->name == NULL);
-	r->name = r->name_null ? (Datum) 0 : PointerGetDatum(e->name);
+	cached_text(e ? e->tiploc : NULL, &r->tiploc, &r->tiploc_null);
+	cached_text(e ? e->crs : NULL, &r->crs, &r->crs_null);
+	cached_text(e ? e->name : NULL, &r->name, &r->name_null);
 	r->latitude_null = (e == NULL || e->lat_is_null);
 	r->latitude = r->latitude_null ? (Datum) 0 : Float8GetDatum(e->latitude);
 	r->longitude_null = (e == NULL || e->lon_is_null);
@@ -1096,20 +1133,9 @@ location_by_tiploc(Datum tiploc, bool isnull, Datum *values, bool *nulls)
 			tps = hash_search(tiplocs->hash, &key, HASH_FIND, NULL);
 	}
 	if (e != NULL && e->name != NULL)
-	{
-		values[0] = PointerGetDatum(e->name);
-		nulls[0] = false;
-	}
-	else if (tps != NULL && tps->value[0] != NULL)
-	{
-		values[0] = PointerGetDatum(tps->value[0]);
-		nulls[0] = false;
-	}
+		cached_text(e->name, &values[0], &nulls[0]);
 	else
-	{
-		values[0] = (Datum) 0;
-		nulls[0] = true;
-	}
+		cached_text(tps ? tps->value[0] : NULL, &values[0], &nulls[0]);
 	nulls[1] = (e == NULL || e->lat_is_null);
 	values[1] = nulls[1] ? (Datum) 0 : Float8GetDatum(e->latitude);
 	nulls[2] = (e == NULL || e->lon_is_null);
@@ -1139,7 +1165,7 @@ toc_name(Datum toc_id, bool isnull, Datum *value, bool *valuenull)
 	key = text_key(toc_id);
 	e = hash_search(get_cache(RT_TOC_SECTORS)->hash, &key, HASH_FIND, NULL);
 	if (e != NULL && e->value[0] != NULL)
-		*value = PointerGetDatum(e->value[0]);
+		cached_text(e->value[0], value, valuenull);
 	else
 	{
 		static const char prefix[] = "<unknown TOC code: ";
@@ -1177,20 +1203,18 @@ cancellation_reason(Datum code, bool isnull, Datum *values, bool *nulls)
 						HASH_FIND, NULL);
 	}
 	for (int i = 0; i < 2; i++)
-	{
-		nulls[i] = (e == NULL || e->value[i] == NULL);
-		values[i] = nulls[i] ? (Datum) 0 : PointerGetDatum(e->value[i]);
-	}
+		cached_text(e ? e->value[i] : NULL, &values[i], &nulls[i]);
 }
 
 /*
  * begin_trigger
  *		Check that the call is the BEFORE INSERT OR UPDATE FOR EACH ROW
- *		trigger of table t, and prepare: the row, its table's columns.
+ *		trigger of table t, and prepare: the row (in a slot, all its columns
+ *		deformed), its table's columns.
  */
 static TriggerData *
 begin_trigger(FunctionCallInfo fcinfo, ColumnSet cs, const char *funcname,
-			  HeapTuple *tuple, TableInfo **info)
+			  TupleTableSlot **slot, TableInfo **info)
 {
 	TriggerData *trigdata;
 	RailTable	t = column_sets[cs].table;
@@ -1219,31 +1243,44 @@ begin_trigger(FunctionCallInfo fcinfo, ColumnSet cs, const char *funcname,
 				 errmsg("trigger function \"%s\" only serves rail.%s",
 						funcname, rail_table_names[t])));
 
-	*tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
-		trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	*slot = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+		trigdata->tg_newslot : trigdata->tg_trigslot;
+	slot_getallattrs(*slot);
 	*info = table_columns_of(cs, trigdata->tg_relation);
 	return trigdata;
 }
 
-/* the new row: tuple with columns [first, ncols) replaced */
+/*
+ * end_trigger
+ *		The new row: the row of the slot with columns [first, ncols)
+ *		replaced by values/nulls (what heap_modify_tuple_by_cols does, but
+ *		from the slot's values, deformed once).  Unregisters snapshot.
+ */
 static Datum
-end_trigger(TriggerData *trigdata, HeapTuple tuple, TableInfo *info,
-			int first, int ncols, Datum *values, bool *nulls)
+end_trigger(TriggerData *trigdata, TupleTableSlot *slot, TableInfo *info,
+			int first, int ncols, Datum *values, bool *nulls,
+			Snapshot snapshot)
 {
-	int			replcols[MAX_COLUMNS];
+	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+	Datum	   *newvalues = palloc(desc->natts * sizeof(Datum));
+	bool	   *newnulls = palloc(desc->natts * sizeof(bool));
 
+	if (snapshot != NULL)
+		UnregisterSnapshot(snapshot);
+	memcpy(newvalues, slot->tts_values, desc->natts * sizeof(Datum));
+	memcpy(newnulls, slot->tts_isnull, desc->natts * sizeof(bool));
 	for (int i = first; i < ncols; i++)
-		replcols[i] = info->attnum[i];
-	return PointerGetDatum(heap_modify_tuple_by_cols(tuple,
-													 RelationGetDescr(trigdata->tg_relation),
-													 ncols - first,
-													 replcols + first,
-													 values + first,
-													 nulls + first));
+	{
+		newvalues[info->attnum[i] - 1] = values[i];
+		newnulls[info->attnum[i] - 1] = nulls[i];
+	}
+	return PointerGetDatum(heap_form_tuple(desc, newvalues, newnulls));
 }
 
+/* an input column of the row */
 #define INPUT(col) \
-	(values[col] = heap_getattr(tuple, info->attnum[col], desc, &nulls[col]))
+	(values[col] = slot->tts_values[info->attnum[col] - 1], \
+	 nulls[col] = slot->tts_isnull[info->attnum[col] - 1])
 
 /*
  * rail._enrich_movement(): location by STANOX, TOC name, activation by
@@ -1253,11 +1290,11 @@ end_trigger(TriggerData *trigdata, HeapTuple tuple, TableInfo *info,
 Datum
 rs_enrich_movement(PG_FUNCTION_ARGS)
 {
-	HeapTuple	tuple;
+	TupleTableSlot *slot;
 	TableInfo  *info;
+	Snapshot	snapshot = NULL;
 	TriggerData *trigdata = begin_trigger(fcinfo, CS_MOVEMENT,
-										  "_enrich_movement", &tuple, &info);
-	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+										  "_enrich_movement", &slot, &info);
 	Datum		values[MV_NCOLS];
 	bool		nulls[MV_NCOLS];
 	Datum		act[ACTIVATION_NVALUES];
@@ -1268,17 +1305,7 @@ rs_enrich_movement(PG_FUNCTION_ARGS)
 	INPUT(MV_TOC_ID);
 	INPUT(MV_TRAIN_ID);
 
-	/* the looked-up tables first: their queries may process invalidations */
-	lookup_by_key(RT_ACTIVATIONS, values[MV_TRAIN_ID], nulls[MV_TRAIN_ID],
-				  act, actnull);
-	lookup_by_key(RT_SCHEDULES, act[0], actnull[0],
-				  &values[MV_POWER_TYPE], &nulls[MV_POWER_TYPE]);
-	values[MV_SCHEDULE_KEY] = actnull[0] ?
-		CStringGetTextDatum("no_schedule_activation_found") : act[0];
-	nulls[MV_SCHEDULE_KEY] = false;
-	values[MV_TRAIN_UID] = act[1];
-	nulls[MV_TRAIN_UID] = actnull[1];
-
+	/* in the order of the old queries, which decides the first error */
 	location_by_stanox(values[MV_LOC_STANOX], nulls[MV_LOC_STANOX], &loc);
 	values[MV_LOC_NAME] = loc.name;
 	nulls[MV_LOC_NAME] = loc.name_null;
@@ -1293,8 +1320,18 @@ rs_enrich_movement(PG_FUNCTION_ARGS)
 	toc_name(values[MV_TOC_ID], nulls[MV_TOC_ID],
 			 &values[MV_TOC_NAME], &nulls[MV_TOC_NAME]);
 
-	return end_trigger(trigdata, tuple, info, MV_FIRST_OUTPUT, MV_NCOLS,
-					   values, nulls);
+	lookup_by_key(RT_ACTIVATIONS, values[MV_TRAIN_ID], nulls[MV_TRAIN_ID],
+				  act, actnull, &snapshot);
+	values[MV_SCHEDULE_KEY] = actnull[0] ?
+		CStringGetTextDatum("no_schedule_activation_found") : act[0];
+	nulls[MV_SCHEDULE_KEY] = false;
+	values[MV_TRAIN_UID] = act[1];
+	nulls[MV_TRAIN_UID] = actnull[1];
+	lookup_by_key(RT_SCHEDULES, act[0], actnull[0],
+				  &values[MV_POWER_TYPE], &nulls[MV_POWER_TYPE], &snapshot);
+
+	return end_trigger(trigdata, slot, info, MV_FIRST_OUTPUT, MV_NCOLS,
+					   values, nulls, snapshot);
 }
 
 /*
@@ -1304,11 +1341,11 @@ rs_enrich_movement(PG_FUNCTION_ARGS)
 Datum
 rs_enrich_cancellation(PG_FUNCTION_ARGS)
 {
-	HeapTuple	tuple;
+	TupleTableSlot *slot;
 	TableInfo  *info;
+	Snapshot	snapshot = NULL;
 	TriggerData *trigdata = begin_trigger(fcinfo, CS_CANCELLATION,
-										  "_enrich_cancellation", &tuple, &info);
-	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+										  "_enrich_cancellation", &slot, &info);
 	Datum		values[CX_NCOLS];
 	bool		nulls[CX_NCOLS];
 	LocationResult loc;
@@ -1317,9 +1354,6 @@ rs_enrich_cancellation(PG_FUNCTION_ARGS)
 	INPUT(CX_TOC_ID);
 	INPUT(CX_TRAIN_ID);
 	INPUT(CX_CANX_REASON_CODE);
-
-	lookup_by_key(RT_ACTIVATIONS, values[CX_TRAIN_ID], nulls[CX_TRAIN_ID],
-				  &values[CX_SCHEDULE_KEY], &nulls[CX_SCHEDULE_KEY]);
 
 	location_by_stanox(values[CX_LOC_STANOX], nulls[CX_LOC_STANOX], &loc);
 	values[CX_LOC_NAME] = loc.name;
@@ -1334,9 +1368,11 @@ rs_enrich_cancellation(PG_FUNCTION_ARGS)
 			 &values[CX_TOC_NAME], &nulls[CX_TOC_NAME]);
 	cancellation_reason(values[CX_CANX_REASON_CODE], nulls[CX_CANX_REASON_CODE],
 						&values[CX_CANX_REASON], &nulls[CX_CANX_REASON]);
+	lookup_by_key(RT_ACTIVATIONS, values[CX_TRAIN_ID], nulls[CX_TRAIN_ID],
+				  &values[CX_SCHEDULE_KEY], &nulls[CX_SCHEDULE_KEY], &snapshot);
 
-	return end_trigger(trigdata, tuple, info, CX_FIRST_OUTPUT, CX_NCOLS,
-					   values, nulls);
+	return end_trigger(trigdata, slot, info, CX_FIRST_OUTPUT, CX_NCOLS,
+					   values, nulls, snapshot);
 }
 
 /*
@@ -1345,11 +1381,11 @@ rs_enrich_cancellation(PG_FUNCTION_ARGS)
 Datum
 rs_enrich_activation(PG_FUNCTION_ARGS)
 {
-	HeapTuple	tuple;
+	TupleTableSlot *slot;
 	TableInfo  *info;
+	Snapshot	snapshot = NULL;
 	TriggerData *trigdata = begin_trigger(fcinfo, CS_ACTIVATION,
-										  "_enrich_activation", &tuple, &info);
-	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+										  "_enrich_activation", &slot, &info);
 	Datum		values[AC_NCOLS];
 	bool		nulls[AC_NCOLS];
 	LocationResult loc;
@@ -1370,8 +1406,8 @@ rs_enrich_activation(PG_FUNCTION_ARGS)
 	toc_name(values[AC_TOC_ID], nulls[AC_TOC_ID],
 			 &values[AC_TOC_NAME], &nulls[AC_TOC_NAME]);
 
-	return end_trigger(trigdata, tuple, info, AC_FIRST_OUTPUT, AC_NCOLS,
-					   values, nulls);
+	return end_trigger(trigdata, slot, info, AC_FIRST_OUTPUT, AC_NCOLS,
+					   values, nulls, snapshot);
 }
 
 /*
@@ -1381,11 +1417,11 @@ rs_enrich_activation(PG_FUNCTION_ARGS)
 Datum
 rs_enrich_schedule(PG_FUNCTION_ARGS)
 {
-	HeapTuple	tuple;
+	TupleTableSlot *slot;
 	TableInfo  *info;
+	Snapshot	snapshot = NULL;
 	TriggerData *trigdata = begin_trigger(fcinfo, CS_SCHEDULE,
-										  "_enrich_schedule", &tuple, &info);
-	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+										  "_enrich_schedule", &slot, &info);
 	Datum		values[SC_NCOLS];
 	bool		nulls[SC_NCOLS];
 
@@ -1397,8 +1433,8 @@ rs_enrich_schedule(PG_FUNCTION_ARGS)
 	location_by_tiploc(values[SC_DESTINATION_TIPLOC], nulls[SC_DESTINATION_TIPLOC],
 					   &values[SC_DESTINATION_NAME], &nulls[SC_DESTINATION_NAME]);
 
-	return end_trigger(trigdata, tuple, info, SC_FIRST_OUTPUT, SC_NCOLS,
-					   values, nulls);
+	return end_trigger(trigdata, slot, info, SC_FIRST_OUTPUT, SC_NCOLS,
+					   values, nulls, snapshot);
 }
 
 /*
