@@ -117,6 +117,7 @@
 #include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 PG_FUNCTION_INFO_V1(rs_enrich_movement);
 PG_FUNCTION_INFO_V1(rs_enrich_cancellation);
@@ -395,6 +396,26 @@ typedef struct ChangeRecord
 
 static ChangeRecord registered[RT_COUNT];
 
+/*
+ * The verdict of readable() for each table, for one user in one security
+ * context and setting of row_security: it depends besides only on the
+ * table's pg_class row (ACL, owner, row security flags, whose changes send
+ * a relcache invalidation of the table) and on roles (membership,
+ * superuser, BYPASSRLS: syscache invalidations of pg_auth_members and
+ * pg_authid), which drop it.
+ */
+typedef struct ReadVerdict
+{
+	bool		valid;
+	bool		readable;
+	Oid			relid;
+	Oid			userid;
+	int			sec_context;
+	bool		row_security;
+} ReadVerdict;
+
+static ReadVerdict read_verdicts[RT_COUNT];
+
 /* The old triggers' queries, for tables the fast path may not read */
 typedef enum FallbackQuery
 {
@@ -458,6 +479,7 @@ relcache_callback(Datum arg, Oid relid)
 		rail_relids_stale = true;
 		caches[t].valid = false;
 		caches[t].stale = true;
+		read_verdicts[t].valid = false;
 	}
 	for (int cs = 0; cs < CS_COUNT; cs++)
 	{
@@ -511,12 +533,22 @@ xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/* a role changed: the verdicts of readable() may have */
+static void
+roles_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	for (int t = 0; t < RT_COUNT; t++)
+		read_verdicts[t].valid = false;
+}
+
 static void
 register_callback(void)
 {
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, roles_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, roles_callback, (Datum) 0);
 		RegisterSubXactCallback(subxact_callback, NULL);
 		RegisterXactCallback(xact_callback, NULL);
 		callback_registered = true;
@@ -646,13 +678,27 @@ table_columns_of(ColumnSet cs, Relation rel)
 static bool
 readable(RailTable t)
 {
+	ReadVerdict *v = &read_verdicts[t];
 	Oid			relid = rail_relids[t];
+	Oid			userid;
+	int			sec_context;
 
 	if (t != RT_ACTIVATIONS && t != RT_SCHEDULES && IsolationUsesXactSnapshot())
 		return false;
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-		return false;
-	return check_enable_rls(relid, InvalidOid, false) != RLS_ENABLED;
+	GetUserIdAndSecContext(&userid, &sec_context);
+	if (v->valid && v->relid == relid && v->userid == userid &&
+		v->sec_context == sec_context && v->row_security == row_security)
+		return v->readable;
+
+	v->valid = false;
+	v->readable = (pg_class_aclcheck(relid, userid, ACL_SELECT) == ACLCHECK_OK &&
+				   check_enable_rls(relid, InvalidOid, false) != RLS_ENABLED);
+	v->relid = relid;
+	v->userid = userid;
+	v->sec_context = sec_context;
+	v->row_security = row_security;
+	v->valid = true;
+	return v->readable;
 }
 
 /*

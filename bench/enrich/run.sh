@@ -75,7 +75,8 @@ UNION ALL
 SELECT 'schedules', count(*), count(origin_name), count(destination_lat), count(origin_lat),
        md5(string_agg(row(schedule_key, origin_name, origin_lat, origin_lon,
            destination_name, destination_lat, destination_lon)::text, E'\n' ORDER BY schedule_key))
-FROM rail.schedules"
+FROM rail.schedules
+ORDER BY 1"
 
 for ref in "${REFS[@]}"; do
 	src=$WORK/src
