@@ -407,6 +407,7 @@ static ChangeRecord registered[RT_COUNT];
 typedef struct ReadVerdict
 {
 	bool		valid;
+	bool		stale;			/* invalidated while being found */
 	bool		readable;
 	Oid			relid;
 	Oid			userid;
@@ -480,6 +481,7 @@ relcache_callback(Datum arg, Oid relid)
 		caches[t].valid = false;
 		caches[t].stale = true;
 		read_verdicts[t].valid = false;
+		read_verdicts[t].stale = true;
 	}
 	for (int cs = 0; cs < CS_COUNT; cs++)
 	{
@@ -517,11 +519,16 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	}
 }
 
-/* a transaction that changed cached tables aborted: drop their caches */
+/*
+ * xact_callback
+ *		A transaction that changed cached tables aborted, or was prepared
+ *		(and may be rolled back later, by any session): drop their caches.
+ */
 static void
 xact_callback(XactEvent event, void *arg)
 {
-	if (event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_ABORT)
+	if (event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_ABORT &&
+		event != XACT_EVENT_PREPARE)
 		return;
 	for (int t = 0; t < RT_COUNT; t++)
 	{
@@ -538,7 +545,10 @@ static void
 roles_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	for (int t = 0; t < RT_COUNT; t++)
+	{
 		read_verdicts[t].valid = false;
+		read_verdicts[t].stale = true;
+	}
 }
 
 static void
@@ -691,13 +701,14 @@ readable(RailTable t)
 		return v->readable;
 
 	v->valid = false;
+	v->stale = false;
 	v->readable = (pg_class_aclcheck(relid, userid, ACL_SELECT) == ACLCHECK_OK &&
 				   check_enable_rls(relid, InvalidOid, false) != RLS_ENABLED);
 	v->relid = relid;
 	v->userid = userid;
 	v->sec_context = sec_context;
 	v->row_security = row_security;
-	v->valid = true;
+	v->valid = !v->stale;
 	return v->readable;
 }
 
@@ -1035,16 +1046,28 @@ run_fallback(FallbackQuery q, Datum key, bool keynull, int ncols,
 }
 
 /*
+ * The index scans of one trigger call, kept open until its new row is
+ * formed, so that the values found need no copy (the scans' slots keep
+ * their buffers pinned), and the snapshot they share.
+ */
+typedef struct Lookups
+{
+	Snapshot	snapshot;
+	int			nscans;
+	SysScanDesc scans[2];
+	Relation	rels[2];
+} Lookups;
+
+/*
  * lookup_by_key
  *		The row of rail.activations or rail.schedules with the key (NULL
  *		finds nothing): its nvalues columns after the key, in the order of
- *		the lookup columns, copied into the current memory context; all NULL
- *		when there is none.  *snapshot is the snapshot to read with, taken
- *		here if it is NULL; the caller unregisters it.
+ *		the lookup columns; all NULL when there is none.  The values point
+ *		into the row, which stays pinned until end_lookups().
  */
 static void
 lookup_by_key(RailTable t, Datum key, bool keynull, Datum *values, bool *nulls,
-			  Snapshot *snapshot)
+			  Lookups *lk)
 {
 	ColumnSet	cs = (t == RT_ACTIVATIONS ? CS_ACTIVATION_LOOKUP : CS_SCHEDULE_LOOKUP);
 	int			nvalues = column_sets[cs].ncolumns - 1;
@@ -1081,27 +1104,45 @@ lookup_by_key(RailTable t, Datum key, bool keynull, Datum *values, bool *nulls,
 		return;
 	}
 
-	if (*snapshot == NULL)
-		*snapshot = lookup_snapshot();
+	if (lk->snapshot == NULL)
+		lk->snapshot = lookup_snapshot();
 	ScanKeyEntryInitialize(&skey, 0, info->attnum[0], BTEqualStrategyNumber,
 						   InvalidOid, info->keycollation, F_TEXTEQ, key);
-	scan = systable_beginscan(rel, info->keyindex, true, *snapshot, 1, &skey);
-	if (HeapTupleIsValid(systable_getnext(scan)))
+	scan = systable_beginscan(rel, info->keyindex, true, lk->snapshot, 1, &skey);
+	if (!HeapTupleIsValid(systable_getnext(scan)))
 	{
-		TupleDesc	desc = RelationGetDescr(rel);
-
-		/* the scan's slot deforms the row once */
-		for (int i = 0; i < nvalues; i++)
-		{
-			Form_pg_attribute attr = TupleDescAttr(desc, info->attnum[i + 1] - 1);
-
-			values[i] = slot_getattr(scan->slot, info->attnum[i + 1], &nulls[i]);
-			if (!nulls[i])
-				values[i] = copy_value(values[i], attr);
-		}
+		systable_endscan(scan);
+		table_close(rel, NoLock);
+		return;
 	}
-	systable_endscan(scan);
-	table_close(rel, NoLock);
+	Assert(lk->nscans < lengthof(lk->scans));
+	lk->scans[lk->nscans] = scan;
+	lk->rels[lk->nscans] = rel;
+	lk->nscans++;
+
+	/* the scan's slot deforms the row once */
+	for (int i = 0; i < nvalues; i++)
+	{
+		values[i] = slot_getattr(scan->slot, info->attnum[i + 1], &nulls[i]);
+		if (!nulls[i] &&
+			TupleDescAttr(RelationGetDescr(rel), info->attnum[i + 1] - 1)->attlen == -1 &&
+			(VARATT_IS_EXTERNAL(DatumGetPointer(values[i])) ||
+			 VARATT_IS_COMPRESSED(DatumGetPointer(values[i]))))
+			values[i] = PointerGetDatum(copy_text(values[i], false));
+	}
+}
+
+/* close the scans of lookup_by_key(), release the snapshot */
+static void
+end_lookups(Lookups *lk)
+{
+	for (int i = 0; i < lk->nscans; i++)
+	{
+		systable_endscan(lk->scans[i]);
+		table_close(lk->rels[i], NoLock);
+	}
+	if (lk->snapshot != NULL)
+		UnregisterSnapshot(lk->snapshot);
 }
 
 /*
@@ -1300,19 +1341,18 @@ begin_trigger(FunctionCallInfo fcinfo, ColumnSet cs, const char *funcname,
  * end_trigger
  *		The new row: the row of the slot with columns [first, ncols)
  *		replaced by values/nulls (what heap_modify_tuple_by_cols does, but
- *		from the slot's values, deformed once).  Unregisters snapshot.
+ *		from the slot's values, deformed once).  Then ends the lookups.
  */
 static Datum
 end_trigger(TriggerData *trigdata, TupleTableSlot *slot, TableInfo *info,
 			int first, int ncols, Datum *values, bool *nulls,
-			Snapshot snapshot)
+			Lookups *lk)
 {
 	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
 	Datum	   *newvalues = palloc(desc->natts * sizeof(Datum));
 	bool	   *newnulls = palloc(desc->natts * sizeof(bool));
+	HeapTuple	newtuple;
 
-	if (snapshot != NULL)
-		UnregisterSnapshot(snapshot);
 	memcpy(newvalues, slot->tts_values, desc->natts * sizeof(Datum));
 	memcpy(newnulls, slot->tts_isnull, desc->natts * sizeof(bool));
 	for (int i = first; i < ncols; i++)
@@ -1320,7 +1360,9 @@ end_trigger(TriggerData *trigdata, TupleTableSlot *slot, TableInfo *info,
 		newvalues[info->attnum[i] - 1] = values[i];
 		newnulls[info->attnum[i] - 1] = nulls[i];
 	}
-	return PointerGetDatum(heap_form_tuple(desc, newvalues, newnulls));
+	newtuple = heap_form_tuple(desc, newvalues, newnulls);
+	end_lookups(lk);
+	return PointerGetDatum(newtuple);
 }
 
 /* an input column of the row */
@@ -1338,7 +1380,7 @@ rs_enrich_movement(PG_FUNCTION_ARGS)
 {
 	TupleTableSlot *slot;
 	TableInfo  *info;
-	Snapshot	snapshot = NULL;
+	Lookups		lk = {0};
 	TriggerData *trigdata = begin_trigger(fcinfo, CS_MOVEMENT,
 										  "_enrich_movement", &slot, &info);
 	Datum		values[MV_NCOLS];
@@ -1367,17 +1409,17 @@ rs_enrich_movement(PG_FUNCTION_ARGS)
 			 &values[MV_TOC_NAME], &nulls[MV_TOC_NAME]);
 
 	lookup_by_key(RT_ACTIVATIONS, values[MV_TRAIN_ID], nulls[MV_TRAIN_ID],
-				  act, actnull, &snapshot);
+				  act, actnull, &lk);
 	values[MV_SCHEDULE_KEY] = actnull[0] ?
 		CStringGetTextDatum("no_schedule_activation_found") : act[0];
 	nulls[MV_SCHEDULE_KEY] = false;
 	values[MV_TRAIN_UID] = act[1];
 	nulls[MV_TRAIN_UID] = actnull[1];
 	lookup_by_key(RT_SCHEDULES, act[0], actnull[0],
-				  &values[MV_POWER_TYPE], &nulls[MV_POWER_TYPE], &snapshot);
+				  &values[MV_POWER_TYPE], &nulls[MV_POWER_TYPE], &lk);
 
 	return end_trigger(trigdata, slot, info, MV_FIRST_OUTPUT, MV_NCOLS,
-					   values, nulls, snapshot);
+					   values, nulls, &lk);
 }
 
 /*
@@ -1389,7 +1431,7 @@ rs_enrich_cancellation(PG_FUNCTION_ARGS)
 {
 	TupleTableSlot *slot;
 	TableInfo  *info;
-	Snapshot	snapshot = NULL;
+	Lookups		lk = {0};
 	TriggerData *trigdata = begin_trigger(fcinfo, CS_CANCELLATION,
 										  "_enrich_cancellation", &slot, &info);
 	Datum		values[CX_NCOLS];
@@ -1415,10 +1457,10 @@ rs_enrich_cancellation(PG_FUNCTION_ARGS)
 	cancellation_reason(values[CX_CANX_REASON_CODE], nulls[CX_CANX_REASON_CODE],
 						&values[CX_CANX_REASON], &nulls[CX_CANX_REASON]);
 	lookup_by_key(RT_ACTIVATIONS, values[CX_TRAIN_ID], nulls[CX_TRAIN_ID],
-				  &values[CX_SCHEDULE_KEY], &nulls[CX_SCHEDULE_KEY], &snapshot);
+				  &values[CX_SCHEDULE_KEY], &nulls[CX_SCHEDULE_KEY], &lk);
 
 	return end_trigger(trigdata, slot, info, CX_FIRST_OUTPUT, CX_NCOLS,
-					   values, nulls, snapshot);
+					   values, nulls, &lk);
 }
 
 /*
@@ -1429,7 +1471,7 @@ rs_enrich_activation(PG_FUNCTION_ARGS)
 {
 	TupleTableSlot *slot;
 	TableInfo  *info;
-	Snapshot	snapshot = NULL;
+	Lookups		lk = {0};
 	TriggerData *trigdata = begin_trigger(fcinfo, CS_ACTIVATION,
 										  "_enrich_activation", &slot, &info);
 	Datum		values[AC_NCOLS];
@@ -1453,7 +1495,7 @@ rs_enrich_activation(PG_FUNCTION_ARGS)
 			 &values[AC_TOC_NAME], &nulls[AC_TOC_NAME]);
 
 	return end_trigger(trigdata, slot, info, AC_FIRST_OUTPUT, AC_NCOLS,
-					   values, nulls, snapshot);
+					   values, nulls, &lk);
 }
 
 /*
@@ -1465,7 +1507,7 @@ rs_enrich_schedule(PG_FUNCTION_ARGS)
 {
 	TupleTableSlot *slot;
 	TableInfo  *info;
-	Snapshot	snapshot = NULL;
+	Lookups		lk = {0};
 	TriggerData *trigdata = begin_trigger(fcinfo, CS_SCHEDULE,
 										  "_enrich_schedule", &slot, &info);
 	Datum		values[SC_NCOLS];
@@ -1480,7 +1522,7 @@ rs_enrich_schedule(PG_FUNCTION_ARGS)
 					   &values[SC_DESTINATION_NAME], &nulls[SC_DESTINATION_NAME]);
 
 	return end_trigger(trigdata, slot, info, SC_FIRST_OUTPUT, SC_NCOLS,
-					   values, nulls, snapshot);
+					   values, nulls, &lk);
 }
 
 /*
