@@ -144,8 +144,18 @@ ALTER TABLE rail.locations DISABLE ROW LEVEL SECURITY;
 SET ROLE rs_enrich_user;
 SELECT * FROM ec_move('EC22', '10050');
 RESET ROLE;
+-- An UPDATE enriches the new row.
+UPDATE rail.movements SET loc_stanox = '17132', toc_id = '23' WHERE train_id = 'EC22'
+RETURNING loc_stanox, loc_name, loc_crs, toc_name;
 REVOKE INSERT ON rail.movements FROM rs_enrich_user;
 DROP ROLE rs_enrich_user;
+
+-- A column added by a user does not disturb the triggers.
+ALTER TABLE rail.activations ADD COLUMN ec_note text DEFAULT 'mine';
+INSERT INTO rail.activations (train_id, msg_type, sched_origin_stanox, toc_id)
+VALUES ('EC24', '0001', '17132', '23')
+RETURNING sched_origin_name, sched_origin_tiploc, toc_name, ec_note;
+ALTER TABLE rail.activations DROP COLUMN ec_note;
 
 -- Each trigger function serves its own table, BEFORE INSERT OR UPDATE FOR
 -- EACH ROW.
