@@ -17,7 +17,9 @@
  * description)), rail.tiplocs (tps_description by TIPLOC: the name of a
  * TIPLOC the location master lacks or leaves unnamed), rail.toc_sectors and
  * rail.cancellation_reasons are read whole, on first use, into hash tables
- * in a memory context of their own, one per table.
+ * in a memory context of their own, one per table.  The hash tables compare
+ * keys as bytes, as "=" does under the deterministic collations (a table
+ * whose key column has another is queried instead).
  *
  * Invalidation.  DML sends no relcache invalidation, so each cached table
  * has an AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE FOR EACH STATEMENT
@@ -373,8 +375,9 @@ typedef struct ValueEntry
 typedef struct LookupCache
 {
 	bool		valid;
-	bool		stale;
-	MemoryContext cxt;
+	bool		stale;			/* invalidated (also while being built) */
+	MemoryContext cxt;			/* everything below; freed at the next build */
+	bool		bytewise;		/* its keys compare as bytes (else not used) */
 	HTAB	   *hash;			/* locations: by STANOX */
 	HTAB	   *hash2;			/* locations: by TIPLOC */
 } LookupCache;
@@ -870,6 +873,25 @@ build_cache(RailTable t)
 	rel = table_open(rail_relids[t], AccessShareLock);
 	info = table_columns_of(cached_set[t], rel);
 
+	/*
+	 * The hash tables compare keys as bytes, as the old queries' "=" did
+	 * under a deterministic collation; under another, the table is queried
+	 * (as is the name, compared with '' by the helpers).
+	 */
+	cache->bytewise = true;
+	for (int i = 0; i < column_sets[cached_set[t]].ncolumns; i++)
+	{
+		Oid			collation = TupleDescAttr(RelationGetDescr(rel),
+											  info->attnum[i] - 1)->attcollation;
+		bool		compared = (t == RT_LOCATIONS ?
+								(i == LOC_STANOX || i == LOC_TIPLOC || i == LOC_NAME) :
+								i == 0);
+
+		if (compared && OidIsValid(collation) &&
+			!get_collation_isdeterministic(collation))
+			cache->bytewise = false;
+	}
+
 	if (cache->cxt != NULL)
 		MemoryContextDelete(cache->cxt);
 	cache->cxt = NULL;
@@ -983,13 +1005,19 @@ build_cache(RailTable t)
 	cache->valid = !cache->stale;
 }
 
-/* cached table t, built if needed (readable(t) checked by the caller) */
+/*
+ * usable_cache
+ *		Cached table t, built if needed, if the fast path may use it (see
+ *		readable()); else NULL.
+ */
 static LookupCache *
-get_cache(RailTable t)
+usable_cache(RailTable t)
 {
+	if (!readable(t))
+		return NULL;
 	if (!caches[t].valid)
 		build_cache(t);
-	return &caches[t];
+	return caches[t].bytewise ? &caches[t] : NULL;
 }
 
 /*
@@ -1155,8 +1183,9 @@ static void
 location_by_stanox(Datum stanox, bool isnull, LocationResult *r)
 {
 	LocationEntry *e = NULL;
+	LookupCache *locations = usable_cache(RT_LOCATIONS);
 
-	if (!readable(RT_LOCATIONS))
+	if (locations == NULL)
 	{
 		Datum		v[5];
 		bool		n[5];
@@ -1179,7 +1208,7 @@ location_by_stanox(Datum stanox, bool isnull, LocationResult *r)
 	{
 		StrKey		key = text_key(stanox);
 
-		e = hash_search(get_cache(RT_LOCATIONS)->hash, &key, HASH_FIND, NULL);
+		e = hash_search(locations->hash, &key, HASH_FIND, NULL);
 	}
 	cached_text(e ? e->tiploc : NULL, &r->tiploc, &r->tiploc_null);
 	cached_text(e ? e->crs : NULL, &r->crs, &r->crs_null);
@@ -1205,13 +1234,13 @@ location_by_tiploc(Datum tiploc, bool isnull, Datum *values, bool *nulls)
 	LookupCache *tiplocs;
 	StrKey		key;
 
-	if (!readable(RT_LOCATIONS) || !readable(RT_TIPLOCS))
+	locations = usable_cache(RT_LOCATIONS);
+	tiplocs = usable_cache(RT_TIPLOCS);
+	if (locations == NULL || tiplocs == NULL)
 	{
 		run_fallback(Q_LOCATION_BY_TIPLOC, tiploc, isnull, 3, values, nulls);
 		return;
 	}
-	locations = get_cache(RT_LOCATIONS);
-	tiplocs = get_cache(RT_TIPLOCS);
 	if (!isnull)
 	{
 		key = text_key(tiploc);
@@ -1239,8 +1268,9 @@ toc_name(Datum toc_id, bool isnull, Datum *value, bool *valuenull)
 {
 	ValueEntry *e = NULL;
 	StrKey		key;
+	LookupCache *sectors = usable_cache(RT_TOC_SECTORS);
 
-	if (!readable(RT_TOC_SECTORS))
+	if (sectors == NULL)
 	{
 		run_fallback(Q_TOC_NAME, toc_id, isnull, 1, value, valuenull);
 		return;
@@ -1250,7 +1280,7 @@ toc_name(Datum toc_id, bool isnull, Datum *value, bool *valuenull)
 	if (isnull)
 		return;
 	key = text_key(toc_id);
-	e = hash_search(get_cache(RT_TOC_SECTORS)->hash, &key, HASH_FIND, NULL);
+	e = hash_search(sectors->hash, &key, HASH_FIND, NULL);
 	if (e != NULL && e->value[0] != NULL)
 		cached_text(e->value[0], value, valuenull);
 	else
@@ -1276,8 +1306,9 @@ static void
 cancellation_reason(Datum code, bool isnull, Datum *values, bool *nulls)
 {
 	ValueEntry *e = NULL;
+	LookupCache *reasons = usable_cache(RT_CANCELLATION_REASONS);
 
-	if (!readable(RT_CANCELLATION_REASONS))
+	if (reasons == NULL)
 	{
 		run_fallback(Q_CANCELLATION_REASON, code, isnull, 2, values, nulls);
 		return;
@@ -1286,8 +1317,7 @@ cancellation_reason(Datum code, bool isnull, Datum *values, bool *nulls)
 	{
 		StrKey		key = text_key(code);
 
-		e = hash_search(get_cache(RT_CANCELLATION_REASONS)->hash, &key,
-						HASH_FIND, NULL);
+		e = hash_search(reasons->hash, &key, HASH_FIND, NULL);
 	}
 	for (int i = 0; i < 2; i++)
 		cached_text(e ? e->value[i] : NULL, &values[i], &nulls[i]);
