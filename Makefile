@@ -16,7 +16,7 @@ OBJS         = src/rail_stream.o src/guc.o src/json.o src/decode.o \
                src/sql_api.o src/shmem.o src/kafka_consumer.o \
                src/bgw.o src/worker.o src/launcher.o src/http_client.o \
                src/breaker.o src/alert_sender.o \
-               src/alert_body.o
+               src/alert_body.o src/enrich.o
 PGFILEDESC   = "rail_stream - Kafka to PostgreSQL streaming ETL"
 
 # The install script is assembled from the parts under sql/, in this order.

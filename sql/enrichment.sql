@@ -7,6 +7,15 @@
 -- location; an activation's origin; a schedule's origin and destination
 -- names.  A movement whose activation is unknown gets the talk's marker
 -- 'no_schedule_activation_found'.
+--
+-- The trigger functions are in C (src/enrich.c): they return what the SQL
+-- helpers below return (rail._location_by_stanox, rail._location_by_tiploc,
+-- rail_stream.toc_name), reading rail.locations, rail.tiplocs,
+-- rail.toc_sectors and rail.cancellation_reasons from a copy cached in each
+-- session, and rail.activations and rail.schedules by primary key.  A
+-- statement that changes a cached table drops the copies (the trigger
+-- lookup_changed below): do not disable it.  They run as the invoker, who
+-- needs SELECT on the tables read; row-level security applies.
 
 -- The operator name of each TRUST toc_id (sector code).  Several rows of the
 -- TOC table can share a sector code; the whitelisted ones win, and their names
@@ -90,109 +99,48 @@ BEGIN ATOMIC
 END;
 
 CREATE FUNCTION rail._enrich_movement() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    loc record;
-    act record;
-    sch record;
-BEGIN
-    SELECT * INTO loc FROM rail._location_by_stanox(NEW.loc_stanox);
-    NEW.loc_name := loc.name;
-    NEW.loc_tiploc := loc.tiploc;
-    NEW.loc_crs := loc.crs;
-    NEW.loc_lat := loc.latitude;
-    NEW.loc_lon := loc.longitude;
-    NEW.toc_name := rail_stream.toc_name(NEW.toc_id);
-
-    SELECT a.schedule_key, a.train_uid INTO act
-    FROM rail.activations a WHERE a.train_id = NEW.train_id;
-    NEW.schedule_key := coalesce(act.schedule_key, 'no_schedule_activation_found');
-    NEW.train_uid := act.train_uid;
-
-    SELECT s.power_type_desc, s.train_category_desc, s.num_stops,
-           s.origin_tiploc, s.origin_name, s.origin_public_departure,
-           s.destination_tiploc, s.destination_name, s.destination_public_arrival
-    INTO sch
-    FROM rail.schedules s WHERE s.schedule_key = act.schedule_key;
-    NEW.power_type := sch.power_type_desc;
-    NEW.train_category := sch.train_category_desc;
-    NEW.schedule_num_stops := sch.num_stops;
-    NEW.origin_tiploc := sch.origin_tiploc;
-    NEW.origin_name := sch.origin_name;
-    NEW.origin_public_departure := sch.origin_public_departure;
-    NEW.destination_tiploc := sch.destination_tiploc;
-    NEW.destination_name := sch.destination_name;
-    NEW.destination_public_arrival := sch.destination_public_arrival;
-    RETURN NEW;
-END;
-$$;
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'rs_enrich_movement';
 
 CREATE TRIGGER enrich BEFORE INSERT OR UPDATE ON rail.movements
     FOR EACH ROW EXECUTE FUNCTION rail._enrich_movement();
 
 CREATE FUNCTION rail._enrich_cancellation() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    loc record;
-BEGIN
-    SELECT * INTO loc FROM rail._location_by_stanox(NEW.loc_stanox);
-    NEW.loc_name := loc.name;
-    NEW.loc_tiploc := loc.tiploc;
-    NEW.loc_lat := loc.latitude;
-    NEW.loc_lon := loc.longitude;
-    NEW.toc_name := rail_stream.toc_name(NEW.toc_id);
-    SELECT r.canx_reason, r.canx_abbrev INTO NEW.canx_reason, NEW.canx_abbrev
-    FROM rail.cancellation_reasons r WHERE r.canx_reason_code = NEW.canx_reason_code;
-    SELECT a.schedule_key, a.train_uid INTO NEW.schedule_key, NEW.train_uid
-    FROM rail.activations a WHERE a.train_id = NEW.train_id;
-    RETURN NEW;
-END;
-$$;
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'rs_enrich_cancellation';
 
 CREATE TRIGGER enrich BEFORE INSERT OR UPDATE ON rail.cancellations
     FOR EACH ROW EXECUTE FUNCTION rail._enrich_cancellation();
 
 CREATE FUNCTION rail._enrich_activation() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    loc record;
-BEGIN
-    SELECT * INTO loc FROM rail._location_by_stanox(NEW.sched_origin_stanox);
-    NEW.sched_origin_name := loc.name;
-    NEW.sched_origin_tiploc := loc.tiploc;
-    NEW.sched_origin_lat := loc.latitude;
-    NEW.sched_origin_lon := loc.longitude;
-    NEW.toc_name := rail_stream.toc_name(NEW.toc_id);
-    RETURN NEW;
-END;
-$$;
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'rs_enrich_activation';
 
 CREATE TRIGGER enrich BEFORE INSERT OR UPDATE ON rail.activations
     FOR EACH ROW EXECUTE FUNCTION rail._enrich_activation();
 
 CREATE FUNCTION rail._enrich_schedule() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    SELECT l.name, l.latitude, l.longitude
-    INTO NEW.origin_name, NEW.origin_lat, NEW.origin_lon
-    FROM rail._location_by_tiploc(NEW.origin_tiploc) l;
-    SELECT l.name, l.latitude, l.longitude
-    INTO NEW.destination_name, NEW.destination_lat, NEW.destination_lon
-    FROM rail._location_by_tiploc(NEW.destination_tiploc) l;
-    RETURN NEW;
-END;
-$$;
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'rs_enrich_schedule';
 
 CREATE TRIGGER enrich BEFORE INSERT OR UPDATE ON rail.schedules
     FOR EACH ROW EXECUTE FUNCTION rail._enrich_schedule();
+
+-- Each session's copy of the cached tables goes when one of them changes:
+-- for this session at the end of the statement, for the others when the
+-- transaction commits.
+CREATE FUNCTION rail._lookup_changed() RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'rs_lookup_changed';
+
+CREATE TRIGGER lookup_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rail.locations
+    FOR EACH STATEMENT EXECUTE FUNCTION rail._lookup_changed();
+CREATE TRIGGER lookup_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rail.tiplocs
+    FOR EACH STATEMENT EXECUTE FUNCTION rail._lookup_changed();
+CREATE TRIGGER lookup_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rail.toc_sectors
+    FOR EACH STATEMENT EXECUTE FUNCTION rail._lookup_changed();
+CREATE TRIGGER lookup_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rail.cancellation_reasons
+    FOR EACH STATEMENT EXECUTE FUNCTION rail._lookup_changed();
 
 -- rail.locations_csv: each CSV row becomes a location; the file's literal
 -- "null" and empty fields become NULL.
@@ -236,3 +184,4 @@ CREATE TRIGGER load INSTEAD OF INSERT ON rail.locations_csv
 REVOKE EXECUTE ON FUNCTION rail._enrich_movement(), rail._enrich_cancellation(),
     rail._enrich_activation(), rail._enrich_schedule(), rail._load_location_csv()
     FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION rail._lookup_changed() FROM PUBLIC;

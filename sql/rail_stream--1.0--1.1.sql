@@ -586,3 +586,43 @@ END;
 $$;
 
 REVOKE EXECUTE ON FUNCTION rail_stream._raise_alerts() FROM PUBLIC;
+
+
+-- Enrichment in C (issue 9) ------------------------------------------------
+-- The four enrichment trigger functions become C functions (src/enrich.c),
+-- same names, same triggers, same results: they cache rail.locations,
+-- rail.tiplocs, rail.toc_sectors and rail.cancellation_reasons in each
+-- session, and a statement trigger on each of these tables drops the
+-- copies when it changes.
+
+-- enrichment.sql
+CREATE OR REPLACE FUNCTION rail._enrich_movement() RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'rs_enrich_movement';
+
+CREATE OR REPLACE FUNCTION rail._enrich_cancellation() RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'rs_enrich_cancellation';
+
+CREATE OR REPLACE FUNCTION rail._enrich_activation() RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'rs_enrich_activation';
+
+CREATE OR REPLACE FUNCTION rail._enrich_schedule() RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'rs_enrich_schedule';
+
+CREATE FUNCTION rail._lookup_changed() RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'rs_lookup_changed';
+
+CREATE TRIGGER lookup_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rail.locations
+    FOR EACH STATEMENT EXECUTE FUNCTION rail._lookup_changed();
+CREATE TRIGGER lookup_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rail.tiplocs
+    FOR EACH STATEMENT EXECUTE FUNCTION rail._lookup_changed();
+CREATE TRIGGER lookup_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rail.toc_sectors
+    FOR EACH STATEMENT EXECUTE FUNCTION rail._lookup_changed();
+CREATE TRIGGER lookup_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rail.cancellation_reasons
+    FOR EACH STATEMENT EXECUTE FUNCTION rail._lookup_changed();
+
+REVOKE EXECUTE ON FUNCTION rail._lookup_changed() FROM PUBLIC;

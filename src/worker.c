@@ -9,8 +9,10 @@
  * them to its Kafka consumer starting at the offsets stored in
  * rail_stream.subscription_offsets, then loops:
  *
- *	1. poll up to batch_size messages, waiting at most batch_ms after the
- *	   first one;
+ *	1. poll up to batch_size messages, and values of at most about
+ *	   RS_BATCH_MAX_BYTES, waiting at most batch_ms after the first one; the
+ *	   values are copied (a batch may have to be written again in parts)
+ *	   and the messages given back to librdkafka at once;
  *	2. in ONE transaction: transform and write them (ingest.c: rows, dead
  *	   letters, and whatever the triggers write) and move each partition's
  *	   stored offset past its last message, checking that it still holds the
@@ -38,6 +40,10 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -119,6 +125,11 @@ static WorkerState *worker = NULL;
 /* How often a worker asks the brokers about its topic's partitions */
 #define RS_METADATA_INTERVAL	(10 * USECS_PER_SEC)
 
+/* A batch ends at this many bytes of values, whatever batch_size says */
+#define RS_BATCH_MAX_BYTES		(8 * 1024 * 1024)
+/* and it is polled this many messages at a time */
+#define RS_POLL_CHUNK			16
+
 static void run_worker(void);
 static bool slot_is_mine(void);
 static void lock_own_slot(void);
@@ -129,6 +140,8 @@ static int64 start_offset(OwnedPartition *p, bool *times_known);
 static int64 resolve_offset(int32 partition, int64 offset);
 static void store_start_offsets(void);
 static int	collect_batch(int batch_size, int batch_ms);
+static int	poll_some(int batch_size, int n, long timeout_ms);
+static size_t batch_bytes(int n);
 static void write_batch(int n);
 static RsMessage *build_messages(int n);
 static void store_offsets(void);
@@ -467,12 +480,11 @@ collect_batch(int batch_size, int batch_ms)
 	int			n;
 	TimestampTz deadline;
 
-	n = rs_kafka_poll(worker->consumer, worker->messages, batch_size, 100);
-	worker->held = n;
+	n = poll_some(batch_size, 0, 100);
 	if (n == 0)
 		return 0;
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), batch_ms);
-	while (n < batch_size)
+	while (n < batch_size && batch_bytes(n) < RS_BATCH_MAX_BYTES)
 	{
 		long		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
 																deadline);
@@ -480,11 +492,34 @@ collect_batch(int batch_size, int batch_ms)
 		if (remaining <= 0)
 			break;
 		check_interrupts();
-		n += rs_kafka_poll(worker->consumer, worker->messages + n,
-						   batch_size - n, Min(remaining, 100));
-		worker->held = n;
+		n = poll_some(batch_size, n, Min(remaining, 100));
 	}
 	return n;
+}
+
+/*
+ * poll_some
+ *		Add up to RS_POLL_CHUNK messages to the n already held, so that a
+ *		batch stops soon after RS_BATCH_MAX_BYTES; returns the new count.
+ */
+static int
+poll_some(int batch_size, int n, long timeout_ms)
+{
+	n += rs_kafka_poll(worker->consumer, worker->messages + n,
+					   Min(batch_size - n, RS_POLL_CHUNK), timeout_ms);
+	worker->held = n;
+	return n;
+}
+
+/* The bytes of the first n messages' values */
+static size_t
+batch_bytes(int n)
+{
+	size_t		bytes = 0;
+
+	for (int i = 0; i < n; i++)
+		bytes += worker->messages[i].len;
+	return bytes;
 }
 
 /*
@@ -500,6 +535,9 @@ write_batch(int n)
 
 	MemoryContextSwitchTo(worker->batch_cxt);
 	msgs = build_messages(n);
+	/* the values are copied: librdkafka's fetch buffers go back at once */
+	rs_kafka_release(worker->messages, n);
+	worker->held = 0;
 
 	rs_begin_transaction("rail_stream: writing a batch");
 	(void) rs_ingest_batch(msgs, n, &dead);
@@ -525,9 +563,11 @@ write_batch(int n)
 	commit_to_group(false);
 	worker->group_dirty = true;
 	publish_batch(dead);
-	rs_kafka_release(worker->messages, n);
-	worker->held = 0;
 	MemoryContextReset(worker->batch_cxt);
+#ifdef __GLIBC__
+	/* give back what the batch's peak took (librdkafka, large chunks) */
+	malloc_trim(0);
+#endif
 }
 
 /* The batch as RsMessages, and each partition's part of it noted. */
@@ -548,7 +588,14 @@ build_messages(int n)
 		OwnedPartition *op = owned(km->partition);
 
 		m->feed = worker->feed;
-		m->data = km->value;
+		if (km->value != NULL)
+		{
+			char	   *copy = palloc(km->len + 1);
+
+			memcpy(copy, km->value, km->len);
+			copy[km->len] = '\0';
+			m->data = copy;
+		}
 		m->len = km->len;
 		m->isnull = (km->value == NULL);
 		if (km->key != NULL)
