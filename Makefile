@@ -31,7 +31,7 @@ DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA         = sql/$(EXTENSION)--1.0.sql $(wildcard sql/$(EXTENSION)--*--*.sql)
 
 PG_CPPFLAGS  = -I$(srcdir)/src -DRS_EXTVERSION='"$(EXTVERSION)"'
-SHLIB_LINK   = -lrdkafka -ljansson -lcurl
+SHLIB_LINK   = -lrdkafka -lcurl
 
 # pg_regress: tests in test/sql, expected output in expected/ (design card;
 # test/expected is a symbolic link to it, as PostgreSQL 15's pg_regress reads

@@ -71,3 +71,23 @@ ALTER TABLE public.alert_config ALTER COLUMN alert_over_mins DROP NOT NULL;
 SELECT * FROM rail_stream.replay_dead_letters();
 SELECT station, alert_over_mins FROM public.alert_config WHERE station = 'YORK';
 SELECT key, sqlstate FROM rail_stream.dead_letters ORDER BY id;
+
+-- The JSON parser: an integer beyond int64 keeps every digit (numeric
+-- column, jsonb); escapes decode, surrogate pairs included; a repeated key
+-- keeps its first place and its last value, in small and large objects; a
+-- lone surrogate is refused.
+CREATE TABLE public.parsed (id text PRIMARY KEY, n numeric, doc jsonb, s text);
+SELECT rail_stream.ingest_message('json:parsed',
+    '{"id":"big","n":-123456789012345678901234567890,"doc":{"i":98765432109876543210,"r":1.5e3,"z":-0},"s":"\ud83d\ude84 caf\u00e9 \"q\" \/ /"}');
+SELECT rail_stream.ingest_message('json:parsed',
+    '{"id":"dup","n":1,"s":"first","doc":{"a":1,"b":2,"a":3},"n":2,"s":"last"}');
+SELECT rail_stream.ingest_message('json:parsed',
+    '{"id":"many",' || string_agg(format('"k%s":%s', g, g), ',') || ',"n":7,"s":"x","n":8}')
+FROM generate_series(1, 40) g;
+SELECT id, n, doc, s FROM public.parsed ORDER BY id;
+-- (errors raised directly, leaving no dead letters behind)
+SELECT * FROM rail_stream.explode_movements('[{"header":{"msg_type":"\ud83d x"}}]');
+SELECT * FROM rail_stream.explode_movements('[{"header":{"msg_type":"\ude84"}}]');
+SELECT * FROM rail_stream.explode_movements('[{"header":{"msg_type":"a	b"}}]');
+SELECT * FROM rail_stream.explode_movements('[{"header":{"msg_type":1e999}}]');
+SELECT * FROM rail_stream.explode_movements('[{"header":{"msg_type":"0003"}} x]');
