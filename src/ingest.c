@@ -43,8 +43,8 @@
  * dead letters can still leave one; each records the role whose rights the
  * message was written with (written_as), and a replay runs with that role's
  * rights.  The caller must be connected to SPI.  Everything a message
- * allocates, including jansson's documents, lives in a context deleted at
- * the end.
+ * allocates, its parsed JSON documents included (json.c allocates them with
+ * palloc), lives in a context deleted at the end.
  *
  * Copyright (c) 2026, rail_stream developers
  *

@@ -43,8 +43,9 @@
 #
 # What ASan cannot see here: memory from palloc is carved by PostgreSQL out
 # of larger malloc'd blocks, so an overrun inside a memory context block is
-# not detected; malloc'd memory (libcurl, jansson, librdkafka, the module's
-# own), the module's stack and globals, and all of UBSan's checks are.
+# not detected (this includes the parsed JSON documents, which json.c
+# pallocs); malloc'd memory (libcurl, librdkafka, the module's own), the
+# module's stack and globals, and all of UBSan's checks are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
