@@ -29,7 +29,7 @@ int			rs_max_message_size = 1024;
 int			rs_dead_letter_max_size = 64;
 char	   *rs_database = NULL;
 char	   *rs_brokers = NULL;
-int			rs_batch_size = 100;
+int			rs_batch_size = 1000;
 int			rs_batch_ms = 100;
 int			rs_max_workers = 8;
 int			rs_restart_backoff_max = 60;
@@ -79,10 +79,9 @@ rs_guc_init(void)
 
 	DefineCustomIntVariable("rail_stream.batch_size",
 							gettext_noop("Sets the largest number of Kafka messages written per transaction."),
-							gettext_noop("A worker's memory grows with its batch: a TRUST frame of 32 movements "
-										 "takes about 0.3 MB while it is written."),
+							gettext_noop("A batch also ends at 4 MB of message values."),
 							&rs_batch_size,
-							100, 1, 100000,
+							1000, 1, 100000,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 

@@ -512,16 +512,25 @@ get_plan(const RsRow *row)
 	key.relid = row->relid;
 	key.op = row->op;
 	key.shape = row_shape(row);
-	plan = hash_search(sink_plans, &key, HASH_ENTER, &found);
-	if (!found)
+	for (;;)
 	{
+		plan = hash_search(sink_plans, &key, HASH_ENTER, &found);
+		/* an entry whose build failed holds no shape: take it over */
+		if (!found || plan->names == NULL || same_shape(plan, row))
+			break;
+		key.shape++;			/* another shape with the same hash */
+	}
+	if (!found || plan->names == NULL)
+	{
+		if (found && plan->plan != NULL)
+			SPI_freeplan(plan->plan);
 		memset(((char *) plan) + sizeof(SinkPlanKey), 0,
 			   sizeof(SinkPlan) - sizeof(SinkPlanKey));
 	}
-	else if (plan->valid && same_shape(plan, row))
+	else if (plan->valid)
 		return plan;
 
-	/* new, stale, or another shape with the same hash: (re)build it */
+	/* new, or its table changed: (re)build it, for the same shape */
 	build_plan(plan, row);
 	return plan;
 }

@@ -117,6 +117,7 @@ typedef struct WorkerState
 	TimestampTz next_status;
 	TimestampTz next_metadata;
 	TimestampTz next_group_commit;	/* of all stored offsets, if dirty */
+	TimestampTz next_trim;		/* of free malloc'd memory */
 	bool		group_dirty;	/* batches written since that commit */
 } WorkerState;
 
@@ -126,9 +127,11 @@ static WorkerState *worker = NULL;
 #define RS_METADATA_INTERVAL	(10 * USECS_PER_SEC)
 
 /* A batch ends at this many bytes of values, whatever batch_size says */
-#define RS_BATCH_MAX_BYTES		(8 * 1024 * 1024)
+#define RS_BATCH_MAX_BYTES		(4 * 1024 * 1024)
 /* and it is polled this many messages at a time */
 #define RS_POLL_CHUNK			16
+/* free memory goes back to the system at most this often */
+#define RS_TRIM_INTERVAL_MS		10000
 
 static void run_worker(void);
 static bool slot_is_mine(void);
@@ -565,8 +568,13 @@ write_batch(int n)
 	publish_batch(dead);
 	MemoryContextReset(worker->batch_cxt);
 #ifdef __GLIBC__
-	/* give back what the batch's peak took (librdkafka, large chunks) */
-	malloc_trim(0);
+	/* give back, now and then, what the peaks took (librdkafka, large chunks) */
+	if (GetCurrentTimestamp() >= worker->next_trim)
+	{
+		malloc_trim(0);
+		worker->next_trim = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														RS_TRIM_INTERVAL_MS);
+	}
 #endif
 }
 
