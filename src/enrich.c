@@ -1220,6 +1220,30 @@ location_by_stanox(Datum stanox, bool isnull, LocationResult *r)
 }
 
 /*
+ * put_location
+ *		Copy a location into the output columns name, tiploc, crs (-1: the
+ *		table has none), lat and lon.
+ */
+static void
+put_location(const LocationResult *loc, Datum *values, bool *nulls,
+			 int name, int tiploc, int crs, int lat, int lon)
+{
+	values[name] = loc->name;
+	nulls[name] = loc->name_null;
+	values[tiploc] = loc->tiploc;
+	nulls[tiploc] = loc->tiploc_null;
+	if (crs >= 0)
+	{
+		values[crs] = loc->crs;
+		nulls[crs] = loc->crs_null;
+	}
+	values[lat] = loc->latitude;
+	nulls[lat] = loc->latitude_null;
+	values[lon] = loc->longitude;
+	nulls[lon] = loc->longitude_null;
+}
+
+/*
  * location_by_tiploc
  *		rail._location_by_tiploc(tiploc): name, latitude, longitude into
  *		values[0..2].  The name is the first location's, else the TIPLOC's
@@ -1425,16 +1449,8 @@ rs_enrich_movement(PG_FUNCTION_ARGS)
 
 	/* in the order of the old queries, which decides the first error */
 	location_by_stanox(values[MV_LOC_STANOX], nulls[MV_LOC_STANOX], &loc);
-	values[MV_LOC_NAME] = loc.name;
-	nulls[MV_LOC_NAME] = loc.name_null;
-	values[MV_LOC_TIPLOC] = loc.tiploc;
-	nulls[MV_LOC_TIPLOC] = loc.tiploc_null;
-	values[MV_LOC_CRS] = loc.crs;
-	nulls[MV_LOC_CRS] = loc.crs_null;
-	values[MV_LOC_LAT] = loc.latitude;
-	nulls[MV_LOC_LAT] = loc.latitude_null;
-	values[MV_LOC_LON] = loc.longitude;
-	nulls[MV_LOC_LON] = loc.longitude_null;
+	put_location(&loc, values, nulls, MV_LOC_NAME, MV_LOC_TIPLOC, MV_LOC_CRS,
+				 MV_LOC_LAT, MV_LOC_LON);
 	toc_name(values[MV_TOC_ID], nulls[MV_TOC_ID],
 			 &values[MV_TOC_NAME], &nulls[MV_TOC_NAME]);
 
@@ -1474,14 +1490,8 @@ rs_enrich_cancellation(PG_FUNCTION_ARGS)
 	INPUT(CX_CANX_REASON_CODE);
 
 	location_by_stanox(values[CX_LOC_STANOX], nulls[CX_LOC_STANOX], &loc);
-	values[CX_LOC_NAME] = loc.name;
-	nulls[CX_LOC_NAME] = loc.name_null;
-	values[CX_LOC_TIPLOC] = loc.tiploc;
-	nulls[CX_LOC_TIPLOC] = loc.tiploc_null;
-	values[CX_LOC_LAT] = loc.latitude;
-	nulls[CX_LOC_LAT] = loc.latitude_null;
-	values[CX_LOC_LON] = loc.longitude;
-	nulls[CX_LOC_LON] = loc.longitude_null;
+	put_location(&loc, values, nulls, CX_LOC_NAME, CX_LOC_TIPLOC, -1,
+				 CX_LOC_LAT, CX_LOC_LON);
 	toc_name(values[CX_TOC_ID], nulls[CX_TOC_ID],
 			 &values[CX_TOC_NAME], &nulls[CX_TOC_NAME]);
 	cancellation_reason(values[CX_CANX_REASON_CODE], nulls[CX_CANX_REASON_CODE],
@@ -1513,14 +1523,9 @@ rs_enrich_activation(PG_FUNCTION_ARGS)
 
 	location_by_stanox(values[AC_SCHED_ORIGIN_STANOX],
 					   nulls[AC_SCHED_ORIGIN_STANOX], &loc);
-	values[AC_SCHED_ORIGIN_NAME] = loc.name;
-	nulls[AC_SCHED_ORIGIN_NAME] = loc.name_null;
-	values[AC_SCHED_ORIGIN_TIPLOC] = loc.tiploc;
-	nulls[AC_SCHED_ORIGIN_TIPLOC] = loc.tiploc_null;
-	values[AC_SCHED_ORIGIN_LAT] = loc.latitude;
-	nulls[AC_SCHED_ORIGIN_LAT] = loc.latitude_null;
-	values[AC_SCHED_ORIGIN_LON] = loc.longitude;
-	nulls[AC_SCHED_ORIGIN_LON] = loc.longitude_null;
+	put_location(&loc, values, nulls, AC_SCHED_ORIGIN_NAME,
+				 AC_SCHED_ORIGIN_TIPLOC, -1, AC_SCHED_ORIGIN_LAT,
+				 AC_SCHED_ORIGIN_LON);
 	toc_name(values[AC_TOC_ID], nulls[AC_TOC_ID],
 			 &values[AC_TOC_NAME], &nulls[AC_TOC_NAME]);
 

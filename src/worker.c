@@ -143,8 +143,7 @@ static int64 start_offset(OwnedPartition *p, bool *times_known);
 static int64 resolve_offset(int32 partition, int64 offset);
 static void store_start_offsets(void);
 static int	collect_batch(int batch_size, int batch_ms);
-static int	poll_some(int batch_size, int n, long timeout_ms);
-static size_t batch_bytes(int n);
+static int	poll_some(int batch_size, int n, long timeout_ms, size_t *bytes);
 static void write_batch(int n);
 static RsMessage *build_messages(int n);
 static void store_offsets(void);
@@ -481,13 +480,14 @@ static int
 collect_batch(int batch_size, int batch_ms)
 {
 	int			n;
+	size_t		bytes = 0;
 	TimestampTz deadline;
 
-	n = poll_some(batch_size, 0, 100);
+	n = poll_some(batch_size, 0, 100, &bytes);
 	if (n == 0)
 		return 0;
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), batch_ms);
-	while (n < batch_size && batch_bytes(n) < RS_BATCH_MAX_BYTES)
+	while (n < batch_size && bytes < RS_BATCH_MAX_BYTES)
 	{
 		long		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
 																deadline);
@@ -495,7 +495,7 @@ collect_batch(int batch_size, int batch_ms)
 		if (remaining <= 0)
 			break;
 		check_interrupts();
-		n = poll_some(batch_size, n, Min(remaining, 100));
+		n = poll_some(batch_size, n, Min(remaining, 100), &bytes);
 	}
 	return n;
 }
@@ -503,26 +503,20 @@ collect_batch(int batch_size, int batch_ms)
 /*
  * poll_some
  *		Add up to RS_POLL_CHUNK messages to the n already held, so that a
- *		batch stops soon after RS_BATCH_MAX_BYTES; returns the new count.
+ *		batch stops soon after RS_BATCH_MAX_BYTES; returns the new count and
+ *		adds their values' bytes to *bytes.
  */
 static int
-poll_some(int batch_size, int n, long timeout_ms)
+poll_some(int batch_size, int n, long timeout_ms, size_t *bytes)
 {
-	n += rs_kafka_poll(worker->consumer, worker->messages + n,
-					   Min(batch_size - n, RS_POLL_CHUNK), timeout_ms);
-	worker->held = n;
-	return n;
-}
+	int			got = rs_kafka_poll(worker->consumer, worker->messages + n,
+									Min(batch_size - n, RS_POLL_CHUNK),
+									timeout_ms);
 
-/* The bytes of the first n messages' values */
-static size_t
-batch_bytes(int n)
-{
-	size_t		bytes = 0;
-
-	for (int i = 0; i < n; i++)
-		bytes += worker->messages[i].len;
-	return bytes;
+	for (int i = n; i < n + got; i++)
+		*bytes += worker->messages[i].len;
+	worker->held = n + got;
+	return n + got;
 }
 
 /*
