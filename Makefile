@@ -14,8 +14,8 @@ OBJS         = src/rail_stream.o src/guc.o src/json.o src/decode.o \
                src/generic.o src/row.o src/sink.o src/ingest.o src/run_as.o src/plans.o \
                src/window.o \
                src/sql_api.o src/shmem.o src/kafka_consumer.o \
-               src/bgw.o src/worker.o src/launcher.o src/http_client.o \
-               src/breaker.o src/alert_sender.o \
+               src/bgw.o src/ingest_worker.o src/launcher.o src/object_access.o \
+               src/http_client.o src/breaker.o src/alert_sender.o \
                src/alert_body.o src/enrich.o
 PGFILEDESC   = "rail_stream - Kafka to PostgreSQL streaming ETL"
 

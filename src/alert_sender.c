@@ -19,14 +19,19 @@
  * while fewer than webhook_max_in_flight requests are in flight.  After the
  * commit the claimed requests start, and the sender waits for its latch,
  * their sockets and the next due retry at once.
- * A retry waits for the response's Retry-After when it has one, otherwise
+ * What an attempt makes of its alert is decided in one place, decide():
+ * a retry waits for the response's Retry-After when it has one, otherwise
  * one second doubled per attempt up to webhook_backoff_max, less a random
  * part of up to a half (jitter), so that many alerts of a dead endpoint do
  * not come back all at once.  An endpoint that stops answering altogether
- * has its alerts held and probed by one of them (breaker.c).  Alerts left 'sending' by a sender that died
+ * has its alerts held and probed by one of them (breaker.c).  The SQL only
+ * records those decisions.  Alerts left 'sending' by a sender that died
  * (even with the server, kill -9) go back to pending when it starts again:
  * an alert is sent at least once, with the same Idempotency-Key on every
  * attempt, so that the receiver can drop the repeats.
+ *
+ * The sender's state is one AlertSender; next_wakeup() alone decides how
+ * long it sleeps between rounds.
  *
  * The sender writes only to rail_stream.alerts, in its own transactions: a
  * slow or dead endpoint delays no ingest worker.
@@ -42,8 +47,11 @@
 
 #include <signal.h>
 
+#include <math.h>
+
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -64,7 +72,7 @@
 #include "http_client.h"
 #include "plans.h"
 #include "shmem.h"
-#include "worker.h"
+#include "bgw.h"
 
 #define IDLE_WAIT_MS		10000	/* look at the outbox at least this often */
 #define RETRY_AFTER_MAX_S	3600	/* a longer Retry-After is cut to this */
@@ -74,41 +82,58 @@
 typedef struct Claimed
 {
 	int64		id;
+	int			attempt;		/* counted by the claim */
 	char	   *url;			/* NULL: the rule has lost its webhook */
 	char	   *body;
 	char	   *idempotency_key;
 } Claimed;
 
-/* How one attempt ended, to write back to rail_stream.alerts */
+/* What an attempt made of its alert, to record in rail_stream.alerts */
 typedef struct Outcome
 {
 	int64		id;
-	const char *verdict;		/* delivered, retry, failed or held */
+	const char *state;			/* delivered, failed or pending (again) */
+	bool		uncounted;		/* held: the attempt was not made */
 	int			status;			/* 0: no HTTP response */
 	char		error[RS_HTTP_ERROR_LEN];	/* empty: none */
-	int64		retry_after_ms; /* retry or held: after this; -1: back off */
+	int64		delay_ms;		/* pending: due this long after finished_at */
 	TimestampTz finished_at;
 } Outcome;
 
-static RsHttpClient *http;		/* the requests in flight */
-static TimestampTz next_due_at = 0; /* earliest pending alert not claimed */
-static bool look = true;		/* look for due alerts in the next round */
-static TimestampTz last_round_at = 0;
-static bool resumed = false;	/* alerts a dead sender left are pending */
-static List *unwritten = NIL;	/* outcomes to write, in outcome_cxt */
-static MemoryContext outcome_cxt;
-static SPIPlanPtr claim_plan = NULL;
-static SPIPlanPtr write_plan = NULL;
-static SPIPlanPtr next_due_plan = NULL;
+/* How an attempt ended, as decide() takes it */
+typedef enum Verdict
+{
+	VERDICT_DELIVERED,
+	VERDICT_RETRY,				/* no answer, 408, 429, 5xx */
+	VERDICT_FAILED,				/* any other answer; or it cannot be sent */
+	VERDICT_HELD				/* not sent: its endpoint's breaker is open */
+} Verdict;
+
+typedef struct AlertSender
+{
+	RsHttpClient *http;			/* the requests in flight */
+	TimestampTz next_due_at;	/* earliest pending alert not claimed, or 0 */
+	bool		look;			/* look for due alerts in the next round */
+	TimestampTz last_round_at;
+	bool		resumed;		/* alerts a dead sender left are pending */
+	List	   *unwritten;		/* outcomes to record, in outcome_cxt */
+	MemoryContext outcome_cxt;
+	SPIPlanPtr	claim_plan;
+	SPIPlanPtr	write_plan;
+	SPIPlanPtr	next_due_plan;
+} AlertSender;
+
+static AlertSender *sender = NULL;
 
 static void sender_round(void);
+static long next_wakeup(long until_round);
 static List *run_round(bool claim, int room);
 static List *claim_due(int limit);
 static void resume_interrupted(void);
 static void start_request(Claimed *alert);
 static void judge(const RsHttpResult *result);
-static void add_outcome(int64 id, const char *verdict, int status,
-						const char *error, int64 retry_after_ms);
+static void decide(int64 id, Verdict verdict, int attempt, int status,
+				   const char *error, int64 retry_after_ms);
 static bool host_allowed(const char *url, char *why, size_t len);
 static bool entry_allows(const char *entry, const char *host, int port,
 						 int default_port);
@@ -142,9 +167,12 @@ rs_alert_sender_main(Datum main_arg)
 	LWLockRelease(rs_shared->lock);
 	before_shmem_exit(sender_detach, (Datum) 0);
 
-	http = rs_http_create(TopMemoryContext);
-	outcome_cxt = AllocSetContextCreate(TopMemoryContext, "rail_stream alert outcomes",
-										ALLOCSET_DEFAULT_SIZES);
+	sender = MemoryContextAllocZero(TopMemoryContext, sizeof(AlertSender));
+	sender->look = true;
+	sender->http = rs_http_create(TopMemoryContext);
+	sender->outcome_cxt = AllocSetContextCreate(TopMemoryContext,
+												"rail_stream alert outcomes",
+												ALLOCSET_DEFAULT_SIZES);
 	round_cxt = AllocSetContextCreate(TopMemoryContext, "rail_stream alert sender",
 									  ALLOCSET_DEFAULT_SIZES);
 	for (;;)
@@ -164,11 +192,12 @@ rs_alert_sender_main(Datum main_arg)
 static void
 sender_round(void)
 {
-	int			room = rs_webhook_max_in_flight - rs_http_in_flight(http);
+	int			room = rs_webhook_max_in_flight - rs_http_in_flight(sender->http);
 	TimestampTz now = GetCurrentTimestamp();
-	bool		claim = room > 0 && (look || (next_due_at != 0 && next_due_at <= now));
+	bool		claim = room > 0 && (sender->look ||
+									 (sender->next_due_at != 0 &&
+									  sender->next_due_at <= now));
 	long		until_round;
-	long		timeout_ms = IDLE_WAIT_MS;
 	RsHttpResult result;
 	ListCell   *lc;
 
@@ -177,52 +206,59 @@ sender_round(void)
 	 * to ROUND_MIN_MS for each other, so that a failing endpoint costs a
 	 * transaction per batch of attempts, not per attempt.
 	 */
-	until_round = look ? 0 :
-		ROUND_MIN_MS - TimestampDifferenceMilliseconds(last_round_at, now);
-	if ((claim || unwritten != NIL) && until_round <= 0)
+	until_round = sender->look ? 0 :
+		ROUND_MIN_MS - TimestampDifferenceMilliseconds(sender->last_round_at, now);
+	if ((claim || sender->unwritten != NIL) && until_round <= 0)
 	{
 		List	   *claimed = run_round(claim, room);
 
-		last_round_at = now;
+		sender->last_round_at = now;
 		until_round = ROUND_MIN_MS;
 		if (claim)				/* a full claim may have left more due */
-			look = list_length(claimed) == room;
+			sender->look = list_length(claimed) == room;
 		foreach(lc, claimed)
 			start_request(lfirst(lc));
 	}
-	until_round = Max(until_round, 0);
 
-	if (look && rs_http_in_flight(http) < rs_webhook_max_in_flight)
-		timeout_ms = 0;
-	else if (unwritten != NIL)
-		timeout_ms = until_round;
-	else if (rs_http_in_flight(http) >= rs_webhook_max_in_flight)
-		timeout_ms = IDLE_WAIT_MS;	/* only the requests can make room */
-	else if (next_due_at != 0)
-		timeout_ms = Min(timeout_ms,
-						 Max(until_round,
-							 TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
-															 next_due_at)));
-
-	if (rs_http_wait(http, timeout_ms, PG_WAIT_EXTENSION) & WL_LATCH_SET)
+	if (rs_http_wait(sender->http, next_wakeup(Max(until_round, 0)),
+					 PG_WAIT_EXTENSION) & WL_LATCH_SET)
 	{
 		ResetLatch(MyLatch);
-		look = true;
+		sender->look = true;
 	}
-	CHECK_FOR_INTERRUPTS();
+	rs_handle_interrupts();
 	if (rs_shared->dropping_database == MyDatabaseId)
 	{
 		ereport(LOG,
 				(errmsg("rail_stream alert sender stops: its database is being dropped")));
 		proc_exit(0);			/* exit code 0: not restarted */
 	}
-	if (ConfigReloadPending)
-	{
-		ConfigReloadPending = false;
-		ProcessConfigFile(PGC_SIGHUP);
-	}
-	while (rs_http_next_result(http, &result))
+	while (rs_http_next_result(sender->http, &result))
 		judge(&result);
+}
+
+/*
+ * next_wakeup
+ *		How long the sender may sleep, unless its latch or a request wakes
+ *		it: not at all with new alerts and room to send them; until the next
+ *		round with outcomes to record; until the next due alert; and at most
+ *		IDLE_WAIT_MS.
+ */
+static long
+next_wakeup(long until_round)
+{
+	bool		full = rs_http_in_flight(sender->http) >= rs_webhook_max_in_flight;
+
+	if (sender->look && !full)
+		return 0;
+	if (sender->unwritten != NIL)
+		return until_round;
+	if (full || sender->next_due_at == 0)
+		return IDLE_WAIT_MS;	/* only the requests can make room */
+	return Min(IDLE_WAIT_MS,
+			   Max(until_round,
+				   TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+												   sender->next_due_at)));
 }
 
 /*
@@ -238,9 +274,9 @@ run_round(bool claim, int room)
 	rs_begin_transaction("rail_stream: sending alerts");
 	if (rs_relation_exists("rail_stream.alerts"))
 	{
-		if (!resumed)
+		if (!sender->resumed)
 			resume_interrupted();
-		write_outcomes(unwritten);
+		write_outcomes(sender->unwritten);
 		rs_breaker_apply();
 		if (claim)
 			claimed = claim_due(room);
@@ -253,19 +289,20 @@ run_round(bool claim, int room)
 		 * transaction (FOR UPDATE SKIP LOCKED): look again in a second rather
 		 * than at once.
 		 */
-		if (claim && list_length(claimed) < room && next_due_at != 0 &&
-			next_due_at <= GetCurrentTransactionStartTimestamp())
-			next_due_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
+		if (claim && list_length(claimed) < room && sender->next_due_at != 0 &&
+			sender->next_due_at <= GetCurrentTransactionStartTimestamp())
+			sender->next_due_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															  1000);
 	}
 	else
 	{
 		/* no extension (yet, or any more): look again when woken or idle */
-		next_due_at = 0;
-		resumed = false;
+		sender->next_due_at = 0;
+		sender->resumed = false;
 	}
 	rs_commit_transaction();
-	unwritten = NIL;
-	MemoryContextReset(outcome_cxt);
+	sender->unwritten = NIL;
+	MemoryContextReset(sender->outcome_cxt);
 	return claimed;
 }
 
@@ -282,8 +319,8 @@ claim_due(int limit)
 	List	   *claimed = NIL;
 	bool		isnull;
 
-	if (claim_plan == NULL)
-		claim_plan = rs_keep_plan("WITH due AS ("
+	if (sender->claim_plan == NULL)
+		sender->claim_plan = rs_keep_plan("WITH due AS ("
 							 "  SELECT id FROM rail_stream.alerts"
 							 "  WHERE state = 'pending' AND next_attempt_at <= now()"
 							 "  ORDER BY next_attempt_at, id LIMIT $1"
@@ -294,9 +331,9 @@ claim_due(int limit)
 							 " FROM due, rail_stream.alert_rules r"
 							 " WHERE a.id = due.id AND r.id = a.rule_id"
 							 " RETURNING a.id, r.webhook_url, a.body,"
-							 "     a.idempotency_key::text",
+							 "     a.idempotency_key::text, a.attempts",
 							 1, argtypes);
-	if (SPI_execute_plan(claim_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+	if (SPI_execute_plan(sender->claim_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not claim due alerts");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -309,6 +346,7 @@ claim_due(int limit)
 		c->url = SPI_getvalue(t, d, 2);
 		c->body = SPI_getvalue(t, d, 3);
 		c->idempotency_key = SPI_getvalue(t, d, 4);
+		c->attempt = DatumGetInt32(SPI_getbinval(t, d, 5, &isnull));
 		claimed = lappend(claimed, c);
 		MemoryContextSwitchTo(spi);
 	}
@@ -322,14 +360,14 @@ read_next_due(void)
 	bool		isnull;
 	Datum		next;
 
-	if (next_due_plan == NULL)
-		next_due_plan = rs_keep_plan("SELECT min(next_attempt_at) FROM rail_stream.alerts"
+	if (sender->next_due_plan == NULL)
+		sender->next_due_plan = rs_keep_plan("SELECT min(next_attempt_at) FROM rail_stream.alerts"
 								" WHERE state = 'pending'", 0, NULL);
 	/* not read-only: it must see this transaction's claim */
-	if (SPI_execute_plan(next_due_plan, NULL, NULL, false, 1) != SPI_OK_SELECT)
+	if (SPI_execute_plan(sender->next_due_plan, NULL, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read when the next alert is due");
 	next = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	next_due_at = isnull ? 0 : DatumGetTimestampTz(next);
+	sender->next_due_at = isnull ? 0 : DatumGetTimestampTz(next);
 }
 
 /*
@@ -363,7 +401,7 @@ resume_interrupted(void)
 							   "rail_stream alert sender resumes %llu alerts that were being sent",
 							   n, (unsigned long long) n),
 				 errdetail("They are sent again with the same Idempotency-Key.")));
-	resumed = true;
+	sender->resumed = true;
 }
 
 /*
@@ -386,65 +424,91 @@ start_request(Claimed *alert)
 
 		if (!rs_breaker_allows(ep, alert->id, GetCurrentTimestamp(), &hold_ms))
 		{
-			add_outcome(alert->id, "held", 0, "", hold_ms);
+			decide(alert->id, VERDICT_HELD, alert->attempt, 0, "", hold_ms);
 			return;
 		}
 		spec.arg = ep;
 		spec.id = alert->id;
+		spec.attempt = alert->attempt;
 		spec.url = alert->url;
 		spec.body = alert->body;
 		spec.idempotency_key = alert->idempotency_key;
 		spec.connect_timeout_ms = Min(rs_webhook_connect_timeout, rs_webhook_timeout);
 		spec.timeout_ms = rs_webhook_timeout;
-		rs_http_post(http, &spec);
+		rs_http_post(sender->http, &spec);
 		return;
 	}
-	add_outcome(alert->id, "failed", 0, why, -1);
+	decide(alert->id, VERDICT_FAILED, alert->attempt, 0, why, -1);
 }
 
 /*
  * judge
  *		2xx is delivered; no response, 408, 429 and 5xx are retried (after
- *		Retry-After, if the response has one); anything else is final.
+ *		Retry-After, if the response has one); anything else is final.  The
+ *		breaker hears of every answer and every silence.
  */
 static void
 judge(const RsHttpResult *result)
 {
 	int			s = result->status;
-	const char *verdict;
+	Verdict		verdict;
 
 	rs_breaker_result(result->arg, result->id,
 					  result->transport_error || s == 408 || s >= 500 ? RS_UNANSWERED :
 					  s == 429 ? RS_SLOW_DOWN : RS_ANSWERED,
 					  GetCurrentTimestamp());
 	if (result->transport_error)
-		verdict = "retry";
+		verdict = VERDICT_RETRY;
 	else if (s >= 200 && s < 300)
-		verdict = "delivered";
+		verdict = VERDICT_DELIVERED;
 	else if (s == 408 || s == 429 || s >= 500)
-		verdict = "retry";
+		verdict = VERDICT_RETRY;
 	else
-		verdict = "failed";
-	add_outcome(result->id, verdict, s, result->error,
-				result->retry_after_s < 0 ? -1 :
-				Min(result->retry_after_s, RETRY_AFTER_MAX_S) * 1000);
+		verdict = VERDICT_FAILED;
+	decide(result->id, verdict, result->attempt, s, result->error,
+		   result->retry_after_s < 0 ? -1 :
+		   Min(result->retry_after_s, RETRY_AFTER_MAX_S) * 1000);
 }
 
-/* Note an outcome for the next round's transaction */
+/*
+ * decide
+ *		The retry policy, whole: what an attempt's verdict makes of its alert,
+ *		noted for the next round's transaction to record.  Delivered and
+ *		failed are final; a retry on the last attempt has failed; otherwise
+ *		the alert is due again after wait_ms (the response's Retry-After, or
+ *		the hold of its endpoint's breaker) or, without one, after one second
+ *		doubled per attempt up to webhook_backoff_max, less up to a half at
+ *		random.  A held alert was not sent: its attempt does not count.
+ */
 static void
-add_outcome(int64 id, const char *verdict, int status, const char *error,
-			int64 retry_after_ms)
+decide(int64 id, Verdict verdict, int attempt, int status, const char *error,
+	   int64 wait_ms)
 {
-	MemoryContext old = MemoryContextSwitchTo(outcome_cxt);
+	MemoryContext old = MemoryContextSwitchTo(sender->outcome_cxt);
 	Outcome    *o = palloc0(sizeof(Outcome));
 
 	o->id = id;
-	o->verdict = verdict;
 	o->status = status;
 	strlcpy(o->error, error, RS_HTTP_ERROR_LEN);
-	o->retry_after_ms = retry_after_ms;
 	o->finished_at = GetCurrentTimestamp();
-	unwritten = lappend(unwritten, o);
+	o->uncounted = (verdict == VERDICT_HELD);
+	if (verdict == VERDICT_DELIVERED)
+		o->state = "delivered";
+	else if (verdict == VERDICT_FAILED ||
+			 (verdict == VERDICT_RETRY && attempt >= rs_webhook_max_attempts))
+		o->state = "failed";
+	else
+	{
+		o->state = "pending";
+		if (wait_ms >= 0)
+			o->delay_ms = wait_ms;
+		else
+			o->delay_ms = (int64)
+				(Min(ldexp(1000.0, Min(attempt - 1, 40)),
+					 (double) rs_webhook_backoff_max * 1000.0) *
+				 (1.0 - pg_prng_double(&pg_global_prng_state) / 2.0));
+	}
+	sender->unwritten = lappend(sender->unwritten, o);
 	MemoryContextSwitchTo(old);
 }
 
@@ -522,86 +586,74 @@ entry_allows(const char *entry, const char *host, int port, int default_port)
 
 /*
  * write_outcomes
- *		Write the outcomes back.  The retry policy is here: a retried alert
- *		on its last attempt has failed; otherwise it is due after
- *		Retry-After, or after one second doubled per attempt up to
- *		webhook_backoff_max, less up to a half at random (jitter).
+ *		Record what decide() made of each attempt.  An alert no longer
+ *		'sending' (deleted, or reset by hand) is left alone.
  */
 static void
 write_outcomes(List *outcomes)
 {
 	int			n = list_length(outcomes);
 	Datum	   *ids,
-			   *verdicts,
+			   *states,
+			   *uncounted,
 			   *statuses,
 			   *errors,
-			   *retry_ms,
+			   *delays,
 			   *finished;
-	Oid			argtypes[8] = {INT8ARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
-		TEXTARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, INT4OID, INT8OID};
-	Datum		args[8];
+	Oid			argtypes[7] = {INT8ARRAYOID, TEXTARRAYOID, BOOLARRAYOID,
+		INT4ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID};
+	Datum		args[7];
 	int			i = 0;
 	ListCell   *lc;
 
 	if (n == 0)
 		return;
 	ids = palloc(n * sizeof(Datum));
-	verdicts = palloc(n * sizeof(Datum));
+	states = palloc(n * sizeof(Datum));
+	uncounted = palloc(n * sizeof(Datum));
 	statuses = palloc(n * sizeof(Datum));
 	errors = palloc(n * sizeof(Datum));
-	retry_ms = palloc(n * sizeof(Datum));
+	delays = palloc(n * sizeof(Datum));
 	finished = palloc(n * sizeof(Datum));
 	foreach(lc, outcomes)
 	{
 		Outcome    *o = lfirst(lc);
 
 		ids[i] = Int64GetDatum(o->id);
-		verdicts[i] = CStringGetTextDatum(o->verdict);
+		states[i] = CStringGetTextDatum(o->state);
+		uncounted[i] = BoolGetDatum(o->uncounted);
 		statuses[i] = Int32GetDatum(o->status);
 		errors[i] = CStringGetTextDatum(o->error);
-		retry_ms[i] = Int64GetDatum(o->retry_after_ms);
+		delays[i] = Int64GetDatum(o->delay_ms);
 		finished[i] = TimestampTzGetDatum(o->finished_at);
 		i++;
 	}
 	args[0] = PointerGetDatum(int64_array(ids, n));
-	args[1] = PointerGetDatum(construct_array(verdicts, n, TEXTOID, -1, false, TYPALIGN_INT));
-	args[2] = PointerGetDatum(construct_array(statuses, n, INT4OID, 4, true, TYPALIGN_INT));
-	args[3] = PointerGetDatum(construct_array(errors, n, TEXTOID, -1, false, TYPALIGN_INT));
-	args[4] = PointerGetDatum(int64_array(retry_ms, n));
-	args[5] = PointerGetDatum(construct_array(finished, n, TIMESTAMPTZOID, sizeof(TimestampTz),
+	args[1] = PointerGetDatum(construct_array(states, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(uncounted, n, BOOLOID, 1, true, TYPALIGN_CHAR));
+	args[3] = PointerGetDatum(construct_array(statuses, n, INT4OID, 4, true, TYPALIGN_INT));
+	args[4] = PointerGetDatum(construct_array(errors, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[5] = PointerGetDatum(int64_array(delays, n));
+	args[6] = PointerGetDatum(construct_array(finished, n, TIMESTAMPTZOID, sizeof(TimestampTz),
 											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	args[6] = Int32GetDatum(rs_webhook_max_attempts);
-	args[7] = Int64GetDatum((int64) rs_webhook_backoff_max * 1000);
 
-	if (write_plan == NULL)
-		write_plan = rs_keep_plan("WITH o AS ("
-							 "  SELECT * FROM unnest($1, $2, $3, $4, $5, $6)"
-							 "    AS o(id, verdict, status, error, retry_after_ms, finished_at)),"
-							 " judged AS ("
-							 "  SELECT o.*, a.attempts,"
-							 "    CASE WHEN o.verdict = 'held' THEN 'pending'"
-							 "         WHEN o.verdict <> 'retry' THEN o.verdict"
-							 "         WHEN a.attempts >= $7 THEN 'failed'"
-							 "         ELSE 'pending' END AS state"
-							 "  FROM o JOIN rail_stream.alerts a USING (id)"
-							 "  WHERE a.state = 'sending')"
-							 " UPDATE rail_stream.alerts a"
-							 " SET state = j.state,"
-							 "     attempts = a.attempts - (j.verdict = 'held')::int,"
-							 "     last_status = CASE WHEN j.verdict = 'held' THEN a.last_status"
-							 "                   ELSE nullif(j.status, 0) END,"
-							 "     last_error = CASE WHEN j.state <> 'delivered'"
-							 "                  THEN coalesce(nullif(j.error, ''), a.last_error) END,"
-							 "     delivered_at = CASE WHEN j.state = 'delivered'"
-							 "                    THEN j.finished_at END,"
-							 "     next_attempt_at = CASE WHEN j.state = 'pending'"
-							 "       THEN j.finished_at + interval '1 ms' *"
-							 "         CASE WHEN j.retry_after_ms >= 0 THEN j.retry_after_ms"
-							 "         ELSE least(1000 * 2 ^ least(j.attempts - 1, 40), $8)"
-							 "              * (1 - random() / 2) END END"
-							 " FROM judged j WHERE a.id = j.id",
-							 8, argtypes);
-	if (SPI_execute_plan(write_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
+	if (sender->write_plan == NULL)
+		sender->write_plan = rs_keep_plan("UPDATE rail_stream.alerts a"
+										  " SET state = o.state,"
+										  "     attempts = a.attempts - o.uncounted::int,"
+										  "     last_status = CASE WHEN o.uncounted THEN a.last_status"
+										  "                   ELSE nullif(o.status, 0) END,"
+										  "     last_error = CASE WHEN o.state <> 'delivered'"
+										  "                  THEN coalesce(nullif(o.error, ''), a.last_error) END,"
+										  "     delivered_at = CASE WHEN o.state = 'delivered'"
+										  "                    THEN o.finished_at END,"
+										  "     next_attempt_at = CASE WHEN o.state = 'pending'"
+										  "       THEN o.finished_at + interval '1 ms' * o.delay_ms END"
+										  " FROM unnest($1, $2, $3, $4, $5, $6, $7)"
+										  "   AS o(id, state, uncounted, status, error, delay_ms, finished_at)"
+										  " WHERE a.id = o.id AND a.state = 'sending'",
+										  7, argtypes);
+	if (SPI_execute_plan(sender->write_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not record webhook outcomes");
 }
 

@@ -1,11 +1,20 @@
 /*-------------------------------------------------------------------------
  *
  * bgw.c
- *	  What the background workers share: registration and transactions.
+ *	  What the background workers share: registration, transactions,
+ *	  waiting and interrupts.
  *
  * The launcher and the alert sender are static workers, registered from
  * _PG_init; the ingest workers are started by the launcher.  Each runs its
  * SQL in transactions of its own, with the worker_spi sequence below.
+ *
+ * Each worker's loop waits in one place, rs_wait() (the alert sender in
+ * rs_http_wait(), on its requests' sockets too), and then handles what
+ * came in meanwhile with rs_handle_interrupts(): SIGTERM, a crashed
+ * postmaster, a reload.  The ingest worker waits on its latch and on
+ * librdkafka's queue together (a pipe that librdkafka writes to when a
+ * message comes), so that neither a message nor a signal waits for the
+ * other.
  *
  * Copyright (c) 2026, rail_stream developers
  *
@@ -19,14 +28,20 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/pmsignal.h"
 #include "tcop/tcopprot.h"
-#include "utils/regproc.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/regproc.h"
 #include "utils/snapmgr.h"
 
-#include "worker.h"
+#include "bgw.h"
 
 static MemoryContext caller_context = NULL;
 
@@ -102,4 +117,44 @@ rs_relation_exists(const char *name)
 
 	return OidIsValid(RangeVarGetRelid(makeRangeVarFromNameList(names),
 									   NoLock, true));
+}
+
+/*
+ * rs_wait
+ *		Wait until the latch is set, fd (unless -1) is readable or timeout_ms
+ *		have passed, then handle interrupts.  Returns the WL_* events seen.
+ */
+int
+rs_wait(int fd, long timeout_ms)
+{
+	int			events = WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH;
+	int			rc;
+
+	if (fd >= 0)
+		events |= WL_SOCKET_READABLE;
+	rc = WaitLatchOrSocket(MyLatch, events, fd, Max(timeout_ms, 0),
+						   PG_WAIT_EXTENSION);
+	if (rc & WL_LATCH_SET)
+		ResetLatch(MyLatch);
+	rs_handle_interrupts();
+	return rc;
+}
+
+/*
+ * rs_handle_interrupts
+ *		What a worker does after each wait: SIGTERM and other interrupts,
+ *		exit with a crashed postmaster (it may also have waited inside
+ *		librdkafka or libcurl, not on its latch), and a reload.
+ */
+void
+rs_handle_interrupts(void)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (!PostmasterIsAlive())
+		proc_exit(1);
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
 }

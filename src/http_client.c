@@ -44,6 +44,7 @@
 typedef struct Request
 {
 	int64		id;
+	int			attempt;
 	void	   *arg;
 	CURL	   *easy;
 	struct curl_slist *headers;
@@ -133,6 +134,7 @@ rs_http_post(RsHttpClient *client, const RsHttpRequestSpec *spec)
 	 */
 	reserve_sockets(client, 4 * (client->in_flight + 1) + 16);
 	req->id = spec->id;
+	req->attempt = spec->attempt;
 	req->arg = spec->arg;
 	req->body = MemoryContextStrdup(client->cxt, spec->body);
 	keep_url_secrets(req, spec->url, client->cxt);
@@ -261,6 +263,7 @@ rs_http_next_result(RsHttpClient *client, RsHttpResult *result)
 
 		memset(result, 0, sizeof(RsHttpResult));
 		result->id = req->id;
+		result->attempt = req->attempt;
 		result->arg = req->arg;
 		result->status = (int) status;
 		result->retry_after_s = retry_after > 0 ? (int64) retry_after : -1;

@@ -21,6 +21,7 @@ typedef struct RsHttpClient RsHttpClient;
 typedef struct RsHttpRequestSpec
 {
 	int64		id;				/* the caller's, returned with the result */
+	int			attempt;		/* the caller's, returned with the result */
 	const char *url;
 	const char *body;
 	const char *idempotency_key;
@@ -33,6 +34,7 @@ typedef struct RsHttpRequestSpec
 typedef struct RsHttpResult
 {
 	int64		id;
+	int			attempt;
 	void	   *arg;
 	bool		transport_error;	/* no HTTP response (connect, timeout...) */
 	int			status;			/* HTTP status, 0 without a response */

@@ -610,19 +610,41 @@ ingest_error_context(void *arg)
 }
 
 /*
- * rs_sha256
- *		The SHA-256 of len bytes.
+ * rs_sha256_begin, rs_sha256_add, rs_sha256_end
+ *		A SHA-256 digest of bytes given in parts; rs_sha256 of one part.
  */
-void
-rs_sha256(const char *data, size_t len, uint8 *digest)
+pg_cryptohash_ctx *
+rs_sha256_begin(void)
 {
 	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
 
-	if (pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0 ||
-		pg_cryptohash_final(ctx, digest, PG_SHA256_DIGEST_LENGTH) < 0)
+	if (pg_cryptohash_init(ctx) < 0)
+		elog(ERROR, "could not compute a SHA-256 digest");
+	return ctx;
+}
+
+void
+rs_sha256_add(pg_cryptohash_ctx *ctx, const char *data, size_t len)
+{
+	if (pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0)
+		elog(ERROR, "could not compute a SHA-256 digest");
+}
+
+void
+rs_sha256_end(pg_cryptohash_ctx *ctx, uint8 *digest)
+{
+	if (pg_cryptohash_final(ctx, digest, PG_SHA256_DIGEST_LENGTH) < 0)
 		elog(ERROR, "could not compute a SHA-256 digest");
 	pg_cryptohash_free(ctx);
+}
+
+void
+rs_sha256(const char *data, size_t len, uint8 *digest)
+{
+	pg_cryptohash_ctx *ctx = rs_sha256_begin();
+
+	rs_sha256_add(ctx, data, len);
+	rs_sha256_end(ctx, digest);
 }
 
 /* len bytes as a bytea */

@@ -13,6 +13,7 @@
 #ifndef RAIL_STREAM_INGEST_H
 #define RAIL_STREAM_INGEST_H
 
+#include "common/cryptohash.h"
 #include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 
@@ -51,6 +52,9 @@ typedef struct RsMessage
 extern uint64 rs_ingest(RsMessage *msg, int *dead_letters);
 extern uint64 rs_ingest_batch(RsMessage *msgs, int n, int *dead_letters);
 extern void rs_check_sql_version(void);
+extern pg_cryptohash_ctx *rs_sha256_begin(void);
+extern void rs_sha256_add(pg_cryptohash_ctx *ctx, const char *data, size_t len);
+extern void rs_sha256_end(pg_cryptohash_ctx *ctx, uint8 *digest);
 extern void rs_sha256(const char *data, size_t len, uint8 *digest);
 
 #endif							/* RAIL_STREAM_INGEST_H */

@@ -10,7 +10,11 @@
  *	  on its main thread in rs_kafka_report();
  *	- the error callback runs inside rd_kafka_consumer_poll() on the main
  *	  thread, but inside librdkafka's code, where an ereport() longjmp would
- *	  be unsafe: it only copies the message into a buffer for later.
+ *	  be unsafe: it only copies the message into a buffer for later;
+ *	- the worker never blocks inside librdkafka to wait for messages: when
+ *	  its queue goes from empty to not empty, librdkafka writes a byte to a
+ *	  pipe (rd_kafka_queue_io_event_enable), whose read end the worker waits
+ *	  on together with its latch (rs_kafka_wake_fd).
  *
  * Partitions are assigned explicitly (rd_kafka_assign), not through the
  * group's rebalance protocol.  A worker owns the partitions p with
@@ -37,6 +41,9 @@
  */
 #include "postgres.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <librdkafka/rdkafka.h>
 
 #include "utils/builtins.h"
@@ -48,6 +55,8 @@ struct RsKafkaConsumer
 {
 	rd_kafka_t *rk;
 	rd_kafka_queue_t *log_queue;
+	rd_kafka_queue_t *queue;	/* the consumer queue: messages and events */
+	int			wake[2];		/* pipe librdkafka writes to when it fills */
 	char	   *topic;
 	char		error[512];		/* last error from librdkafka, or "" */
 	char		cause[512];		/* last error event since the brokers last
@@ -83,6 +92,8 @@ static void error_callback(rd_kafka_t *rk, int err, const char *reason,
 static void commit_callback(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 							rd_kafka_topic_partition_list_t *offsets,
 							void *opaque);
+static void enable_wake(RsKafkaConsumer *consumer);
+static void drain_wake(RsKafkaConsumer *consumer);
 
 /*
  * rs_kafka_create
@@ -128,7 +139,47 @@ rs_kafka_create(const char *brokers, const char *group, const char *topic,
 	rd_kafka_set_log_queue(consumer->rk, consumer->log_queue);
 	rd_kafka_poll_set_consumer(consumer->rk);
 	consumer->topic = pstrdup(topic);
+	enable_wake(consumer);
 	return consumer;
+}
+
+/*
+ * enable_wake
+ *		The pipe that librdkafka writes a byte to when a message or an event
+ *		comes to the empty consumer queue.  Both ends are non-blocking: a full
+ *		pipe already says what another byte would.
+ */
+static void
+enable_wake(RsKafkaConsumer *consumer)
+{
+	consumer->wake[0] = consumer->wake[1] = -1;
+	if (pipe2(consumer->wake, O_NONBLOCK | O_CLOEXEC) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create a pipe for the Kafka consumer: %m")));
+	consumer->queue = rd_kafka_queue_get_consumer(consumer->rk);
+	rd_kafka_queue_io_event_enable(consumer->queue, consumer->wake[1], "!", 1);
+}
+
+/*
+ * rs_kafka_wake_fd
+ *		The descriptor to wait on (readable) for the next message, once
+ *		rs_kafka_poll() has returned fewer than it was asked for.
+ */
+int
+rs_kafka_wake_fd(RsKafkaConsumer *consumer)
+{
+	return consumer->wake[0];
+}
+
+/* Empty the pipe before polling, so that the next byte means a new message. */
+static void
+drain_wake(RsKafkaConsumer *consumer)
+{
+	char		buf[64];
+
+	while (read(consumer->wake[0], buf, sizeof(buf)) > 0)
+		;
 }
 
 static void
@@ -269,6 +320,13 @@ rs_kafka_destroy(RsKafkaConsumer *consumer)
 	if (consumer == NULL || consumer->rk == NULL)
 		return;
 	rd_kafka_queue_destroy(consumer->log_queue);
+	if (consumer->queue != NULL)
+	{
+		rd_kafka_queue_io_event_enable(consumer->queue, -1, NULL, 0);
+		rd_kafka_queue_destroy(consumer->queue);
+		close(consumer->wake[0]);
+		close(consumer->wake[1]);
+	}
 	/*
 	 * No consumer close: it would talk to the brokers, which may be down, and
 	 * there is no group membership or offset to hand back (PostgreSQL holds
@@ -387,21 +445,22 @@ rs_kafka_offsets_for_time(RsKafkaConsumer *consumer, int n,
 
 /*
  * rs_kafka_poll
- *		Up to max messages, waiting at most timeout_ms for the first one.
- *		Consumer errors (a broker down, say) are kept for rs_kafka_take_error
- *		and do not count as messages.
+ *		Up to max messages of those already fetched, without waiting; fewer
+ *		than max means the queue is empty, and rs_kafka_wake_fd() becomes
+ *		readable when it is not.  Consumer errors (a broker down, say) are
+ *		kept for rs_kafka_take_error and do not count as messages.
  */
 int
-rs_kafka_poll(RsKafkaConsumer *consumer, RsKafkaMessage *messages, int max,
-			  int timeout_ms)
+rs_kafka_poll(RsKafkaConsumer *consumer, RsKafkaMessage *messages, int max)
 {
 	int			n = 0;
 
+	drain_wake(consumer);
 	while (n < max)
 	{
 		rd_kafka_message_t *m;
 
-		m = rd_kafka_consumer_poll(consumer->rk, n == 0 ? timeout_ms : 0);
+		m = rd_kafka_consumer_poll(consumer->rk, 0);
 		if (m == NULL)
 			break;
 		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)

@@ -46,7 +46,8 @@ extern bool rs_kafka_offsets_for_time(RsKafkaConsumer *consumer, int n,
 									  const int32 *partitions, int64 time_ms,
 									  int64 *offsets, int timeout_ms);
 extern int	rs_kafka_poll(RsKafkaConsumer *consumer, RsKafkaMessage *messages,
-						  int max, int timeout_ms);
+						  int max);
+extern int	rs_kafka_wake_fd(RsKafkaConsumer *consumer);
 extern void rs_kafka_release(RsKafkaMessage *messages, int n);
 extern void rs_kafka_commit(RsKafkaConsumer *consumer, int n,
 							const int32 *partitions, const int64 *next_offsets);

@@ -5,8 +5,9 @@
  *
  * With shared_preload_libraries = 'rail_stream', the postmaster starts this
  * worker.  It connects to rail_stream.database and, whenever woken (a
- * change to rail_stream.subscriptions commits) or every second, compares
- * the subscriptions with the workers it runs:
+ * change to rail_stream.subscriptions commits, a worker it started stops)
+ * or when the earliest restart is due, compares the subscriptions with the
+ * workers it runs:
  *
  *	- an enabled, unpaused subscription wants `parallelism` workers;
  *	- a worker whose subscription is gone, disabled, paused or changed
@@ -17,12 +18,9 @@
  *	  state reads "failed", and it is still retried at the longest backoff;
  *	- with no extension in the database (or after DROP EXTENSION) it runs
  *	  no worker at all;
- *	- when DROP DATABASE of its database begins, an object access hook in
- *	  the dropping backend stops the workers and the launcher, which exits
- *	  for good (until the server restarts), so that the drop goes through;
- *	- the same hook refuses DROP ROLE of a role that owns a subscription
- *	  (its workers connect as it): one the launcher runs, in any database,
- *	  or one in the database where DROP ROLE runs.
+ *	- when DROP DATABASE of its database begins, the dropping backend
+ *	  stops the workers and has the launcher exit for good (until the
+ *	  server restarts), so that the drop goes through (object_access.c).
  *
  * The launcher owns the shared-memory slots; each worker fills in its own.
  *
@@ -37,59 +35,45 @@
 
 #include <signal.h>
 
-#include "access/xact.h"
-#include "catalog/objectaccess.h"
-#include "catalog/pg_authid.h"
-#include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
-#include "commands/dbcommands.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
-#include "storage/latch.h"
-#include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "bgw.h"
 #include "guc.h"
-#include "run_as.h"
 #include "shmem.h"
-#include "worker.h"
 
 /* A worker the subscriptions want */
 typedef struct WantedWorker
 {
-	int64		subscription_id;
+	RsSlotKey	key;			/* subscription, worker index, version, owner */
 	char		name[NAMEDATALEN];
-	int			worker_index;
-	int			config_version;
-	Oid			owner;
 	bool		owner_exists;	/* false once DROP ROLE removed the owner */
 } WantedWorker;
 
 static BackgroundWorkerHandle **handles;	/* per slot */
-static object_access_hook_type prev_object_access_hook = NULL;
 static bool slots_logged_full = false;
 
+/* COMMIT PREPARED wakes nobody: the launcher looks at least this often */
+#define RS_LAUNCHER_MAX_SLEEP_MS	10000
+
+static long until_next_restart(void);
 static List *read_wanted(void);
 static void reap_workers(void);
 static void stop_unwanted(List *wanted);
 static void start_wanted(List *wanted);
 static void report_lost_owner(int slot_index, const WantedWorker *w);
-static void claim_slot(RsWorkerSlot *slot, const WantedWorker *w,
-					   RsWorkerState state);
-static void refuse_dropping_owner(Oid role);
 static bool start_worker(int slot, const WantedWorker *w);
 static int	find_slot(const WantedWorker *w);
 static void launcher_detach(int code, Datum arg);
-static void release_dropped_database(ObjectAccessType access, Oid classId,
-									 Oid objectId, int subId, void *arg);
 
 void
 rs_launcher_main(Datum main_arg)
@@ -118,7 +102,7 @@ rs_launcher_main(Datum main_arg)
 	{
 		if (rs_shared->slots[i].pid != 0)
 			kill(rs_shared->slots[i].pid, SIGTERM);
-		memset(&rs_shared->slots[i], 0, sizeof(RsWorkerSlot));
+		rs_slot_free(&rs_shared->slots[i]);
 	}
 	LWLockRelease(rs_shared->lock);
 	before_shmem_exit(launcher_detach, (Datum) 0);
@@ -136,10 +120,7 @@ rs_launcher_main(Datum main_arg)
 		start_wanted(wanted);
 		MemoryContextReset(loop_cxt);
 
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 1000, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		(void) rs_wait(-1, until_next_restart());
 		if (rs_shared->dropping_database == MyDatabaseId)
 		{
 			ereport(LOG,
@@ -147,12 +128,31 @@ rs_launcher_main(Datum main_arg)
 					 errhint("Set \"rail_stream.database\" and restart the server to run subscriptions again.")));
 			proc_exit(0);		/* exit code 0: not restarted */
 		}
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
 	}
+}
+
+/*
+ * until_next_restart
+ *		Milliseconds until the earliest restart of a stopped worker is due.
+ *		Commits that change the subscriptions, and workers that stop, wake
+ *		the launcher before that; COMMIT PREPARED does not, hence an upper
+ *		bound.
+ */
+static long
+until_next_restart(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz next = TimestampTzPlusMilliseconds(now, RS_LAUNCHER_MAX_SLEEP_MS);
+
+	for (int i = 0; i < rs_shared->nslots; i++)
+	{
+		RsWorkerSlot *slot = rs_slot(i);
+
+		if (handles[i] == NULL && slot->state != RS_STATE_FREE &&
+			slot->restart_at < next)
+			next = slot->restart_at;
+	}
+	return Max(TimestampDifferenceMilliseconds(now, next), 0);
 }
 
 /*
@@ -186,11 +186,11 @@ read_wanted(void)
 			MemoryContext spi = MemoryContextSwitchTo(cxt);
 			WantedWorker *w = palloc0(sizeof(WantedWorker));
 
-			w->subscription_id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+			w->key.subscription_id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
 			strlcpy(w->name, SPI_getvalue(t, d, 2), NAMEDATALEN);
-			w->config_version = DatumGetInt32(SPI_getbinval(t, d, 3, &isnull));
-			w->owner = DatumGetObjectId(SPI_getbinval(t, d, 4, &isnull));
-			w->worker_index = DatumGetInt32(SPI_getbinval(t, d, 5, &isnull));
+			w->key.config_version = DatumGetInt32(SPI_getbinval(t, d, 3, &isnull));
+			w->key.owner = DatumGetObjectId(SPI_getbinval(t, d, 4, &isnull));
+			w->key.worker_index = DatumGetInt32(SPI_getbinval(t, d, 5, &isnull));
 			w->owner_exists = DatumGetBool(SPI_getbinval(t, d, 6, &isnull));
 			wanted = lappend(wanted, w);
 			MemoryContextSwitchTo(spi);
@@ -218,45 +218,9 @@ reap_workers(void)
 		handles[i] = NULL;
 
 		LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
-		slot->pid = 0;
-		if (slot->planned_exit)
-		{
-			slot->state = RS_STATE_BACKING_OFF;
-			slot->restart_at = now;
-		}
-		else
-		{
-			int			delay = Min(1 << Min(slot->failures, 16), rs_restart_backoff_max);
-
-			slot->failures++;
-			slot->state = slot->failures >= RS_FAILURES_FAILED ?
-				RS_STATE_FAILED : RS_STATE_BACKING_OFF;
-			slot->restart_at = now + (int64) delay * USECS_PER_SEC;
-		}
-		slot->planned_exit = false;
+		rs_slot_stopped(slot, now);
 		LWLockRelease(rs_shared->lock);
 	}
-}
-
-/*
- * claim_slot
- *		With the lock held: give slot to w, in state, with a new generation
- *		(a worker of an earlier one leaves the slot alone).  A slot that held
- *		another subscription, worker or configuration starts afresh.
- */
-static void
-claim_slot(RsWorkerSlot *slot, const WantedWorker *w, RsWorkerState state)
-{
-	if (slot->subscription_id != w->subscription_id ||
-		slot->worker_index != w->worker_index ||
-		slot->config_version != w->config_version)
-		memset(slot, 0, sizeof(RsWorkerSlot));
-	slot->generation = ++rs_shared->last_generation;
-	slot->owner = w->owner;
-	slot->subscription_id = w->subscription_id;
-	slot->worker_index = w->worker_index;
-	slot->config_version = w->config_version;
-	slot->state = state;
 }
 
 /*
@@ -267,17 +231,15 @@ claim_slot(RsWorkerSlot *slot, const WantedWorker *w, RsWorkerState state)
 static void
 report_lost_owner(int slot_index, const WantedWorker *w)
 {
-	RsWorkerSlot *slot = rs_slot(slot_index);
+	char		why[RS_ERROR_LEN];
 
-	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
-	claim_slot(slot, w, RS_STATE_FAILED);
-	slot->pid = 0;
-	slot->restart_at = GetCurrentTimestamp() + USECS_PER_SEC;
-	snprintf(slot->last_error, RS_ERROR_LEN,
+	snprintf(why, sizeof(why),
 			 "the owner of subscription \"%s\" (role OID %u) no longer exists; "
 			 "a superuser must give it another owner",
-			 w->name, w->owner);
-	slot->last_error_at = GetCurrentTimestamp();
+			 w->name, w->key.owner);
+	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+	rs_slot_refuse(rs_slot(slot_index), &w->key, why,
+				   GetCurrentTimestamp() + USECS_PER_SEC);
 	LWLockRelease(rs_shared->lock);
 }
 
@@ -297,9 +259,9 @@ stop_unwanted(List *wanted)
 		{
 			WantedWorker *w = lfirst(lc);
 
-			if (w->subscription_id == slot->subscription_id &&
-				w->worker_index == slot->worker_index &&
-				w->config_version == slot->config_version)
+			if (w->key.subscription_id == slot->subscription_id &&
+				w->key.worker_index == slot->worker_index &&
+				w->key.config_version == slot->config_version)
 				keep = true;
 		}
 		if (keep)
@@ -311,7 +273,7 @@ stop_unwanted(List *wanted)
 			continue;
 		}
 		LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
-		memset(slot, 0, sizeof(RsWorkerSlot));
+		rs_slot_free(slot);
 		LWLockRelease(rs_shared->lock);
 	}
 }
@@ -332,7 +294,7 @@ start_wanted(List *wanted)
 
 		/* running, being terminated, or backing off */
 		if (slot >= 0 && (handles[slot] != NULL ||
-						  (rs_slot(slot)->config_version == w->config_version &&
+						  (rs_slot(slot)->config_version == w->key.config_version &&
 						   rs_slot(slot)->restart_at > now)))
 			continue;
 		if (slot < 0)
@@ -370,8 +332,8 @@ find_slot(const WantedWorker *w)
 		RsWorkerSlot *slot = rs_slot(i);
 
 		if (slot->state != RS_STATE_FREE &&
-			slot->subscription_id == w->subscription_id &&
-			slot->worker_index == w->worker_index)
+			slot->subscription_id == w->key.subscription_id &&
+			slot->worker_index == w->key.worker_index)
 			return i;
 	}
 	return -1;
@@ -391,18 +353,18 @@ start_worker(int slot_index, const WantedWorker *w)
 	bgw.bgw_restart_time = BGW_NEVER_RESTART;
 	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "rail_stream");
 	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "rs_ingest_worker_main");
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "rail_stream ingest %s/%d", w->name, w->worker_index);
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "rail_stream ingest %s/%d", w->name,
+			 w->key.worker_index);
 	snprintf(bgw.bgw_type, BGW_MAXLEN, "rail_stream ingest");
-	bgw.bgw_main_arg = Int64GetDatum(w->subscription_id);
+	bgw.bgw_main_arg = Int64GetDatum(w->key.subscription_id);
 	bgw.bgw_notify_pid = MyProcPid;
 	args.slot = slot_index;
-	args.worker_index = w->worker_index;
+	args.worker_index = w->key.worker_index;
 	args.database = MyDatabaseId;
-	args.owner = w->owner;
+	args.owner = w->key.owner;
 
 	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
-	claim_slot(slot, w, RS_STATE_STARTING);
-	args.generation = slot->generation;
+	args.generation = rs_slot_start(slot, &w->key);
 	LWLockRelease(rs_shared->lock);
 	memcpy(bgw.bgw_extra, &args, sizeof(args));
 
@@ -412,10 +374,8 @@ start_worker(int slot_index, const WantedWorker *w)
 		MemoryContextSwitchTo(old);
 		handles[slot_index] = NULL;
 		LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
-		slot->state = RS_STATE_BACKING_OFF;
-		slot->restart_at = GetCurrentTimestamp() + 5 * USECS_PER_SEC;
-		strlcpy(slot->last_error, "no background worker slot free", RS_ERROR_LEN);
-		slot->last_error_at = GetCurrentTimestamp();
+		rs_slot_not_started(slot, "no background worker slot free",
+							GetCurrentTimestamp() + 5 * USECS_PER_SEC);
 		LWLockRelease(rs_shared->lock);
 		ereport(WARNING,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -434,118 +394,4 @@ launcher_detach(int code, Datum arg)
 	rs_shared->launcher_pid = 0;
 	rs_shared->launcher_latch = NULL;
 	LWLockRelease(rs_shared->lock);
-}
-
-/*
- * rs_watch_drop_database
- *		Install the hook that lets DROP DATABASE through; from _PG_init.
- */
-void
-rs_watch_drop_database(void)
-{
-	prev_object_access_hook = object_access_hook;
-	object_access_hook = release_dropped_database;
-}
-
-/*
- * release_dropped_database
- *		In the backend running DROP DATABASE, before it waits for the other
- *		sessions of the database to go: if the launcher's database is the one
- *		dropped, terminate the ingest workers and have the launcher and the
- *		alert sender exit.
- */
-static void
-release_dropped_database(ObjectAccessType access, Oid classId, Oid objectId,
-						 int subId, void *arg)
-{
-	Latch	   *latch = NULL;
-	Latch	   *sender_latch = NULL;
-
-	if (prev_object_access_hook)
-		prev_object_access_hook(access, classId, objectId, subId, arg);
-	if (access == OAT_DROP && classId == AuthIdRelationId)
-	{
-		refuse_dropping_owner(objectId);
-		return;
-	}
-	if (access != OAT_DROP || classId != DatabaseRelationId || rs_shared == NULL)
-		return;
-
-	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
-	if (rs_shared->launcher_database == objectId && rs_shared->launcher_pid != 0)
-	{
-		rs_shared->dropping_database = objectId;
-		latch = rs_shared->launcher_latch;
-		sender_latch = rs_shared->sender_latch;
-		for (int i = 0; i < rs_shared->nslots; i++)
-		{
-			if (rs_shared->slots[i].pid != 0)
-				kill(rs_shared->slots[i].pid, SIGTERM);
-		}
-	}
-	LWLockRelease(rs_shared->lock);
-	if (latch)
-		SetLatch(latch);
-	if (sender_latch)
-		SetLatch(sender_latch);
-}
-
-/*
- * refuse_dropping_owner
- *		In DROP ROLE: an ERROR if the role owns a subscription that the
- *		launcher runs (in rail_stream.database), or one in this database.
- *		PostgreSQL cannot record the dependency itself: a subscription is a
- *		row, not an object of its catalogs.
- */
-static void
-refuse_dropping_owner(Oid role)
-{
-	char	   *where = NULL;
-	int64		id = 0;
-
-	if (rs_shared != NULL)
-	{
-		LWLockAcquire(rs_shared->lock, LW_SHARED);
-		for (int i = 0; i < rs_shared->nslots && id == 0; i++)
-		{
-			if (rs_shared->slots[i].state != RS_STATE_FREE &&
-				rs_shared->slots[i].owner == role)
-				id = rs_shared->slots[i].subscription_id;
-		}
-		LWLockRelease(rs_shared->lock);
-		if (id != 0)
-			where = get_database_name(rs_shared->launcher_database);
-	}
-	if (id == 0 && OidIsValid(get_extension_oid("rail_stream", true)))
-	{
-		Oid			types[1] = {OIDOID};
-		Datum		args[1] = {ObjectIdGetDatum(role)};
-		RsSavedUser saved;
-		bool		isnull;
-
-		SPI_connect();
-		rs_become_owner(&saved);
-		if (SPI_execute_with_args("SELECT id FROM rail_stream.subscriptions"
-								  " WHERE owner::oid OPERATOR(pg_catalog.=) $1 LIMIT 1",
-								  1, types, args, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not read rail_stream.subscriptions");
-		if (SPI_processed > 0)
-		{
-			id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-											 SPI_tuptable->tupdesc, 1, &isnull));
-			where = get_database_name(MyDatabaseId);
-		}
-		rs_restore_user(&saved);
-		SPI_finish();
-	}
-	if (id != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-				 errmsg("role \"%s\" cannot be dropped because it owns a rail_stream subscription",
-						GetUserNameFromId(role, false)),
-				 errdetail("Subscription %lld in database \"%s\" runs its workers as this role.",
-						   (long long) id, where ? where : "?"),
-				 errhint("Drop the subscription, or, as a superuser, give it another owner: "
-						 "UPDATE rail_stream.subscriptions SET owner = ... WHERE id = %lld.",
-						 (long long) id)));
 }

@@ -24,7 +24,7 @@
 
 #include "guc.h"
 #include "shmem.h"
-#include "worker.h"
+#include "bgw.h"
 
 PG_MODULE_MAGIC;
 

@@ -5,7 +5,16 @@
  *
  * One slot per running ingest worker (rail_stream.max_workers of them),
  * owned by the launcher: it assigns a slot when it starts a worker and marks
- * it backing off when the worker dies.  The worker fills in its partitions'
+ * it backing off when the worker dies.  A slot changes state only through
+ * the rs_slot_* transitions below, each of which checks the state it
+ * leaves:
+ *
+ *	FREE, BACKING_OFF, FAILED --start--> STARTING --run--> RUNNING
+ *	STARTING, RUNNING --stopped--> BACKING_OFF or FAILED (failures in a row)
+ *	STARTING --not_started--> BACKING_OFF
+ *	FREE, BACKING_OFF, FAILED --refuse--> FAILED (it cannot run: no owner)
+ *	any --free--> FREE
+ *  The worker fills in its partitions'
  * offsets, watermarks, message rates and errors after every batch, so that
  * rail_stream.subscription_status reads them without a broker call.  One
  * LWLock protects it all; every holder keeps it for a few stores only.
@@ -37,6 +46,8 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static bool wake_registered = false;	/* the callback, once per process */
 static bool wake_launcher = false;	/* this transaction changed subscriptions */
 static bool wake_sender = false;	/* this transaction queued alerts */
+
+static void take_slot(RsWorkerSlot *slot, const RsSlotKey *key);
 
 static Size
 shared_size(void)
@@ -91,6 +102,121 @@ rs_slot(int index)
 {
 	Assert(rs_shared != NULL && index >= 0 && index < rs_shared->nslots);
 	return &rs_shared->slots[index];
+}
+
+/*
+ * rs_slot_start
+ *		The launcher gives a slot to a worker it starts, with a new
+ *		generation (a worker of an earlier one leaves the slot alone).  A
+ *		slot that held another subscription, worker or configuration starts
+ *		afresh; one that held this one keeps its failures and status.
+ *		Returns the generation.  Caller holds the lock, as for every
+ *		transition.
+ */
+uint64
+rs_slot_start(RsWorkerSlot *slot, const RsSlotKey *key)
+{
+	Assert(slot->state != RS_STATE_STARTING && slot->state != RS_STATE_RUNNING);
+	take_slot(slot, key);
+	slot->state = RS_STATE_STARTING;
+	slot->pid = 0;
+	return slot->generation;
+}
+
+/* The worker has taken its slot: STARTING, with its pid. */
+void
+rs_slot_attach(RsWorkerSlot *slot, pid_t pid)
+{
+	Assert(slot->state == RS_STATE_STARTING);
+	slot->pid = pid;
+	slot->npartitions = 0;
+}
+
+/* The worker has its partitions assigned: STARTING -> RUNNING. */
+void
+rs_slot_run(RsWorkerSlot *slot)
+{
+	Assert(slot->state == RS_STATE_STARTING);
+	slot->state = RS_STATE_RUNNING;
+}
+
+/*
+ * rs_slot_stopped
+ *		A worker stopped: it restarts at once if it exited on purpose
+ *		(planned_exit), otherwise after a backoff that doubles per failure
+ *		in a row up to rail_stream.restart_backoff_max; after
+ *		RS_FAILURES_FAILED of them it reads "failed".
+ */
+void
+rs_slot_stopped(RsWorkerSlot *slot, TimestampTz now)
+{
+	Assert(slot->state == RS_STATE_STARTING || slot->state == RS_STATE_RUNNING);
+	slot->pid = 0;
+	if (slot->planned_exit)
+	{
+		slot->state = RS_STATE_BACKING_OFF;
+		slot->restart_at = now;
+	}
+	else
+	{
+		int			delay = Min(1 << Min(slot->failures, 16), rs_restart_backoff_max);
+
+		slot->failures++;
+		slot->state = slot->failures >= RS_FAILURES_FAILED ?
+			RS_STATE_FAILED : RS_STATE_BACKING_OFF;
+		slot->restart_at = now + (int64) delay * USECS_PER_SEC;
+	}
+	slot->planned_exit = false;
+}
+
+/* The worker could not be started: try again at retry_at, saying why. */
+void
+rs_slot_not_started(RsWorkerSlot *slot, const char *why, TimestampTz retry_at)
+{
+	Assert(slot->state == RS_STATE_STARTING && slot->pid == 0);
+	slot->state = RS_STATE_BACKING_OFF;
+	slot->restart_at = retry_at;
+	strlcpy(slot->last_error, why, RS_ERROR_LEN);
+	slot->last_error_at = GetCurrentTimestamp();
+}
+
+/*
+ * rs_slot_refuse
+ *		A subscription that cannot run (its owner was dropped) holds a slot
+ *		in state FAILED, with why in its status, until retry_at.
+ */
+void
+rs_slot_refuse(RsWorkerSlot *slot, const RsSlotKey *key, const char *why,
+			   TimestampTz retry_at)
+{
+	Assert(slot->state != RS_STATE_STARTING && slot->state != RS_STATE_RUNNING);
+	take_slot(slot, key);
+	slot->state = RS_STATE_FAILED;
+	slot->pid = 0;
+	slot->restart_at = retry_at;
+	strlcpy(slot->last_error, why, RS_ERROR_LEN);
+	slot->last_error_at = GetCurrentTimestamp();
+}
+
+/* Nothing runs in the slot any more, nor will: FREE. */
+void
+rs_slot_free(RsWorkerSlot *slot)
+{
+	memset(slot, 0, sizeof(RsWorkerSlot));
+}
+
+static void
+take_slot(RsWorkerSlot *slot, const RsSlotKey *key)
+{
+	if (slot->subscription_id != key->subscription_id ||
+		slot->worker_index != key->worker_index ||
+		slot->config_version != key->config_version)
+		memset(slot, 0, sizeof(RsWorkerSlot));
+	slot->generation = ++rs_shared->last_generation;
+	slot->owner = key->owner;
+	slot->subscription_id = key->subscription_id;
+	slot->worker_index = key->worker_index;
+	slot->config_version = key->config_version;
 }
 
 /* Record an error for the status view; caller must not hold the lock. */

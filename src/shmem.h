@@ -84,8 +84,26 @@ typedef struct RsShared
 
 extern RsShared *rs_shared;
 
+/* What a slot runs: one worker of one version of one subscription */
+typedef struct RsSlotKey
+{
+	int64		subscription_id;
+	int			worker_index;
+	int			config_version;
+	Oid			owner;
+} RsSlotKey;
+
 extern void rs_shmem_init(void);
 extern RsWorkerSlot *rs_slot(int index);
+extern uint64 rs_slot_start(RsWorkerSlot *slot, const RsSlotKey *key);
+extern void rs_slot_attach(RsWorkerSlot *slot, pid_t pid);
+extern void rs_slot_run(RsWorkerSlot *slot);
+extern void rs_slot_stopped(RsWorkerSlot *slot, TimestampTz now);
+extern void rs_slot_not_started(RsWorkerSlot *slot, const char *why,
+								TimestampTz retry_at);
+extern void rs_slot_refuse(RsWorkerSlot *slot, const RsSlotKey *key,
+						   const char *why, TimestampTz retry_at);
+extern void rs_slot_free(RsWorkerSlot *slot);
 extern void rs_slot_set_error(RsWorkerSlot *slot, const char *message);
 extern void rs_slot_count(RsPartitionStatus *part, int64 messages,
 						  TimestampTz now);

@@ -19,7 +19,6 @@
 #include "access/detoast.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
-#include "common/cryptohash.h"
 #include "common/sha2.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -203,24 +202,18 @@ sha256_by_slices(struct varlena *raw, Size len)
 {
 	const Size	slice = 16 * 1024 * 1024;
 	uint8	   *digest = palloc(PG_SHA256_DIGEST_LENGTH);
-	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+	pg_cryptohash_ctx *ctx = rs_sha256_begin();
 
-	if (pg_cryptohash_init(ctx) < 0)
-		elog(ERROR, "could not compute a SHA-256 digest");
 	for (Size off = 0; off < len; off += slice)
 	{
 		struct varlena *part = pg_detoast_datum_slice(raw, (int32) off,
 													  (int32) Min(slice, len - off));
 
-		if (pg_cryptohash_update(ctx, (const uint8 *) VARDATA_ANY(part),
-								 VARSIZE_ANY_EXHDR(part)) < 0)
-			elog(ERROR, "could not compute a SHA-256 digest");
+		rs_sha256_add(ctx, VARDATA_ANY(part), VARSIZE_ANY_EXHDR(part));
 		pfree(part);
 		CHECK_FOR_INTERRUPTS();
 	}
-	if (pg_cryptohash_final(ctx, digest, PG_SHA256_DIGEST_LENGTH) < 0)
-		elog(ERROR, "could not compute a SHA-256 digest");
-	pg_cryptohash_free(ctx);
+	rs_sha256_end(ctx, digest);
 	return digest;
 }
 

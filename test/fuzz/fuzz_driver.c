@@ -233,7 +233,7 @@ fuzz_feed(const FuzzTarget *target, const char *data, size_t len)
 		const char *nl = memchr(data, '\n', len);
 		size_t		keylen = nl ? (size_t) (nl - data) : len;
 
-		/* a key as worker.c passes it on: as text if it is text, else hex */
+		/* a key as ingest_worker.c passes it on: as text if it is text, else hex */
 		if (keylen > 0 && memchr(data, '\0', keylen) == NULL &&
 			pg_verifymbstr(data, keylen, true))
 			step.key = pnstrdup(data, keylen);

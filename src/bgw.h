@@ -1,17 +1,18 @@
 /*-------------------------------------------------------------------------
  *
- * worker.h
- *	  The background workers: entry points and arguments.
+ * bgw.h
+ *	  What the background workers share: entry points, arguments,
+ *	  transactions, waiting and interrupts (bgw.c).
  *
  * Copyright (c) 2026, rail_stream developers
  *
  * IDENTIFICATION
- *	  src/worker.h
+ *	  src/bgw.h
  *
  *-------------------------------------------------------------------------
  */
-#ifndef RAIL_STREAM_WORKER_H
-#define RAIL_STREAM_WORKER_H
+#ifndef RAIL_STREAM_BGW_H
+#define RAIL_STREAM_BGW_H
 
 #include "fmgr.h"
 
@@ -31,10 +32,12 @@ extern void rs_begin_transaction(const char *activity);
 extern void rs_commit_transaction(void);
 extern MemoryContext rs_caller_context(void);
 extern bool rs_relation_exists(const char *name);
+extern int	rs_wait(int fd, long timeout_ms);
+extern void rs_handle_interrupts(void);
 extern void rs_watch_drop_database(void);
 
 extern PGDLLEXPORT void rs_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void rs_ingest_worker_main(Datum main_arg);
 extern PGDLLEXPORT void rs_alert_sender_main(Datum main_arg);
 
-#endif							/* RAIL_STREAM_WORKER_H */
+#endif							/* RAIL_STREAM_BGW_H */

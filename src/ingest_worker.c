@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * worker.c
+ * ingest_worker.c
  *	  The ingest worker: one subscription's partitions, exactly once.
  *
  * The launcher starts one worker per subscription (or several, for its
@@ -35,7 +35,7 @@
  * Copyright (c) 2026, rail_stream developers
  *
  * IDENTIFICATION
- *	  src/worker.c
+ *	  src/ingest_worker.c
  *
  *-------------------------------------------------------------------------
  */
@@ -55,7 +55,6 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "storage/pmsignal.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -70,7 +69,7 @@
 #include "plans.h"
 #include "run_as.h"
 #include "shmem.h"
-#include "worker.h"
+#include "bgw.h"
 
 /* A subscription, as the worker reads it at start */
 typedef struct Subscription
@@ -130,6 +129,8 @@ static WorkerState *worker = NULL;
 #define RS_BATCH_MAX_BYTES		(4 * 1024 * 1024)
 /* and it is polled this many messages at a time */
 #define RS_POLL_CHUNK			16
+/* an idle worker publishes its status this often (publish_status) */
+#define RS_IDLE_WAIT_MS			1000
 /* free memory goes back to the system at most this often */
 #define RS_TRIM_INTERVAL_MS		10000
 
@@ -143,7 +144,7 @@ static int64 start_offset(OwnedPartition *p, bool *times_known);
 static int64 resolve_offset(int32 partition, int64 offset);
 static void store_start_offsets(void);
 static int	collect_batch(int batch_size, int batch_ms);
-static int	poll_some(int batch_size, int n, long timeout_ms, size_t *bytes);
+static int	poll_some(int batch_size, int n, size_t *bytes);
 static void write_batch(int n);
 static RsMessage *build_messages(int n);
 static void store_offsets(void);
@@ -153,7 +154,6 @@ static OwnedPartition *owned(int32 partition);
 static void note_kafka_error(void);
 static void record_failure(void);
 static void destroy_consumer(int code, Datum arg);
-static void check_interrupts(void);
 static void leave_slot(int code, Datum arg);
 static void commit_to_group(bool all);
 
@@ -180,9 +180,7 @@ rs_ingest_worker_main(Datum main_arg)
 											  ALLOCSET_DEFAULT_SIZES);
 
 	lock_own_slot();			/* unless the launcher gave it away meanwhile */
-	worker->slot->pid = MyProcPid;
-	worker->slot->state = RS_STATE_STARTING;
-	worker->slot->npartitions = 0;
+	rs_slot_attach(worker->slot, MyProcPid);
 	LWLockRelease(rs_shared->lock);
 	before_shmem_exit(leave_slot, (Datum) 0);
 
@@ -215,7 +213,7 @@ run_worker(void)
 	assign_partitions();
 
 	lock_own_slot();
-	worker->slot->state = RS_STATE_RUNNING;
+	rs_slot_run(worker->slot);
 	LWLockRelease(rs_shared->lock);
 	ereport(LOG,
 			(errmsg("rail_stream ingest worker for subscription \"%s\" started on %d of %d partitions of topic \"%s\"",
@@ -226,7 +224,7 @@ run_worker(void)
 		int			batch_size = sub->batch_size ? sub->batch_size : rs_batch_size;
 		int			n;
 
-		check_interrupts();
+		rs_handle_interrupts();
 		if (batch_size > worker->capacity)
 		{
 			if (worker->messages)
@@ -310,10 +308,7 @@ wait_for_partitions(void)
 	{
 		rs_kafka_report(worker->consumer);
 		note_kafka_error();
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 2000, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		(void) rs_wait(-1, 2000);
 	}
 	worker->npartitions = count;
 	worker->owned = palloc0(count * sizeof(OwnedPartition));
@@ -393,10 +388,7 @@ resolve_offset(int32 partition, int64 offset)
 	while (!rs_kafka_watermarks(worker->consumer, partition, &low, &high, 5000))
 	{
 		note_kafka_error();
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 1000, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		(void) rs_wait(-1, 1000);
 	}
 	return offset == RS_OFFSET_BEGINNING ? low : high;
 }
@@ -455,10 +447,7 @@ start_offset(OwnedPartition *p, bool *times_known)
 										  rs_timestamptz_to_utc_ms(t), offs, 10000))
 		{
 			note_kafka_error();
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 1000, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-			CHECK_FOR_INTERRUPTS();
+			(void) rs_wait(-1, 1000);
 		}
 		for (int i = 0; i < worker->nowned; i++)
 		{
@@ -472,51 +461,66 @@ start_offset(OwnedPartition *p, bool *times_known)
 
 /*
  * collect_batch
- *		Poll until batch_size messages or batch_ms after the first one.
- *		Waits in slices of at most 100 ms, so that SIGTERM and reloads are
- *		seen promptly.
+ *		Poll until batch_size messages or batch_ms after the first one, or
+ *		values of about RS_BATCH_MAX_BYTES.  When librdkafka has nothing yet,
+ *		wait on the latch and its queue together (rs_wait), so that a message
+ *		and a signal are both seen at once.
  */
 static int
 collect_batch(int batch_size, int batch_ms)
 {
-	int			n;
+	int			n = 0;
 	size_t		bytes = 0;
-	TimestampTz deadline;
+	TimestampTz deadline = 0;
+	bool		waited = false;
 
-	n = poll_some(batch_size, 0, 100, &bytes);
-	if (n == 0)
-		return 0;
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), batch_ms);
-	while (n < batch_size && bytes < RS_BATCH_MAX_BYTES)
+	for (;;)
 	{
-		long		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
-																deadline);
+		long		timeout_ms = RS_IDLE_WAIT_MS;
 
-		if (remaining <= 0)
+		n = poll_some(batch_size, n, &bytes);
+		if (n >= batch_size || bytes >= RS_BATCH_MAX_BYTES)
 			break;
-		check_interrupts();
-		n = poll_some(batch_size, n, Min(remaining, 100), &bytes);
+		if (n > 0)
+		{
+			if (deadline == 0)
+				deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   batch_ms);
+			timeout_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+														 deadline);
+			if (timeout_ms <= 0)
+				break;
+		}
+		else if (waited)
+			break;				/* idle: the caller reports its status */
+		(void) rs_wait(rs_kafka_wake_fd(worker->consumer), timeout_ms);
+		waited = true;
 	}
 	return n;
 }
 
 /*
  * poll_some
- *		Add up to RS_POLL_CHUNK messages to the n already held, so that a
- *		batch stops soon after RS_BATCH_MAX_BYTES; returns the new count and
- *		adds their values' bytes to *bytes.
+ *		Add to the n messages already held what librdkafka has fetched, up to
+ *		RS_POLL_CHUNK at a time so that a batch stops soon after
+ *		RS_BATCH_MAX_BYTES; returns the new count and adds their values'
+ *		bytes to *bytes.
  */
 static int
-poll_some(int batch_size, int n, long timeout_ms, size_t *bytes)
+poll_some(int batch_size, int n, size_t *bytes)
 {
-	int			got = rs_kafka_poll(worker->consumer, worker->messages + n,
-									Min(batch_size - n, RS_POLL_CHUNK),
-									timeout_ms);
+	for (;;)
+	{
+		int			got = rs_kafka_poll(worker->consumer, worker->messages + n,
+										Min(batch_size - n, RS_POLL_CHUNK));
 
-	for (int i = n; i < n + got; i++)
-		*bytes += worker->messages[i].len;
-	worker->held = n + got;
-	return n + got;
+		for (int i = n; i < n + got; i++)
+			*bytes += worker->messages[i].len;
+		n += got;
+		worker->held = n;
+		if (got < RS_POLL_CHUNK || n >= batch_size || *bytes >= RS_BATCH_MAX_BYTES)
+			return n;
+	}
 }
 
 /*
@@ -838,23 +842,6 @@ leave_slot(int code, Datum arg)
 	if (worker->slot->pid == MyProcPid)
 		worker->slot->pid = 0;
 	LWLockRelease(rs_shared->lock);
-}
-
-/*
- * The worker waits inside librdkafka, not on its latch, so it checks for
- * postmaster death itself: a worker must not outlive a crashed postmaster.
- */
-static void
-check_interrupts(void)
-{
-	CHECK_FOR_INTERRUPTS();
-	if (!PostmasterIsAlive())
-		proc_exit(1);
-	if (ConfigReloadPending)
-	{
-		ConfigReloadPending = false;
-		ProcessConfigFile(PGC_SIGHUP);
-	}
 }
 
 static OwnedPartition *
