@@ -179,5 +179,7 @@ extern void idset_add(IdSet *set, const char *id, size_t len, void *value);
 extern void idset_remove(IdSet *set, const char *id, size_t len);
 extern int	idset_count(const IdSet *set);
 extern void idset_destroy(IdSet *set);
+extern void idset_frame_id(const char *dest, const char *timestamp,
+						   const char *body, size_t body_len, char *out);
 
 #endif							/* FEEDER_H */

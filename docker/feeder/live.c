@@ -5,9 +5,9 @@
  *
  * Each STOMP frame's body goes to Kafka unchanged, keyed by the frame's
  * message-id (the talk's ActiveMQ connector keyed by the JMS messageID),
- * with two headers: stomp-message-id and stomp-destination.  The frame is
- * ACKed (ack:client-individual) only from the delivery report that says
- * Kafka has it.
+ * with three headers: stomp-message-id, stomp-destination and
+ * feeder-frame-id (below).  The frame is ACKed (ack:client-individual)
+ * only from the delivery report that says Kafka has it.
  *
  * Exactly once, and why.  The subscription is durable (CONNECT client-id,
  * SUBSCRIBE activemq.subscriptionName for ActiveMQ Classic, as Network
@@ -19,17 +19,20 @@
  * i.e. the connection ended between the frame's delivery and the broker
  * processing its ACK.  Such a frame is either not yet in Kafka (producing
  * it now is its first copy) or already in Kafka (it must be skipped, and
- * ACKed).  The feeder tells the two apart by message-id, which the broker
- * keeps across redelivery and across its own restart (ActiveMQ Classic's
- * JMS ids "ID:host-...", Artemis' journal ids; the test checks this on a
- * real Artemis across a restart and a kill -9):
+ * ACKed).  The feeder tells the two apart by the frame's id: not STOMP's
+ * message-id, which Artemis changes on redelivery ("<consumer>,<message>",
+ * a new consumer per connection; ActiveMQ Classic keeps its "ID:..."), but
+ * a 128-bit hash of the destination, the broker's timestamp header and the
+ * body (idset_frame_id), none of which a redelivery or a broker restart
+ * changes.  The test checks this on a real Artemis across a broker restart
+ * and a kill -9.  The id goes into the feeder-frame-id header:
  *
  *	- within one run, every id produced is kept in a bounded set (idset.c);
  *	  a redelivered id that Kafka already has is ACKed at once, one still on
  *	  its way is ACKed when its delivery report comes;
  *	- at start-up, the set is filled from Kafka itself: the last
  *	  dedupe_depth messages of every partition of every target topic
- *	  (producer_read_tail), whose stomp-message-id headers are the ids a
+ *	  (producer_read_tail), whose feeder-frame-id headers are the ids a
  *	  crashed predecessor may have produced without ACKing.
  *
  * The read-back is bounded because the window of frames delivered and not
@@ -43,10 +46,12 @@
  * with a full window of new frames behind it.  Kafka's side is the
  * idempotent producer: a retried send is written once, in order.
  *
- * Limits: a broker that gives a redelivered frame a new message-id (none
- * known) would defeat the check; so would a target topic whose tail is
- * written by another producer at more than dedupe_depth messages per
- * partition during the feeder's downtime.  A frame that Kafka refuses for
+ * Limits: two frames with the same body, destination and timestamp count
+ * as one (a live frame holds up to 32 messages with their own times); a
+ * frame unACKed across more lost connections than the read-back covers
+ * could be produced twice after a crash, and so could one whose target
+ * topic got more than dedupe_depth messages per partition from another
+ * producer during the feeder's downtime.  A frame that Kafka refuses for
  * good (too large, not authorised) stops the feeder with an error: it is
  * never ACKed, so it is not lost either.
  *
@@ -74,6 +79,7 @@
 
 #define HDR_MESSAGE_ID	"stomp-message-id"
 #define HDR_DESTINATION "stomp-destination"
+#define HDR_FRAME_ID	"feeder-frame-id"
 #define RECEIPT_SUBSCRIBED "rail_stream_feeder-subscribed"
 #define RECEIPT_DISCONNECT "rail_stream_feeder-disconnect"
 #define CONNECT_TIMEOUT_MS 10000
@@ -82,6 +88,7 @@
 /* A frame on its way to Kafka: what its delivery report needs */
 typedef struct Pending
 {
+	char		frame_id[33];	/* idset_frame_id() */
 	char	   *msgid;
 	char	   *ack;			/* the ack header of its latest delivery */
 	unsigned	conn_gen;		/* ... on this connection */
@@ -92,7 +99,7 @@ typedef struct Live
 {
 	const FeederConfig *cfg;
 	Producer   *producer;
-	IdSet	   *ids;			/* msgid -> Pending, or NULL once in Kafka */
+	IdSet	   *ids;			/* frame id -> Pending, or NULL once in Kafka */
 	StompConn  *conn;			/* NULL while disconnected */
 	unsigned	conn_gen;		/* bumped at each new connection */
 	bool		subscribed;
@@ -131,7 +138,7 @@ on_delivery(void *opaque, bool ok, const char *errstr, void *arg)
 {
 	Pending    *p = opaque;
 	Live	   *live = arg;
-	void	  **slot = idset_lookup(live->ids, p->msgid, strlen(p->msgid));
+	void	  **slot = idset_lookup(live->ids, p->frame_id, 32);
 
 	if (ok)
 	{
@@ -147,7 +154,7 @@ on_delivery(void *opaque, bool ok, const char *errstr, void *arg)
 		log_error("could not produce frame \"%s\" to Kafka: %s",
 				  p->msgid, errstr);
 		if (slot != NULL)
-			idset_remove(live->ids, p->msgid, strlen(p->msgid));
+			idset_remove(live->ids, p->frame_id, 32);
 		live->fatal = true;
 	}
 	free(p->msgid);
@@ -177,7 +184,7 @@ read_back(Live *live)
 		int			n;
 
 		n = producer_read_tail(cfg->kafka_bootstrap, cfg->topics[i].kafka_topic,
-							   HDR_MESSAGE_ID, cfg->dedupe_depth, 30000,
+							   HDR_FRAME_ID, cfg->dedupe_depth, 30000,
 							   on_tail_id, live, err, sizeof(err));
 		if (n < 0)
 		{
@@ -209,9 +216,10 @@ static bool
 produce_frame(Live *live, const char *topic, const StompFrame *f,
 			  Pending *p, const char *dest)
 {
-	ProducerHeader hdrs[2] = {
+	ProducerHeader hdrs[3] = {
 		{HDR_MESSAGE_ID, p->msgid},
-		{HDR_DESTINATION, dest ? dest : ""}
+		{HDR_DESTINATION, dest ? dest : ""},
+		{HDR_FRAME_ID, p->frame_id}
 	};
 	char		err[512];
 
@@ -219,7 +227,7 @@ produce_frame(Live *live, const char *topic, const StompFrame *f,
 	{
 		int			rc = producer_send(live->producer, topic,
 									   p->msgid, strlen(p->msgid),
-									   f->body, f->body_len, hdrs, 2, p,
+									   f->body, f->body_len, hdrs, 3, p,
 									   err, sizeof(err));
 
 		if (rc == 0)
@@ -245,6 +253,7 @@ on_message(Live *live, const StompFrame *f)
 	const char *topic = kafka_topic_of(live, stomp_header(f, "subscription"));
 	void	  **slot;
 	Pending    *p;
+	char		frame_id[33];
 
 	live->received++;
 	if (ack == NULL)
@@ -255,11 +264,13 @@ on_message(Live *live, const StompFrame *f)
 		live->fatal = true;
 		return;
 	}
-	slot = idset_lookup(live->ids, msgid, strlen(msgid));
+	idset_frame_id(dest, stomp_header(f, "timestamp"), f->body, f->body_len,
+				   frame_id);
+	slot = idset_lookup(live->ids, frame_id, 32);
 	if (slot != NULL)
 	{
 		live->skipped++;
-		log_debug("frame \"%s\" redelivered; Kafka %s", msgid,
+		log_debug("frame %s (\"%s\") redelivered; Kafka %s", frame_id, msgid,
 				  *slot ? "will have it" : "has it");
 		if (*slot == NULL)
 			send_ack(live, ack);
@@ -274,14 +285,15 @@ on_message(Live *live, const StompFrame *f)
 		return;
 	}
 	p = xmalloc(sizeof(Pending));
+	memcpy(p->frame_id, frame_id, sizeof(frame_id));
 	p->msgid = xstrdup(msgid);
 	p->ack = xstrdup(ack);
 	p->conn_gen = live->conn_gen;
 	p->live = live;
-	idset_add(live->ids, msgid, strlen(msgid), p);
+	idset_add(live->ids, frame_id, 32, p);
 	if (!produce_frame(live, topic, f, p, dest))
 	{
-		idset_remove(live->ids, msgid, strlen(msgid));
+		idset_remove(live->ids, frame_id, 32);
 		free(p->msgid);
 		free(p->ack);
 		free(p);

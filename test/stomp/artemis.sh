@@ -178,19 +178,21 @@ create_instance() {
         cat "$dir/create.log" >&2
         die "artemis create failed"
     fi
-    rewrite_config "$dir" "$stomp" "$core"
 }
 
 # Put the chosen ports into broker.xml, prefix-map /topic/ and /queue/ on the
 # STOMP acceptor, and set the heap of the instance's JVM.
 rewrite_config() {
     local dir=$1 stomp=$2 core=$3 xml=$dir/broker/etc/broker.xml
+    # idempotent: a second start rewrites the same values
     sed -i -E \
-        -e "s#(<acceptor name=\"stomp\">)tcp://[^:]+:[0-9]+\?#\1tcp://127.0.0.1:$stomp?anycastPrefix=/queue/;multicastPrefix=/topic/;#" \
-        -e "s#(<acceptor name=\"artemis\">tcp://)[^:]+:[0-9]+#\1127.0.0.1:$core#" \
+        -e "s#(<acceptor name=\"stomp\">)tcp://[^?]*\\?(anycastPrefix=/queue/;multicastPrefix=/topic/;)?#\\1tcp://127.0.0.1:$stomp?anycastPrefix=/queue/;multicastPrefix=/topic/;#" \
+        -e "s#(<acceptor name=\"artemis\">tcp://)[^:]+:[0-9]+#\\1127.0.0.1:$core#" \
         "$xml"
     grep -q "tcp://127.0.0.1:$stomp?" "$xml" || die "no STOMP acceptor in $xml"
-    sed -i -E "s#-Xms[0-9]+[mMgG] -Xmx[0-9]+[mMgG]#$HEAP -XX:+UseSerialGC -XX:TieredStopAtLevel=1#" \
+    # SerialGC and C1 only: less startup CPU on a small machine
+    sed -i -E -e "s#-XX:\\+UseG1GC -XX:\\+UseStringDeduplication#-XX:+UseSerialGC -XX:TieredStopAtLevel=1#" \
+        -e "s#-Xms[0-9]+[mMgG] -Xmx[0-9]+[mMgG]#$HEAP#" \
         "$dir/broker/etc/artemis.profile"
 }
 
