@@ -10,6 +10,8 @@
 #   artemis.sh stop <dir>            SIGTERM, then SIGKILL after a timeout
 #   artemis.sh restart <dir>         stop, then start on the same ports
 #   artemis.sh status <dir>          exit 0 if running, 3 if stopped
+#   artemis.sh queue-stat <dir>      the broker's queues and their message
+#                                    counts ("artemis queue stat", a JVM start)
 #
 # Environment:
 #   RAIL_STREAM_CACHE    cache root (default <repo>/.cache); the distribution
@@ -279,6 +281,17 @@ cmd_status() {
     echo "running pid=$pid stomp=127.0.0.1:$stomp"
 }
 
+cmd_queue_stat() {
+    [[ $# -eq 1 ]] || die "usage: queue-stat <dir>"
+    local dir=$1 stomp core
+    dir=$(cd "$dir" && pwd -P)
+    running_pid "$dir" >/dev/null || die "no broker running on $dir"
+    read -r stomp core <"$dir/ports"
+    "$dir/broker/bin/artemis" queue stat --silent \
+        --user "$(<"$dir/user")" --password "$(<"$dir/password")" \
+        --url "tcp://127.0.0.1:$core"
+}
+
 main() {
     local cmd=${1:-}
     [[ $# -gt 0 ]] && shift
@@ -288,6 +301,7 @@ main() {
         stop) cmd_stop "$@" ;;
         restart) cmd_restart "$@" ;;
         status) cmd_status "$@" ;;
+        queue-stat) cmd_queue_stat "$@" ;;
         *) usage ;;
     esac
 }
