@@ -14,10 +14,11 @@
  *	  the Kafka topic of the first NR_TOPICS entry, keyed and with headers
  *	  as live.c does (the message id is made up: "ID:replay-...").
  *
- * Each TRUST frame's millisecond timestamps (every JSON string of exactly
- * 13 digits: msg_queue_timestamp, actual_timestamp, ...) are moved by one
- * delta, the one that puts the frame's first msg_queue_timestamp at the
- * moment it is sent; the gaps between a frame's events are kept.  Frames
+ * Each TRUST message's millisecond timestamps (every JSON string of
+ * exactly 13 digits: msg_queue_timestamp, actual_timestamp, ...) are moved
+ * by one delta, the one that puts its msg_queue_timestamp at the moment it
+ * is sent; the gaps between one message's times (planned, actual, ...) are
+ * kept, so lateness stays what the sample says.  Frames
  * go at REPLAY_SPEED frames a second (1.0: one a second, about the live
  * feed's rate for one region); at speed 0 every frame goes at once, one
  * pass, and the program exits, which the tests use.  At a positive speed
@@ -200,38 +201,56 @@ replay_shift_timestamps(const char *text, size_t len, int64_t delta_ms,
 	return out;
 }
 
+/*
+ * One message's text with its timestamps moved so that its
+ * msg_queue_timestamp is now; appended to frame at *len.
+ */
+static void
+append_shifted(char **frame, size_t *len, size_t *cap, const Span *span,
+			   int64_t now)
+{
+	char	   *text = xmalloc(span->len + 1);
+	char	   *shifted;
+	size_t		slen;
+	int64_t		ts;
+
+	memcpy(text, span->start, span->len);
+	text[span->len] = '\0';
+	ts = first_queue_timestamp(text);
+	shifted = replay_shift_timestamps(text, span->len, ts > 0 ? now - ts : 0,
+									  &slen);
+	if (*len + slen + 2 > *cap)
+	{
+		*cap = (*len + slen + 2) * 2;
+		*frame = xrealloc(*frame, *cap);
+	}
+	memcpy(*frame + *len, shifted, slen);
+	*len += slen;
+	free(shifted);
+	free(text);
+}
+
 /* Send one frame of messages spans[0..n) */
 static bool
 send_frame(Replay *r, const Span *spans, int n)
 {
-	size_t		len = 2;
-	char	   *frame;
-	char	   *shifted;
-	size_t		slen;
+	size_t		cap = 4096;
+	size_t		slen = 0;
+	char	   *shifted = xmalloc(cap);
+	int64_t		now = wall_ms();
 	char		msgid[64];
 	char		err[512];
-	int64_t		ts;
 	int			i;
 	ProducerHeader hdrs[2];
 
-	for (i = 0; i < n; i++)
-		len += spans[i].len + 1;
-	frame = xmalloc(len + 1);
-	len = 0;
-	frame[len++] = '[';
+	shifted[slen++] = '[';
 	for (i = 0; i < n; i++)
 	{
 		if (i > 0)
-			frame[len++] = ',';
-		memcpy(frame + len, spans[i].start, spans[i].len);
-		len += spans[i].len;
+			shifted[slen++] = ',';
+		append_shifted(&shifted, &slen, &cap, &spans[i], now);
 	}
-	frame[len++] = ']';
-	frame[len] = '\0';
-	ts = first_queue_timestamp(frame);
-	shifted = replay_shift_timestamps(frame, len,
-									  ts > 0 ? wall_ms() - ts : 0, &slen);
-	free(frame);
+	shifted[slen++] = ']';
 
 	snprintf(msgid, sizeof(msgid), "ID:replay-%lld-%lld",
 			 (long long) r->run_id, (long long) r->sent + 1);

@@ -215,7 +215,7 @@ $published{ $frames[$_] } = $_ for 0 .. $#frames;
 is(scalar keys %published, $n_frames, "$n_frames distinct frames from " . scalar(@messages) . ' real TRUST messages');
 
 my $stomp_topic = 'T090';
-my $kafka_topic = 'feeder_t090';
+my $kafka_topic = "feeder_t090_$$";	# fresh topics on a broker reused across runs
 create_topic($kafka_topic, 3);
 my %live = (
 	NR_USERNAME => $user,
@@ -331,13 +331,13 @@ if ($cif_server == 0)
 wait_until(sub { -s "$cif_log.port" }, 30, 'the CIF server');
 my $http_port = slurp("$cif_log.port") =~ s/\s+//gr;
 my $cif_url = "http://127.0.0.1:$http_port/ntrod/CifFileAuthenticate?type=CIF_ALL_FULL_DAILY&day=toc-full";
-create_topic('cif_t090', 1);
+create_topic("cif_t090_$$", 1);
 
 my %cif = (
 	NR_USERNAME => 'nr_user',
 	NR_PASSWORD => 'nr-secret',
 	CIF_URL => $cif_url,
-	CIF_TOPIC => 'cif_t090');
+	CIF_TOPIC => "cif_t090_$$");
 my $t_cif = time;
 my $cif_out = '';
 IPC::Run::run([ 'env', (map { "$_=$cif{$_}" } keys %cif),
@@ -345,9 +345,9 @@ IPC::Run::run([ 'env', (map { "$_=$cif{$_}" } keys %cif),
 	'>', \$cif_out, '2>&1', IPC::Run::timeout(120));
 is($?, 0, 'CIF fetch: exit status 0');
 my @want = grep { length } split /\r?\n/, slurp($cif_file);
-like($cif_out, qr/fetched CIF extract: ${\ scalar @want} lines into Kafka topic "cif_t090"/,
+like($cif_out, qr/fetched CIF extract: ${\ scalar @want} lines into Kafka topic "cif_t090_$$"/,
 	'CIF fetch: reports its lines');
-my $cif_got = consume('cif_t090');
+my $cif_got = consume("cif_t090_$$");
 is(scalar @$cif_got, scalar @want, 'CIF fetch: one message per line (' . scalar(@want) . ')');
 my $first_diff = (grep { !defined $cif_got->[$_] || $cif_got->[$_][2] ne $want[$_] } 0 .. $#want)[0];
 is($first_diff, undef, 'CIF fetch: the lines arrive unchanged and in order');
@@ -363,7 +363,7 @@ IPC::Run::run([ 'env', (map { "$_=$cif{$_}" } keys %cif), 'NR_PASSWORD=wrong',
 is($? >> 8, 1, 'CIF fetch with a wrong password: exit status 1');
 like($cif_out, qr{error: could not fetch CIF extract from "http://127\.0\.0\.1:$http_port/ntrod/CifFileAuthenticate": server answered 401 Unauthorized\n},
 	'CIF fetch with a wrong password: clear error');
-is(kafka_count('cif_t090', 1), scalar @want, 'CIF fetch with a wrong password: nothing produced');
+is(kafka_count("cif_t090_$$", 1), scalar @want, 'CIF fetch with a wrong password: nothing produced');
 
 IPC::Run::run([ 'env', (map { "$_=$cif{$_}" } keys %cif),
 	"CIF_URL=http://127.0.0.1:$closed_port/ntrod/CifFileAuthenticate",
@@ -379,11 +379,11 @@ my $t_replay = time;
 ($status, $err) = run_feeder(120,
 	REPLAY_DIR => repo_path('data'),
 	REPLAY_SPEED => 0,
-	NR_TOPICS => 'TRAIN_MVT_ALL_TOC=replay_t090',
-	CIF_TOPIC => 'replay_cif_t090');
+	NR_TOPICS => "TRAIN_MVT_ALL_TOC=replay_t090_$$",
+	CIF_TOPIC => "replay_cif_t090_$$");
 is($status, 0, 'replay: exit status 0');
 like($err, qr/info: NR_USERNAME is not set: replaying the sample data/, 'replay: says so');
-my $replayed = consume('replay_t090');
+my $replayed = consume("replay_t090_$$");
 my @replayed_msgs = map { @{ decode_json($_->[2]) } } @$replayed;
 is(scalar @replayed_msgs, scalar @messages, 'replay: every sample TRUST message, once');
 my @stale = grep {
@@ -393,7 +393,7 @@ my @stale = grep {
 is(scalar @stale, 0, 'replay: timestamps shifted to now');
 is_deeply([ sort map { $_->{body}{train_id} // '' } @replayed_msgs ],
 	[ sort map { $_->{body}{train_id} // '' } @messages ], 'replay: the messages are the samples');
-is(kafka_count('replay_cif_t090', 1), scalar @want, 'replay: the CIF sample, one message per line');
+is(kafka_count("replay_cif_t090_$$", 1), scalar @want, 'replay: the CIF sample, one message per line');
 
 note sprintf('090_feeder took %.0f s', time - $t_start);
 done_testing();
