@@ -380,6 +380,15 @@ parse_heartbeat(const char *hb, int *sx, int *sy)
 		(void) sscanf(hb, "%d,%d", sx, sy);
 }
 
+/* A heart-beat interval both sides agree on: 0 if either wants none */
+static int
+agreed_interval(int ours, int theirs)
+{
+	if (ours == 0 || theirs == 0)
+		return 0;
+	return ours > theirs ? ours : theirs;
+}
+
 /* CONNECT and wait for CONNECTED; false (and maybe fatal) on failure */
 static bool
 stomp_login(Live *live)
@@ -399,6 +408,7 @@ stomp_login(Live *live)
 	int64_t		deadline = now_ms() + CONNECT_TIMEOUT_MS;
 	int			sx;
 	int			sy;
+	const char *server;
 
 	snprintf(hb, sizeof(hb), "%d,%d", cfg->heartbeat_ms, cfg->heartbeat_ms);
 	if (!stomp_send(live->conn, "CONNECT", headers, NULL, 0))
@@ -428,13 +438,13 @@ stomp_login(Live *live)
 		stomp_frame_free(f);
 		return false;
 	}
-	/* heart-beats: we send every max(ours, theirs wanted), both non-zero */
+	/* heart-beats as STOMP 1.2 negotiates them: max of both, 0 = none */
 	parse_heartbeat(stomp_header(f, "heart-beat"), &sx, &sy);
-	stomp_set_heartbeat(live->conn,
-						(cfg->heartbeat_ms && sy) ? (sy > cfg->heartbeat_ms ? sy : cfg->heartbeat_ms) : 0,
-						(cfg->heartbeat_ms && sx) ? (sx > cfg->heartbeat_ms ? sx : cfg->heartbeat_ms) : 0);
+	stomp_set_heartbeat(live->conn, agreed_interval(cfg->heartbeat_ms, sy),
+						agreed_interval(cfg->heartbeat_ms, sx));
+	server = stomp_header(f, "server");
 	log_info("connected to STOMP server at %s:%s (%s)", cfg->stomp_host,
-			 cfg->stomp_port, stomp_header(f, "server") ? stomp_header(f, "server") : "unknown server");
+			 cfg->stomp_port, server ? server : "unknown server");
 	stomp_frame_free(f);
 	return true;
 }
