@@ -1,0 +1,399 @@
+# The feeder (docker/feeder) against a real STOMP broker (Apache ActiveMQ
+# Artemis, test/stomp/artemis.sh) and the test run's real Kafka broker:
+#
+#  - 20,000 distinct frames made of real TRUST messages, published through
+#    STOMP while the feeder runs, across a restart of the STOMP broker and
+#    a kill -9 of the feeder (frames published while it is dead wait in its
+#    durable subscription): each frame is in Kafka exactly once, compared by
+#    content, in publishing order within each partition, and the broker's
+#    subscription queue is left empty;
+#  - the CIF download from a real HTTP server with basic authentication, a
+#    redirect and a gzipped body lands line for line;
+#  - bad credentials (STOMP and HTTP) and unreachable hosts end the feeder
+#    with a clear error and exit status 1;
+#  - without credentials the sample data is replayed, shifted to today.
+#
+# No PostgreSQL server is needed.
+use strict;
+use warnings;
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use IPC::Run;
+use JSON::PP;
+use POSIX qw(WNOHANG);
+use Test::More;
+use Time::HiRes qw(time sleep);
+use RailStream::Test;
+
+my $bootstrap = brokers();
+my $tmp = tempdir('feeder_XXXX', DIR => $ENV{TESTDIR} // '/tmp', CLEANUP => 1);
+my $artemis_sh = repo_path('test/stomp/artemis.sh');
+my $art = "$tmp/artemis";
+my $json = JSON::PP->new->utf8->canonical;
+my $t_start = time;
+my (%children, $cif_server);
+
+END
+{
+	kill 'KILL', $_ for keys %children;
+	kill 'TERM', $cif_server if $cif_server;
+	IPC::Run::run([ $artemis_sh, 'stop', $art ], '>', \my $o, '2>', \my $e)
+	  if $art && -d $art;
+}
+
+sub slurp
+{
+	my ($path) = @_;
+	open my $fh, '<:raw', $path or die "could not open $path: $!";
+	local $/;
+	my $text = <$fh>;
+	return $text;
+}
+
+# ------------------------------------------------------------ the feeder ----
+
+my $build = "$tmp/build";
+my $make_out = '';
+IPC::Run::run([ 'make', '-s', '-C', repo_path('docker/feeder'), "O=$build" ],
+	'>', \$make_out, '2>&1')
+  or BAIL_OUT("could not build the feeder: $make_out");
+my $feeder = "$build/rail_stream_feeder";
+
+# Start the feeder with these settings, its standard error into $log
+sub start_feeder
+{
+	my ($log, %env) = @_;
+	my $pid = fork() // die "fork: $!";
+	if ($pid == 0)
+	{
+		delete $ENV{$_} for grep { /^(NR_|CIF_|REPLAY_)/ } keys %ENV;
+		$ENV{KAFKA_BOOTSTRAP_SERVERS} = $bootstrap;
+		$ENV{$_} = $env{$_} for keys %env;
+		open STDOUT, '>>', $log or die;
+		open STDERR, '>>', $log or die;
+		exec $feeder or die "exec $feeder: $!";
+	}
+	$children{$pid} = 1;
+	return $pid;
+}
+
+# Wait for a feeder to exit; its exit status, or undef after $timeout s
+sub wait_exit
+{
+	my ($pid, $timeout) = @_;
+	my $deadline = time + $timeout;
+	while (time < $deadline)
+	{
+		if (waitpid($pid, WNOHANG) == $pid)
+		{
+			delete $children{$pid};
+			return $? >> 8;
+		}
+		sleep 0.05;
+	}
+	return undef;
+}
+
+# Run the feeder to its end: (exit status, standard error)
+sub run_feeder
+{
+	my ($timeout, %env) = @_;
+	my $log = "$tmp/run_" . int(rand(1e9)) . '.log';
+	my $pid = start_feeder($log, %env);
+	my $status = wait_exit($pid, $timeout);
+	kill 'KILL', $pid unless defined $status;
+	return ($status, -e $log ? slurp($log) : '');
+}
+
+sub wait_until
+{
+	my ($cond, $timeout, $what) = @_;
+	my $deadline = time + $timeout;
+	while (time < $deadline)
+	{
+		return 1 if $cond->();
+		sleep 0.05;
+	}
+	die "timed out after $timeout s waiting for $what";
+}
+
+# Messages in a Kafka topic: the sum of its partitions' end offsets
+sub kafka_count
+{
+	my ($topic, $partitions) = @_;
+	my $out = '';
+	IPC::Run::run([ 'kcat', '-Q', '-b', $bootstrap,
+		map { ('-t', "$topic:$_:-1") } 0 .. $partitions - 1 ], '>', \$out, '2>', \my $err);
+	my $n = 0;
+	$n += $1 while $out =~ /\] offset (\d+)/g;
+	return $n;
+}
+
+# Every message of a topic: [ [partition, key length, value], ... ]
+sub consume
+{
+	my ($topic) = @_;
+	my $out = '';
+	IPC::Run::run([ 'kcat', '-C', '-b', $bootstrap, '-t', $topic, '-e', '-q',
+		'-f', "%p\t%K\t%s\x1e" ], '>', \$out, '2>', \my $kcat_err)
+	  or die "kcat failed";
+	# ASCII RS ends each message: replayed sample frames span lines
+	return [ map { [ split /\t/, $_, 3 ] } split /\x1e/, $out ];
+}
+
+# ------------------------------------------------------------ the broker ----
+
+my ($stomp_port, $art_err) = ('', '');
+IPC::Run::run([ $artemis_sh, 'start', $art ], '>', \$stomp_port, '2>', \$art_err)
+  or BAIL_OUT("could not start Artemis: $art_err");
+chomp $stomp_port;
+my $user = slurp("$art/user");
+my $password = slurp("$art/password");
+chomp($user, $password);
+note sprintf('Artemis up on 127.0.0.1:%d after %.0f s', $stomp_port, time - $t_start);
+
+# Read one STOMP frame (up to its NUL) from a socket
+sub read_frame
+{
+	my ($sock) = @_;
+	local $/ = "\0";
+	my $frame = <$sock>;
+	die "STOMP broker closed the connection" unless defined $frame;
+	$frame =~ s/^\n+//;
+	return $frame;
+}
+
+# Publish frames [$from .. $to] of @$frames to /topic/$topic, persistent;
+# the broker's receipt for the last one means it stored them all.
+sub publish
+{
+	my ($topic, $frames, $from, $to) = @_;
+	my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+		PeerPort => $stomp_port, Proto => 'tcp')
+	  or die "could not connect to Artemis: $!";
+	binmode $sock;
+	print $sock "CONNECT\naccept-version:1.2\nhost:localhost\nlogin:$user\npasscode:$password\n\n\0";
+	my $reply = read_frame($sock);
+	die "CONNECT refused: $reply" unless $reply =~ /^CONNECTED/;
+	for my $i ($from .. $to)
+	{
+		my $body = $frames->[$i];
+		my $receipt = $i == $to ? "receipt:published-$to\n" : '';
+		print $sock "SEND\ndestination:/topic/$topic\npersistent:true\n$receipt"
+		  . 'content-length:' . length($body) . "\n\n$body\0";
+	}
+	$reply = read_frame($sock);
+	die "no receipt for the frames: $reply" unless $reply =~ /^RECEIPT/;
+	print $sock "DISCONNECT\n\n\0";
+	close $sock;
+}
+
+# ----------------------------------------------- 20,000 frames, exactly once
+
+# Real TRUST messages from the repository's samples; frame $i holds one to
+# three of them, its first message's msg_queue_timestamp made 1.7e12 + $i,
+# so that every frame is distinct and tells its publishing position.
+my @messages;
+push @messages, @{ decode_json(slurp($_)) } for glob(repo_path('data/trust/*.json'));
+my $n_frames = 20_000;
+my $base_ts = 1_700_000_000_000;
+my @frames;
+for my $i (0 .. $n_frames - 1)
+{
+	my @frame;
+	for my $k (0 .. $i % 3)
+	{
+		my $m = $messages[ ($i * 3 + $k) % @messages ];
+		my %header = %{ $m->{header} };
+		$header{msg_queue_timestamp} = sprintf('%d', $base_ts + $i) if $k == 0;
+		push @frame, { header => \%header, body => $m->{body} };
+	}
+	push @frames, $json->encode(\@frame);
+}
+my %published;
+$published{ $frames[$_] } = $_ for 0 .. $#frames;
+is(scalar keys %published, $n_frames, "$n_frames distinct frames from " . scalar(@messages) . ' real TRUST messages');
+
+my $stomp_topic = 'T090';
+my $kafka_topic = "feeder_t090_$$";	# fresh topics on a broker reused across runs
+create_topic($kafka_topic, 3);
+my %live = (
+	NR_USERNAME => $user,
+	NR_PASSWORD => $password,
+	NR_STOMP_HOST => '127.0.0.1',
+	NR_STOMP_PORT => $stomp_port,
+	NR_TOPICS => "$stomp_topic=$kafka_topic",
+	NR_CLIENT_ID => 't090',
+	NR_HEARTBEAT_MS => 2000,
+	NR_BACKOFF_MAX_MS => 2000);
+
+my $log1 = "$tmp/feeder1.log";
+my $t0 = time;
+my $pid = start_feeder($log1, %live);
+wait_until(sub { -e $log1 && slurp($log1) =~ /subscribed to/ }, 60, 'the feeder to subscribe');
+
+# first third; restart the broker while the feeder is busy with it
+publish($stomp_topic, \@frames, 0, 7999);
+wait_until(sub { kafka_count($kafka_topic, 3) >= 2000 }, 60, '2,000 frames in Kafka');
+my $at_restart = kafka_count($kafka_topic, 3);
+my ($restart_out, $restart_err) = ('', '');
+IPC::Run::run([ $artemis_sh, 'restart', $art ], '>', \$restart_out, '2>', \$restart_err)
+  or die "artemis.sh restart failed: $restart_err";
+note "STOMP broker restarted with $at_restart of 8000 frames in Kafka";
+wait_until(sub { my @s = slurp($log1) =~ /subscribed to/g; @s >= 2 }, 60,
+	'the feeder to subscribe again');
+
+# second third; kill -9 the feeder while it is busy with it
+publish($stomp_topic, \@frames, 8000, 13_999);
+wait_until(sub { kafka_count($kafka_topic, 3) >= 10_000 }, 60, '10,000 frames in Kafka');
+kill 'KILL', $pid;
+waitpid($pid, 0);
+delete $children{$pid};
+my $at_kill = kafka_count($kafka_topic, 3);
+note "feeder killed with $at_kill of 14000 frames in Kafka";
+ok($at_kill < 14_000, 'the feeder was killed with frames still to produce');
+
+# last third while no feeder runs: the durable subscription keeps them
+publish($stomp_topic, \@frames, 14_000, $n_frames - 1);
+my $log2 = "$tmp/feeder2.log";
+$pid = start_feeder($log2, %live);
+wait_until(sub { kafka_count($kafka_topic, 3) >= $n_frames }, 120, "$n_frames frames in Kafka");
+kill 'TERM', $pid;
+is(wait_exit($pid, 60), 0, 'feeder stops cleanly on SIGTERM');
+my $elapsed = time - $t0;
+
+my $log2_text = slurp($log2);
+like($log2_text, qr/read back [1-9]\d* messages of Kafka topic "$kafka_topic"/,
+	'restarted feeder read back the tail of the Kafka topic');
+my ($skipped2) = $log2_text =~ /.*\b(\d+) redelivered and skipped/s;
+note "redelivered frames skipped: first feeder (broker restart) "
+  . (slurp($log1) =~ /.*\b(\d+) redelivered and skipped/s ? $1 : 'n/a')
+  . ", restarted feeder (after kill -9) " . ($skipped2 // 'n/a');
+
+my $got = consume($kafka_topic);
+my (%seen, $dups, $unknown, %last_in_partition, $out_of_order);
+$dups = $unknown = $out_of_order = 0;
+for my $m (@$got)
+{
+	my ($partition, $keylen, $value) = @$m;
+	my $i = $published{$value};
+	if (!defined $i) { $unknown++; next; }
+	$dups++ if $seen{$i}++;
+	$out_of_order++
+	  if defined $last_in_partition{$partition} && $i <= $last_in_partition{$partition};
+	$last_in_partition{$partition} = $i;
+}
+my $missing = grep { !$seen{$_} } 0 .. $n_frames - 1;
+is(scalar @$got, $n_frames, "Kafka holds $n_frames messages");
+is($dups, 0, 'no frame twice');
+is($missing, 0, 'no frame missing');
+is($unknown, 0, 'every message is a published frame, unchanged');
+is($out_of_order, 0, 'each partition holds its frames in publishing order');
+is(scalar(grep { $_->[1] <= 0 } @$got), 0, 'every message has a key (the STOMP message-id)');
+note sprintf('%d frames through STOMP, a broker restart and a kill -9 in %.1f s; %d partitions used',
+	$n_frames, $elapsed, scalar keys %last_in_partition);
+
+# the broker has nothing left for the subscription
+my $stat = '';
+IPC::Run::run([ $artemis_sh, 'queue-stat', $art ], '>', \$stat, '2>', \my $stat_err);
+my ($row) = grep { my @f = map { s/^\s+|\s+$//gr } split /\|/; @f > 4 && $f[2] eq $stomp_topic } split /\n/, $stat;
+my @cols = $row ? (map { s/^\s+|\s+$//gr } split /\|/, $row) : ();
+is($cols[4] // 'no queue', '0', 'the durable subscription has no frame left on the broker');
+
+# ------------------------------------------------- bad credentials, no host
+
+my ($status, $err) = run_feeder(60, %live, NR_PASSWORD => 'wrong');
+is($status, 1, 'wrong STOMP password: exit status 1');
+like($err, qr/error: STOMP server at 127\.0\.0\.1:$stomp_port refused the credentials of user "$user"\n/,
+	'wrong STOMP password: clear error');
+like($err, qr/hint: Check NR_USERNAME and NR_PASSWORD\./, 'wrong STOMP password: hint');
+
+my $closed = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1:0');
+my $closed_port = $closed->sockport;
+close $closed;
+($status, $err) = run_feeder(60, %live, NR_STOMP_PORT => $closed_port,
+	NR_CONNECT_ATTEMPTS => 2);
+is($status, 1, 'unreachable STOMP server: exit status 1');
+like($err, qr/error: could not connect to STOMP server at 127\.0\.0\.1:$closed_port: Connection refused\n/,
+	'unreachable STOMP server: clear error');
+
+# ---------------------------------------------------------- the CIF fetch
+
+my $cif_file = repo_path('data/cif/cif_toc_full_GX_2018-07-02_seq2210_trimmed.ndjson');
+my $cif_log = "$tmp/cif_server.log";
+$cif_server = fork() // die;
+if ($cif_server == 0)
+{
+	exec 'python3', repo_path('test/stomp/cif_server.py'), '--user', 'nr_user',
+	  '--password', 'nr-secret', '--file', $cif_file, '--log', $cif_log;
+	die "exec: $!";
+}
+wait_until(sub { -s "$cif_log.port" }, 30, 'the CIF server');
+my $http_port = slurp("$cif_log.port") =~ s/\s+//gr;
+my $cif_url = "http://127.0.0.1:$http_port/ntrod/CifFileAuthenticate?type=CIF_ALL_FULL_DAILY&day=toc-full";
+create_topic("cif_t090_$$", 1);
+
+my %cif = (
+	NR_USERNAME => 'nr_user',
+	NR_PASSWORD => 'nr-secret',
+	CIF_URL => $cif_url,
+	CIF_TOPIC => "cif_t090_$$");
+my $t_cif = time;
+my $cif_out = '';
+IPC::Run::run([ 'env', (map { "$_=$cif{$_}" } keys %cif),
+	"KAFKA_BOOTSTRAP_SERVERS=$bootstrap", $feeder, '--fetch-cif' ],
+	'>', \$cif_out, '2>&1', IPC::Run::timeout(120));
+is($?, 0, 'CIF fetch: exit status 0');
+my @want = grep { length } split /\r?\n/, slurp($cif_file);
+like($cif_out, qr/fetched CIF extract: ${\ scalar @want} lines into Kafka topic "cif_t090_$$"/,
+	'CIF fetch: reports its lines');
+my $cif_got = consume("cif_t090_$$");
+is(scalar @$cif_got, scalar @want, 'CIF fetch: one message per line (' . scalar(@want) . ')');
+my $first_diff = (grep { !defined $cif_got->[$_] || $cif_got->[$_][2] ne $want[$_] } 0 .. $#want)[0];
+is($first_diff, undef, 'CIF fetch: the lines arrive unchanged and in order');
+is(scalar(grep { $_->[1] != -1 } @$cif_got), 0, 'CIF fetch: messages have no key');
+my @requests = map { decode_json($_) } split /\n/, slurp($cif_log);
+is_deeply([ map { "$_->{status} " . ($_->{authorization} ? 'auth' : 'none') } @requests ],
+	[ '302 auth', '200 auth' ], 'CIF fetch: basic auth, then the redirect followed');
+note sprintf('CIF fetch of %d lines took %.1f s', scalar @want, time - $t_cif);
+
+IPC::Run::run([ 'env', (map { "$_=$cif{$_}" } keys %cif), 'NR_PASSWORD=wrong',
+	"KAFKA_BOOTSTRAP_SERVERS=$bootstrap", $feeder, '--fetch-cif' ],
+	'>', \$cif_out, '2>&1', IPC::Run::timeout(60));
+is($? >> 8, 1, 'CIF fetch with a wrong password: exit status 1');
+like($cif_out, qr{error: could not fetch CIF extract from "http://127\.0\.0\.1:$http_port/ntrod/CifFileAuthenticate": server answered 401 Unauthorized\n},
+	'CIF fetch with a wrong password: clear error');
+is(kafka_count("cif_t090_$$", 1), scalar @want, 'CIF fetch with a wrong password: nothing produced');
+
+IPC::Run::run([ 'env', (map { "$_=$cif{$_}" } keys %cif),
+	"CIF_URL=http://127.0.0.1:$closed_port/ntrod/CifFileAuthenticate",
+	"KAFKA_BOOTSTRAP_SERVERS=$bootstrap", $feeder, '--fetch-cif' ],
+	'>', \$cif_out, '2>&1', IPC::Run::timeout(60));
+is($? >> 8, 1, 'CIF fetch from an unreachable host: exit status 1');
+like($cif_out, qr{error: could not fetch CIF extract from "http://127\.0\.0\.1:$closed_port/ntrod/CifFileAuthenticate": Failed to connect},
+	'CIF fetch from an unreachable host: clear error');
+
+# ----------------------------------------------- replay without credentials
+
+my $t_replay = time;
+($status, $err) = run_feeder(120,
+	REPLAY_DIR => repo_path('data'),
+	REPLAY_SPEED => 0,
+	NR_TOPICS => "TRAIN_MVT_ALL_TOC=replay_t090_$$",
+	CIF_TOPIC => "replay_cif_t090_$$");
+is($status, 0, 'replay: exit status 0');
+like($err, qr/info: NR_USERNAME is not set: replaying the sample data/, 'replay: says so');
+my $replayed = consume("replay_t090_$$");
+my @replayed_msgs = map { @{ decode_json($_->[2]) } } @$replayed;
+is(scalar @replayed_msgs, scalar @messages, 'replay: every sample TRUST message, once');
+my @stale = grep {
+	my $ts = $_->{header}{msg_queue_timestamp} / 1000;
+	$ts < $t_replay - 60 || $ts > time + 60
+} @replayed_msgs;
+is(scalar @stale, 0, 'replay: timestamps shifted to now');
+is_deeply([ sort map { $_->{body}{train_id} // '' } @replayed_msgs ],
+	[ sort map { $_->{body}{train_id} // '' } @messages ], 'replay: the messages are the samples');
+is(kafka_count("replay_cif_t090_$$", 1), scalar @want, 'replay: the CIF sample, one message per line');
+
+note sprintf('090_feeder took %.0f s', time - $t_start);
+done_testing();
