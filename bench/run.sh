@@ -186,10 +186,13 @@ LOADED=$(q "SELECT sum(msgs) FROM bench_frame_sizes")
 # batches of ~$2 messages (whole frames), over the first $3 messages.  The
 # time is taken on the server, from before the first batch to after the last
 # (client round trips between batches included, connection set-up excluded).
+# The psql variables of bench/sql/movement_columns.sql, which the baseline
+# reads, are set before the clock starts (one query, once per session).
 make_ingest_script() {
 	local path=$1 batch=$2 limit=$3 file=$WORK/$1_$2_$3.sql
 	{
 		echo '\set ON_ERROR_STOP on'
+		echo "\\i $ROOT/bench/sql/movement_columns.sql"
 		echo 'SELECT extract(epoch FROM clock_timestamp()) AS t0 \gset'
 		echo '\o /dev/null'
 		q "SELECT format(E'\\\\set lo %s\n\\\\set hi %s\n\\\\i $ROOT/bench/sql/$path.sql', min(n), max(n))

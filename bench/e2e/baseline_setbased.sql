@@ -9,9 +9,11 @@
 --
 --   * ONE statement explodes the frames, keeps the latest report of each key
 --     (DISTINCT ON, by staging id and position in the frame), casts exactly
---     as baseline.sql, does the enrichment of rail._enrich_movement()
---     (sql/enrichment.sql) as joins, and upserts (ON CONFLICT DO UPDATE);
---     in a data-modifying CTE whose RETURNING rows feed
+--     as baseline.sql (the lists of bench/sql/movement_columns.sql, the
+--     enrichment columns after them), does the enrichment of
+--     rail._enrich_movement() (sql/enrichment.sql) as joins, and upserts
+--     (ON CONFLICT DO UPDATE); in a data-modifying CTE whose RETURNING rows
+--     feed
 --   * the daily counts of rail._count_movements() (sql/punctuality.sql),
 --     as one INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE SET
 --     movements = c.movements + EXCLUDED.movements.
@@ -51,72 +53,21 @@
 -- milliseconds).  USER also disables rail_stream._raise_alerts (alerts.sql),
 -- which this statement does not replace: the benchmark defines no alert
 -- rules, so that trigger has nothing to do in the other runs either.
+\ir ../sql/movement_columns.sql
+\ir frame_reports.sql
 BEGIN;
 ALTER TABLE rail.movements DISABLE TRIGGER USER;
 
 WITH ins AS (
     INSERT INTO rail.movements AS t (
-        train_id, planned_event_type, loc_stanox,
-        msg_type, source_dev_id, user_id, original_data_source,
-        msg_queue_timestamp, msg_queue_timestamp_ms, source_system_id,
-        event_type, gbtt_timestamp, gbtt_timestamp_ms, original_loc_stanox,
-        planned_timestamp, planned_timestamp_ms, timetable_variation,
-        original_loc_timestamp, original_loc_timestamp_ms, current_train_id,
-        delay_monitoring_point, next_report_run_time, reporting_stanox,
-        actual_timestamp, actual_timestamp_ms, correction_ind, event_source,
-        train_file_address, platform, division_code, train_terminated,
-        offroute_ind, variation_status, train_service_code, toc_id,
-        auto_expected, direction_ind, route, next_report_stanox, line_ind,
-        variation, late_ind, platform_text, extra_fields,
+        :movement_columns,
         -- enrichment, as rail._enrich_movement() sets it
         loc_name, loc_tiploc, loc_crs, loc_lat, loc_lon, toc_name,
         schedule_key, train_uid, power_type, train_category, schedule_num_stops,
         origin_tiploc, origin_name, origin_public_departure,
         destination_tiploc, destination_name, destination_public_arrival)
     SELECT
-        b->>'train_id', b->>'planned_event_type', b->>'loc_stanox',
-        h->>'msg_type', h->>'source_dev_id', h->>'user_id', h->>'original_data_source',
-        to_timestamp((h->>'msg_queue_timestamp')::bigint / 1000.0),
-        (h->>'msg_queue_timestamp')::bigint, h->>'source_system_id',
-        b->>'event_type',
-        to_timestamp((b->>'gbtt_timestamp')::bigint / 1000.0) AT TIME ZONE 'UTC' AT TIME ZONE 'Europe/London',
-        (b->>'gbtt_timestamp')::bigint,
-        b->>'original_loc_stanox',
-        to_timestamp((b->>'planned_timestamp')::bigint / 1000.0) AT TIME ZONE 'UTC' AT TIME ZONE 'Europe/London',
-        (b->>'planned_timestamp')::bigint,
-        (b->>'timetable_variation')::integer,
-        to_timestamp((b->>'original_loc_timestamp')::bigint / 1000.0) AT TIME ZONE 'UTC' AT TIME ZONE 'Europe/London',
-        (b->>'original_loc_timestamp')::bigint,
-        b->>'current_train_id',
-        (b->>'delay_monitoring_point')::boolean, (b->>'next_report_run_time')::integer,
-        b->>'reporting_stanox',
-        to_timestamp((b->>'actual_timestamp')::bigint / 1000.0) AT TIME ZONE 'UTC' AT TIME ZONE 'Europe/London',
-        (b->>'actual_timestamp')::bigint,
-        (b->>'correction_ind')::boolean, b->>'event_source',
-        b->>'train_file_address', b->>'platform', b->>'division_code',
-        (b->>'train_terminated')::boolean, (b->>'offroute_ind')::boolean,
-        b->>'variation_status', b->>'train_service_code', b->>'toc_id',
-        (b->>'auto_expected')::boolean, b->>'direction_ind', b->>'route',
-        b->>'next_report_stanox', b->>'line_ind',
-        -- the derived columns, as rail_stream computes them
-        CASE b->>'variation_status'
-            WHEN 'ON TIME' THEN 'ON TIME'
-            WHEN 'LATE' THEN coalesce((b->>'timetable_variation')::integer, 0) || ' MINS LATE'
-            WHEN 'EARLY' THEN coalesce((b->>'timetable_variation')::integer, 0) || ' MINS EARLY'
-        END,
-        CASE b->>'variation_status'
-            WHEN 'LATE' THEN true WHEN 'ON TIME' THEN false WHEN 'EARLY' THEN false
-        END,
-        'Platform ' || nullif(btrim(b->>'platform', ' '), ''),
-        -- body fields without a column of their own
-        nullif(b - '{event_type,gbtt_timestamp,original_loc_stanox,planned_timestamp,
-                     timetable_variation,original_loc_timestamp,current_train_id,
-                     delay_monitoring_point,next_report_run_time,reporting_stanox,
-                     actual_timestamp,correction_ind,event_source,train_file_address,
-                     platform,division_code,train_terminated,train_id,offroute_ind,
-                     variation_status,train_service_code,toc_id,loc_stanox,
-                     auto_expected,direction_ind,route,planned_event_type,
-                     next_report_stanox,line_ind}'::text[], '{}'::jsonb),
+        :movement_values,
         -- enrichment: rail._location_by_stanox's one location per STANOX
         -- (the view applies the same order), rail_stream.toc_name()'s
         -- name or marker, the activation's schedule and its columns
@@ -126,52 +77,13 @@ WITH ins AS (
         sc.power_type_desc, sc.train_category_desc, sc.num_stops,
         sc.origin_tiploc, sc.origin_name, sc.origin_public_departure,
         sc.destination_tiploc, sc.destination_name, sc.destination_public_arrival
-    FROM (
-        -- the latest report of each key: the one that came last out of kcat,
-        -- by frame (staging id) and position in the frame (keys never cross
-        -- partitions, and kcat keeps each partition's order)
-        SELECT DISTINCT ON (e.m->'body'->>'train_id', e.m->'body'->>'planned_event_type',
-                            e.m->'body'->>'loc_stanox')
-               e.m->'header' AS h, e.m->'body' AS b
-        FROM staging f,
-             jsonb_array_elements((f.frame::jsonb->>'text')::jsonb) WITH ORDINALITY AS e(m, n)
-        WHERE e.m->'header'->>'msg_type' = '0003'
-        ORDER BY e.m->'body'->>'train_id', e.m->'body'->>'planned_event_type',
-                 e.m->'body'->>'loc_stanox', f.id DESC, e.n DESC
-    ) s
+    FROM (:frame_reports) s
     LEFT JOIN rail.locations_by_stanox loc ON loc.stanox = s.b->>'loc_stanox'
     LEFT JOIN rail.toc_sectors ts ON ts.toc_id = s.b->>'toc_id'
     LEFT JOIN rail.activations a ON a.train_id = s.b->>'train_id'
     LEFT JOIN rail.schedules sc ON sc.schedule_key = a.schedule_key
     ON CONFLICT (train_id, planned_event_type, loc_stanox) DO UPDATE SET
-        msg_type = EXCLUDED.msg_type, source_dev_id = EXCLUDED.source_dev_id,
-        user_id = EXCLUDED.user_id, original_data_source = EXCLUDED.original_data_source,
-        msg_queue_timestamp = EXCLUDED.msg_queue_timestamp,
-        msg_queue_timestamp_ms = EXCLUDED.msg_queue_timestamp_ms,
-        source_system_id = EXCLUDED.source_system_id, event_type = EXCLUDED.event_type,
-        gbtt_timestamp = EXCLUDED.gbtt_timestamp, gbtt_timestamp_ms = EXCLUDED.gbtt_timestamp_ms,
-        original_loc_stanox = EXCLUDED.original_loc_stanox,
-        planned_timestamp = EXCLUDED.planned_timestamp,
-        planned_timestamp_ms = EXCLUDED.planned_timestamp_ms,
-        timetable_variation = EXCLUDED.timetable_variation,
-        original_loc_timestamp = EXCLUDED.original_loc_timestamp,
-        original_loc_timestamp_ms = EXCLUDED.original_loc_timestamp_ms,
-        current_train_id = EXCLUDED.current_train_id,
-        delay_monitoring_point = EXCLUDED.delay_monitoring_point,
-        next_report_run_time = EXCLUDED.next_report_run_time,
-        reporting_stanox = EXCLUDED.reporting_stanox,
-        actual_timestamp = EXCLUDED.actual_timestamp,
-        actual_timestamp_ms = EXCLUDED.actual_timestamp_ms,
-        correction_ind = EXCLUDED.correction_ind, event_source = EXCLUDED.event_source,
-        train_file_address = EXCLUDED.train_file_address, platform = EXCLUDED.platform,
-        division_code = EXCLUDED.division_code, train_terminated = EXCLUDED.train_terminated,
-        offroute_ind = EXCLUDED.offroute_ind, variation_status = EXCLUDED.variation_status,
-        train_service_code = EXCLUDED.train_service_code, toc_id = EXCLUDED.toc_id,
-        auto_expected = EXCLUDED.auto_expected, direction_ind = EXCLUDED.direction_ind,
-        route = EXCLUDED.route, next_report_stanox = EXCLUDED.next_report_stanox,
-        line_ind = EXCLUDED.line_ind, variation = EXCLUDED.variation,
-        late_ind = EXCLUDED.late_ind, platform_text = EXCLUDED.platform_text,
-        extra_fields = EXCLUDED.extra_fields,
+        :movement_updates,
         loc_name = EXCLUDED.loc_name, loc_tiploc = EXCLUDED.loc_tiploc,
         loc_crs = EXCLUDED.loc_crs, loc_lat = EXCLUDED.loc_lat, loc_lon = EXCLUDED.loc_lon,
         toc_name = EXCLUDED.toc_name, schedule_key = EXCLUDED.schedule_key,
