@@ -29,7 +29,9 @@
 #include "feed_time.h"
 #include "row.h"
 
-static void add_field(RsRow *row, const RsJson *object, const RsField *field);
+static bool add_field(RsRow *row, const RsJson *object, const RsField *field);
+static char *node_text(const RsJson *node, const char *name);
+static int32 text_int4(const char *text, const char *name, bool *isnull);
 static int64 parse_int8(const char *field, const char *text,
 						const char *expected);
 static bool parse_json_bool(const char *field, const RsJson *node);
@@ -96,23 +98,29 @@ rs_field_columns(const RsField *fields)
 
 /*
  * rs_add_fields
- *		Convert each listed field of a JSON object to its column(s).
+ *		Convert each listed field of a JSON object to its column(s); returns
+ *		how many of them the object has, so that a caller can tell that it
+ *		has no other members without looking.
  *
  * A field may be missing (the current TRUST feed omits empty fields) or an
  * empty string (the 2017 feed): both give NULL, unless the field is required.
  */
-void
+int
 rs_add_fields(RsRow *row, const RsJson *object, const RsField *fields)
 {
+	int			found = 0;
+
 	for (const RsField *f = fields; f->name != NULL; f++)
-		add_field(row, object, f);
+		found += add_field(row, object, f);
+	return found;
 }
 
-static void
+/* Add one field's column(s); returns whether the object has the field. */
+static bool
 add_field(RsRow *row, const RsJson *object, const RsField *field)
 {
 	const RsJson *node = rs_json_get(object, field->name);
-	char	   *text = rs_field_text(object, field->name);
+	char	   *text = node_text(node, field->name);
 	const char *column = field->column ? field->column : field->name;
 
 	if (text == NULL && field->required)
@@ -128,7 +136,7 @@ add_field(RsRow *row, const RsJson *object, const RsField *field)
 		case RS_FIELD_INT4:
 			{
 				bool		isnull;
-				int32		v = rs_field_int4(object, field->name, &isnull);
+				int32		v = text_int4(text, field->name, &isnull);
 
 				rs_row_add(row, column, INT4OID, Int32GetDatum(v), isnull);
 			}
@@ -150,6 +158,7 @@ add_field(RsRow *row, const RsJson *object, const RsField *field)
 					   text == NULL);
 			break;
 	}
+	return node != NULL;
 }
 
 /*
@@ -160,7 +169,13 @@ add_field(RsRow *row, const RsJson *object, const RsField *field)
 char *
 rs_field_text(const RsJson *object, const char *name)
 {
-	const RsJson *node = rs_json_get(object, name);
+	return node_text(rs_json_get(object, name), name);
+}
+
+/* rs_field_text of the member node (NULL: missing) of field name */
+static char *
+node_text(const RsJson *node, const char *name)
+{
 	char	   *text;
 
 	if (node == NULL)
@@ -200,7 +215,13 @@ rs_field_object(const RsJson *object, const char *name)
 int32
 rs_field_int4(const RsJson *object, const char *name, bool *isnull)
 {
-	char	   *text = rs_field_text(object, name);
+	return text_int4(rs_field_text(object, name), name, isnull);
+}
+
+/* rs_field_int4 of the field's text (NULL: missing, null or empty) */
+static int32
+text_int4(const char *text, const char *name, bool *isnull)
+{
 	int64		v;
 
 	*isnull = (text == NULL || strspn(text, " ") == strlen(text));

@@ -68,7 +68,7 @@ extern void rs_row_add(RsRow *row, const char *name, Oid type, Datum value,
 					   bool isnull);
 extern void rs_row_add_text(RsRow *row, const char *name, const char *value);
 extern int	rs_field_columns(const RsField *fields);
-extern void rs_add_fields(RsRow *row, const RsJson *object,
+extern int	rs_add_fields(RsRow *row, const RsJson *object,
 						  const RsField *fields);
 extern char *rs_field_text(const RsJson *object, const char *name);
 extern const RsJson *rs_field_object(const RsJson *object, const char *name);

@@ -39,11 +39,16 @@
 #define DATE(n)		{.name = n, .kind = RS_FIELD_DATE}
 #define END			{.name = NULL}
 
+/*
+ * The fields of each message type, in the order the current feed writes
+ * them where it has them: rs_json_get() finds a field at once when it comes
+ * right after the one read before it.
+ */
 static const RsField header_fields[] = {
-	KEY("msg_type"), T("source_dev_id"), T("user_id"),
-	T("original_data_source"),
+	KEY("msg_type"),
 	{.name = "msg_queue_timestamp", .kind = RS_FIELD_UTC_TIME},
-	T("source_system_id"), END
+	T("source_system_id"), T("original_data_source"), T("source_dev_id"),
+	T("user_id"), END
 };
 
 /* 0001 train activation */
@@ -67,17 +72,18 @@ static const RsField cancellation_fields[] = {
 
 /* 0003 train movement */
 static const RsField movement_fields[] = {
-	T("event_type"), TIME("gbtt_timestamp"), T("original_loc_stanox"),
-	TIME("planned_timestamp"), INT("timetable_variation"),
+	KEY("train_id"), TIME("actual_timestamp"), KEY("loc_stanox"),
+	TIME("gbtt_timestamp"), TIME("planned_timestamp"),
+	KEY("planned_event_type"), T("event_type"), T("event_source"),
+	BOOL("correction_ind"), BOOL("offroute_ind"), T("direction_ind"),
+	T("line_ind"), T("platform"), T("route"), T("train_service_code"),
+	T("division_code"), T("toc_id"), INT("timetable_variation"),
+	T("variation_status"), T("next_report_stanox"),
+	INT("next_report_run_time"), BOOL("train_terminated"),
+	BOOL("delay_monitoring_point"), T("reporting_stanox"),
+	BOOL("auto_expected"), T("original_loc_stanox"),
 	TIME("original_loc_timestamp"), T("current_train_id"),
-	BOOL("delay_monitoring_point"), INT("next_report_run_time"),
-	T("reporting_stanox"), TIME("actual_timestamp"), BOOL("correction_ind"),
-	T("event_source"), T("train_file_address"), T("platform"),
-	T("division_code"), BOOL("train_terminated"), KEY("train_id"),
-	BOOL("offroute_ind"), T("variation_status"), T("train_service_code"),
-	T("toc_id"), KEY("loc_stanox"), BOOL("auto_expected"), T("direction_ind"),
-	T("route"), KEY("planned_event_type"), T("next_report_stanox"),
-	T("line_ind"), END
+	T("train_file_address"), END
 };
 
 /* 0005 train reinstatement */
@@ -217,6 +223,7 @@ trust_transform(const RsFeed *feed, const RsJson *message, const char *key)
 	char	   *msg_type;
 	RsRow	   *row;
 	Jsonb	   *extra;
+	int			found;
 
 	if (rs_json_type(message) != RS_JSON_OBJECT)
 		ereport(ERROR,
@@ -236,7 +243,7 @@ trust_transform(const RsFeed *feed, const RsJson *message, const char *key)
 					 rs_field_columns(header_fields) +
 					 rs_field_columns(type->fields) + type->derived + 1);
 	rs_add_fields(row, header, header_fields);
-	rs_add_fields(row, body, type->fields);
+	found = rs_add_fields(row, body, type->fields);
 
 	/* an activation is written before the train's other messages read it */
 	row->stage = (type->derive == derive_activation) ? 0 : 1;
@@ -244,7 +251,9 @@ trust_transform(const RsFeed *feed, const RsJson *message, const char *key)
 	if (type->derive)
 		type->derive(row, body);
 
-	extra = rs_json_members_jsonb(body, is_extra_field, (void *) type->fields);
+	/* members are unique (json.c): with every one a field, none is extra */
+	extra = (size_t) found == rs_json_size(body) ? NULL :
+		rs_json_members_jsonb(body, is_extra_field, (void *) type->fields);
 	rs_row_add(row, "extra_fields", JSONBOID, PointerGetDatum(extra),
 			   extra == NULL);
 	return list_make1(row);

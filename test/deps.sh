@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	build-essential pkg-config
 	postgresql-15 postgresql-server-dev-15
-	librdkafka-dev libcurl4-openssl-dev
+	librdkafka-dev libcurl4-openssl-dev zlib1g-dev
 	kcat jq libipc-run-perl python3 curl openssl
 	clang-14 libclang-rt-14-dev
 	openjdk-17-jre-headless maven

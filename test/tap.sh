@@ -19,6 +19,7 @@ as_test_user() {
 
 export RAIL_STREAM_CACHE=${RAIL_STREAM_CACHE:-$repo/.cache}
 test/kafka/kafka.sh fetch >/dev/null
+test/stomp/artemis.sh fetch >/dev/null
 
 tmp=$(mktemp -d /tmp/rail_stream_tap.XXXXXX)
 chmod 755 "$tmp"
@@ -40,8 +41,8 @@ trap cleanup EXIT
 # clone (say, one under /root), it gets a copy of what the tests read.
 if ! as_test_user test -r "$repo/test/t/001_worker_lifecycle.pl"; then
 	mkdir -p "$tmp/repo/.cache"
-	cp -a test data "$tmp/repo/"
-	cp -a "$RAIL_STREAM_CACHE"/kafka-* "$tmp/repo/.cache/"
+	cp -a test data docker "$tmp/repo/"
+	cp -a "$RAIL_STREAM_CACHE"/kafka-* "$RAIL_STREAM_CACHE"/artemis-* "$tmp/repo/.cache/"
 	chown -R postgres: "$tmp/repo"
 	repo=$tmp/repo
 	kafka_sh=$repo/test/kafka/kafka.sh
