@@ -1,12 +1,21 @@
 -- The talk's stream-table joins, done by triggers at insert time.
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
+\i test/sql/fixtures/fresh.sql
+-- the CIF samples (schedule W65870 below, named by the CIF's TIPLOCs)
+\i test/sql/fixtures/cif.sql
 
 -- The location master loads through rail.locations_csv.
 \copy rail.locations_csv FROM 'data/reference/ukrail_locations.csv' WITH (FORMAT csv, HEADER)
 SELECT count(*) AS locations, count(tiploc) AS with_tiploc, count(stanox) AS with_stanox,
        count(latitude) AS with_lat_lon
 FROM rail.locations;
+-- every record of the file is a location (records counted by reading its
+-- lines raw, as no field holds a line break)
+CREATE TEMP TABLE csv_lines (line text);
+\copy csv_lines FROM 'data/reference/ukrail_locations.csv' WITH (FORMAT csv, HEADER, DELIMITER E'\x02', QUOTE E'\x01')
+SELECT (SELECT count(*) FROM rail.locations) = (SELECT count(*) FROM csv_lines)
+       AS every_record_landed;
 SELECT * FROM rail.locations_by_stanox WHERE stanox = '17132';
 
 -- Reference tables filled at CREATE EXTENSION.

@@ -3,6 +3,7 @@
 -- same transaction land.
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
+\i test/sql/fixtures/fresh.sql
 TRUNCATE rail_stream.dead_letters;
 
 \set good '[{"header":{"msg_type":"0003","msg_queue_timestamp":"1722158477000"},"body":{"train_id":"GOOD000001","planned_event_type":"ARRIVAL","loc_stanox":"17132","actual_timestamp":"1722162000000","variation_status":"ON TIME","timetable_variation":"0","toc_id":"20"}}]'

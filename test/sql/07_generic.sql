@@ -2,6 +2,7 @@
 -- loads the talk's reference topics.
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
+\i test/sql/fixtures/fresh.sql
 
 -- canx_reason_code.dat is "CODE:{json}": the key fills the primary key.
 TRUNCATE rail.cancellation_reasons;

@@ -1,6 +1,11 @@
 -- Delay alerts: rules, matching, one alert per rule and movement, outbox.
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
+\i test/sql/fixtures/fresh.sql
+-- stations by name, CRS and STANOX; the demo's bus N41220
+\i test/sql/fixtures/locations.sql
+\set cif_extract off
+\i test/sql/fixtures/cif.sql
 \set SHOW_CONTEXT never
 
 -- The talk's three rules, and rules by CRS, STANOX and TIPLOC.

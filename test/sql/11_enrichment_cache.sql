@@ -3,8 +3,11 @@
 -- change must show in the next row, in this session and in the others,
 -- once committed, and never once rolled back.  The rows must be what the
 -- SQL helpers give, with the invoker's privileges and row-level security.
--- (Uses the data of 03_cif and 04_enrichment.)
 SET TimeZone = 'UTC';
+\i test/sql/fixtures/fresh.sql
+-- the CIF samples and the location master
+\i test/sql/fixtures/cif.sql
+\i test/sql/fixtures/locations.sql
 \set VERBOSITY terse
 
 -- The triggers are still there, under their names, and can be disabled.
