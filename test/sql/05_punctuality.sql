@@ -94,5 +94,7 @@ SELECT * FROM rail_stream.tumbling_window_counts('rail.movements', 'toc_id', '1 
 SELECT * FROM rail_stream.tumbling_window_counts('rail.movements', 'actual_timestamp', '0 days');
 SELECT * FROM rail_stream.tumbling_window_counts('rail.movements', 'actual_timestamp', '-1 hour');
 SELECT * FROM rail_stream.tumbling_window_counts('rail.movements', 'actual_timestamp', '1 month');
-SELECT * FROM rail_stream.tumbling_window_counts('rail.no_such_table', 'actual_timestamp', '1 day');
+-- (the name as text: PostgreSQL's own error then has no position in the
+-- query, which versions may show differently)
+SELECT * FROM rail_stream.tumbling_window_counts('rail.no_such_table'::text, 'actual_timestamp', '1 day');
 SELECT * FROM rail_stream.tumbling_window_counts('rail.movements', 'actual_timestamp', NULL);

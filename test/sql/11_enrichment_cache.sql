@@ -240,7 +240,7 @@ FROM rail.cancellations x
 LEFT JOIN rail.cancellation_reasons r ON r.canx_reason_code = x.canx_reason_code
 WHERE x.train_id = 'ECALL';
 
--- leave the data as 04_enrichment left it
+-- leave the data as the fixtures loaded it
 DELETE FROM rail.movements WHERE train_id LIKE 'EC%';
 DELETE FROM rail.cancellations WHERE train_id LIKE 'EC%';
 DELETE FROM rail.activations WHERE train_id LIKE 'EC%';
