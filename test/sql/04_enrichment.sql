@@ -21,6 +21,14 @@ SELECT * FROM rail.locations_by_stanox WHERE stanox = '17132';
 -- Reference tables filled at CREATE EXTENSION.
 SELECT count(*) AS tocs FROM rail.tocs;
 SELECT count(*) AS reasons FROM rail.cancellation_reasons;
+-- as many as the files of data/reference hold (read raw: a record a line)
+CREATE TEMP TABLE toc_lines (line text);
+\copy toc_lines FROM 'data/reference/toc_codes.tsv' WITH (FORMAT csv, HEADER, DELIMITER E'\x02', QUOTE E'\x01')
+CREATE TEMP TABLE canx_lines (line text);
+\copy canx_lines FROM 'data/reference/canx_reason_code.dat' WITH (FORMAT csv, DELIMITER E'\x02', QUOTE E'\x01')
+SELECT (SELECT count(*) FROM rail.tocs) = (SELECT count(*) FROM toc_lines) AS every_toc_code,
+       (SELECT count(*) FROM rail.cancellation_reasons) = (SELECT count(*) FROM canx_lines)
+           AS every_reason;
 SELECT t, rail_stream.toc_name(t)
 FROM unnest(ARRAY['20', '23', '28', '61', '88', '14', '11', '00']) AS t;
 SELECT count(*) AS sectors FROM rail.toc_sectors;
