@@ -1,4 +1,5 @@
 -- The talk's decodes and keys, as SQL functions (no tables involved).
+\i test/sql/fixtures/fresh.sql
 
 -- Every CIF power type code, and what is not one.
 SELECT code, rail_stream.decode_power_type(code)

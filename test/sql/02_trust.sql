@@ -1,10 +1,10 @@
 -- The TRUST feed: real frames in, typed rows out.
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
-
-\set frame_2024 `cat data/trust/trust_frame_2024-07-28_matnich89_part1.json`
-\set frame_2017 `cat data/trust/trust_frame_2017-11-03_deadcore_part1.json`
-\set examples `cat data/trust/trust_examples_all_msg_types.json`
+\i test/sql/fixtures/fresh.sql
+-- the samples, not loaded: loading them is this file's test
+\set trust_load off
+\i test/sql/fixtures/trust.sql
 
 -- explode_movements: bare array, ActiveMQ envelope, its Avro-JSON rendering,
 -- and jsonb input all give the same rows.
@@ -38,6 +38,15 @@ UNION ALL SELECT 'reinstatements', count(*) FROM rail.reinstatements
 UNION ALL SELECT 'changes_of_origin', count(*) FROM rail.changes_of_origin
 UNION ALL SELECT 'changes_of_identity', count(*) FROM rail.changes_of_identity
 UNION ALL SELECT 'changes_of_location', count(*) FROM rail.changes_of_location;
+-- each message of the samples is a row of its type's table, against the
+-- messages that PostgreSQL counts in the JSON (movements by their key)
+SELECT (SELECT count(*) FROM rail.activations) = :trust_0001 AS all_activations_landed,
+       (SELECT count(*) FROM rail.cancellations) = :trust_0002 AS all_cancellations_landed,
+       (SELECT count(*) FROM rail.movements) = :trust_movements AS all_movements_landed,
+       (SELECT count(*) FROM rail.reinstatements) = :trust_0005 AS all_reinstatements_landed,
+       (SELECT count(*) FROM rail.changes_of_origin) = :trust_0006 AS all_changes_of_origin_landed,
+       (SELECT count(*) FROM rail.changes_of_identity) = :trust_0007 AS all_changes_of_identity_landed,
+       (SELECT count(*) FROM rail.changes_of_location) = :trust_0008 AS all_changes_of_location_landed;
 
 -- Statuses per frame match the data's README (6/5/5 in each).
 SELECT date_part('year', actual_timestamp) AS year, variation_status, count(*)
@@ -88,7 +97,7 @@ FROM rail.movements WHERE msg_queue_timestamp_ms = 1511528232000;
 
 -- Re-sending a frame writes nothing new: upserts on the talk's keys.
 SELECT rail_stream.ingest_message('trust', :'frame_2024') AS rows_rewritten;
-SELECT count(*) FROM rail.movements;
+SELECT count(*), count(*) = :trust_movements AS no_movement_added FROM rail.movements;
 
 -- A field the feed may add one day is kept, not dropped.
 SELECT rail_stream.ingest_message('trust',

@@ -3,10 +3,12 @@
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
 
--- One line per row, read raw: CSV with delimiter and quote that JSON never
--- contains, so that backslashes in the JSON survive.
-CREATE TEMP TABLE cif_lines (n serial, line text);
-\copy cif_lines (line) FROM 'data/cif/cif_toc_full_GX_2018-07-02_seq2210_trimmed.ndjson' WITH (FORMAT csv, DELIMITER E'\x02', QUOTE E'\x01')
+\i test/sql/fixtures/fresh.sql
+-- One line per row, read raw into cif_lines and demo_lines; not loaded:
+-- loading them is this file's test.
+\set cif_extract off
+\set cif_demo off
+\i test/sql/fixtures/cif.sql
 SELECT count(*) AS lines FROM cif_lines;
 
 -- (in file order: the subquery orders the calls, not just their results)
@@ -15,7 +17,10 @@ FROM (SELECT rail_stream.ingest_message('cif', line) AS written FROM cif_lines O
 
 SELECT extract_timestamp, sequence, metadata_type, owner, sender_component
 FROM rail.cif_headers;
-SELECT count(*) AS tiplocs FROM rail.tiplocs;
+SELECT count(*) AS tiplocs,
+       count(*) = (SELECT count(*) FROM cif_lines WHERE line LIKE '{"TiplocV1"%')
+           AS all_tiplocs_landed
+FROM rail.tiplocs;
 SELECT tiploc_code, transaction_type, nalco, stanox, crs_code, description,
        tps_description
 FROM rail.tiplocs WHERE tiploc_code IN ('BURGESH', 'AACHEN', 'LEEDS')
@@ -63,9 +68,6 @@ FROM (SELECT schedule_key, locations FROM file_schedules
       GROUP BY s.schedule_key) d;
 
 -- Associations, and the demo's own sample with its bus and ECS schedules.
-CREATE TEMP TABLE demo_lines (n serial, line text);
-\copy demo_lines (line) FROM 'data/cif/demo-scene_CifFile_sample.json' WITH (FORMAT csv, DELIMITER E'\x02', QUOTE E'\x01')
-\copy demo_lines (line) FROM 'data/cif/demo-scene_schedule_sample_2019-05-21.json' WITH (FORMAT csv, DELIMITER E'\x02', QUOTE E'\x01')
 SELECT sum(written)
 FROM (SELECT rail_stream.ingest_message('cif', line) AS written FROM demo_lines ORDER BY n) s;
 SELECT count(*) AS associations FROM rail.associations;
@@ -82,7 +84,10 @@ SELECT rail_stream.ingest_message('cif',
 SELECT rail_stream.ingest_message('cif',
     '{"JsonScheduleV1":{"CIF_train_uid":"W47142","schedule_start_date":"2018-07-01",'
     '"CIF_stp_indicator":"O","transaction_type":"Delete"}}') AS schedule_deleted;
-SELECT count(*) AS tiplocs FROM rail.tiplocs;
+SELECT count(*) AS tiplocs,
+       count(*) = (SELECT count(*) FROM cif_lines WHERE line LIKE '{"TiplocV1"%') - 1
+           AS one_tiploc_less
+FROM rail.tiplocs;
 SELECT count(*) AS schedules FROM rail.schedules
 WHERE schedule_key = 'W47142/2018-07-01/O';
 SELECT count(*) AS locations FROM rail.schedule_locations

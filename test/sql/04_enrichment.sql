@@ -1,17 +1,34 @@
 -- The talk's stream-table joins, done by triggers at insert time.
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
+\i test/sql/fixtures/fresh.sql
+-- the CIF samples (schedule W65870 below, named by the CIF's TIPLOCs)
+\i test/sql/fixtures/cif.sql
 
 -- The location master loads through rail.locations_csv.
 \copy rail.locations_csv FROM 'data/reference/ukrail_locations.csv' WITH (FORMAT csv, HEADER)
 SELECT count(*) AS locations, count(tiploc) AS with_tiploc, count(stanox) AS with_stanox,
        count(latitude) AS with_lat_lon
 FROM rail.locations;
+-- every record of the file is a location (records counted by reading its
+-- lines raw, as no field holds a line break)
+CREATE TEMP TABLE csv_lines (line text);
+\copy csv_lines FROM 'data/reference/ukrail_locations.csv' WITH (FORMAT csv, HEADER, DELIMITER E'\x02', QUOTE E'\x01')
+SELECT (SELECT count(*) FROM rail.locations) = (SELECT count(*) FROM csv_lines)
+       AS every_record_landed;
 SELECT * FROM rail.locations_by_stanox WHERE stanox = '17132';
 
 -- Reference tables filled at CREATE EXTENSION.
 SELECT count(*) AS tocs FROM rail.tocs;
 SELECT count(*) AS reasons FROM rail.cancellation_reasons;
+-- as many as the files of data/reference hold (read raw: a record a line)
+CREATE TEMP TABLE toc_lines (line text);
+\copy toc_lines FROM 'data/reference/toc_codes.tsv' WITH (FORMAT csv, HEADER, DELIMITER E'\x02', QUOTE E'\x01')
+CREATE TEMP TABLE canx_lines (line text);
+\copy canx_lines FROM 'data/reference/canx_reason_code.dat' WITH (FORMAT csv, DELIMITER E'\x02', QUOTE E'\x01')
+SELECT (SELECT count(*) FROM rail.tocs) = (SELECT count(*) FROM toc_lines) AS every_toc_code,
+       (SELECT count(*) FROM rail.cancellation_reasons) = (SELECT count(*) FROM canx_lines)
+           AS every_reason;
 SELECT t, rail_stream.toc_name(t)
 FROM unnest(ARRAY['20', '23', '28', '61', '88', '14', '11', '00']) AS t;
 SELECT count(*) AS sectors FROM rail.toc_sectors;

@@ -3,6 +3,7 @@
 -- same transaction land.
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
+\i test/sql/fixtures/fresh.sql
 TRUNCATE rail_stream.dead_letters;
 
 \set good '[{"header":{"msg_type":"0003","msg_queue_timestamp":"1722158477000"},"body":{"train_id":"GOOD000001","planned_event_type":"ARRIVAL","loc_stanox":"17132","actual_timestamp":"1722162000000","variation_status":"ON TIME","timetable_variation":"0","toc_id":"20"}}]'
@@ -41,8 +42,15 @@ SELECT rail_stream.ingest_message('trust', NULL::text, 'tombstone');
 SELECT rail_stream.ingest_message('trust', :'good2') AS good2;
 COMMIT;
 
--- Both good messages landed, next to the bad ones.
+-- Both good messages landed, next to the bad ones: each bad message once,
+-- in the order sent.
 SELECT train_id FROM rail.movements WHERE train_id LIKE 'GOOD%' ORDER BY 1;
+SELECT array_agg(key ORDER BY id)
+       = ARRAY['truncated', 'not-array', 'bad-utf8', 'nul-byte', 'nul-escape', 'bad-int',
+               'object-field', 'bad-time', 'msg-0004', 'ten-mb', 'empty', 'deep',
+               'no-train-id', 'cif-unknown', 'cif-bad-time', 'tombstone']
+       AS each_bad_message_kept_once
+FROM rail_stream.dead_letters;
 SELECT key, sqlstate, error_message, error_detail, length(value) AS bytes,
        message_index, message_count
 FROM rail_stream.dead_letters ORDER BY id;

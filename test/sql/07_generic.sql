@@ -2,6 +2,7 @@
 -- loads the talk's reference topics.
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
+\i test/sql/fixtures/fresh.sql
 
 -- canx_reason_code.dat is "CODE:{json}": the key fills the primary key.
 TRUNCATE rail.cancellation_reasons;
@@ -12,6 +13,8 @@ FROM (SELECT rail_stream.ingest_message('reference:cancellation_reasons',
                                         substr(line, strpos(line, ':') + 1),
                                         split_part(line, ':', 1)) AS w
       FROM dat ORDER BY n) s;
+SELECT count(*) = (SELECT count(*) FROM dat) AS every_code_landed
+FROM rail.cancellation_reasons;
 SELECT * FROM rail.cancellation_reasons WHERE canx_reason_code IN ('AA', 'YI', 'TG')
 ORDER BY 1;
 

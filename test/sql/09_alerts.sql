@@ -1,4 +1,10 @@
 -- Delay alerts: rules, matching, one alert per rule and movement, outbox.
+\i test/sql/fixtures/fresh.sql
+-- stations by name, CRS and STANOX, and the demo's bus N41220 (of the CIF
+-- samples, the demo's alone)
+\i test/sql/fixtures/locations.sql
+\set cif_extract off
+\i test/sql/fixtures/cif.sql
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
 \set SHOW_CONTEXT never
@@ -91,6 +97,9 @@ SELECT state, attempts, next_attempt_at IS NOT NULL AS due FROM rail_stream.aler
 WHERE body IS NOT NULL ORDER BY id;
 
 -- Rules and alerts (webhook URLs hold tokens) are not for everyone.
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS rs_viewer;  -- left by an earlier run (roles outlive databases)
+RESET client_min_messages;
 CREATE ROLE rs_viewer;
 SET ROLE rs_viewer;
 SELECT count(*) FROM rail_stream.alert_rules;

@@ -3,6 +3,7 @@
 -- of rail_stream_admin) and a superuser (the test's own role).  Each attack
 -- of the security review must fail with a clear error; each legitimate use
 -- next to it must work.  The file loads what it needs and runs alone.
+\i test/sql/fixtures/fresh.sql
 \set SHOW_CONTEXT never
 SET client_min_messages = warning;
 DO $$ BEGIN CREATE ROLE rail_stream_admin; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
@@ -15,6 +16,10 @@ CREATE ROLE boss IN ROLE rail_stream_admin;
 CREATE ROLE other_admin IN ROLE rail_stream_admin;
 GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA rail TO boss, other_admin;
 CREATE TABLE public.sec_events (id int PRIMARY KEY, body text);
+-- a rule of the superuser's, to be hidden from and out of reach of others
+SELECT rail_stream.add_alert_rule('LEEDS', 45, 'https://hooks.example.org/rail?key=secret') > 0
+    AS rule_added;
+SELECT count(*) AS rules_before FROM rail_stream.alert_rules \gset
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.sec_events TO boss, mallory;
 
 -- 1. Whatever the path, no subscription reaches librdkafka with a property
@@ -86,7 +91,7 @@ VALUES ('LEEDS', 0, 'http://evil.example/');
 SELECT rail_stream.add_alert_rule('LEEDS', 0, 'http://evil.example/');
 INSERT INTO rail_stream.alert_config VALUES ('LEEDS', 0, 'http://evil.example/');
 INSERT INTO rail.daily_movement_counts VALUES ('2024-07-28', '20', 'LATE', 1000);
-SELECT count(*) AS rules_seen FROM rail_stream.alert_rules;
+SELECT count(*) AS rules_seen, :rules_before > 0 AS rules_exist FROM rail_stream.alert_rules;
 RESET ROLE;
 -- not even a superuser's trigger on another table makes a rule
 CREATE TABLE public.su_config (station text, alert_over_mins int, webhook_url text,
@@ -95,7 +100,7 @@ CREATE TRIGGER t AFTER INSERT ON public.su_config
     FOR EACH ROW EXECUTE FUNCTION rail_stream._sync_alert_config();
 INSERT INTO public.su_config VALUES ('LEEDS', 0, 'http://evil.example/', NULL, 'rail_stream_alerts');
 DROP TABLE public.su_config;
-SELECT count(*) AS rules FROM rail_stream.alert_rules;
+SELECT count(*) AS rules, count(*) = :rules_before AS no_rule_made FROM rail_stream.alert_rules;
 -- no function that runs as its owner is executable by PUBLIC; the internal
 -- functions that are only check their caller or compute (the API functions
 -- and policies call them with the caller's rights)

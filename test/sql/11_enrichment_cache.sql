@@ -3,8 +3,11 @@
 -- change must show in the next row, in this session and in the others,
 -- once committed, and never once rolled back.  The rows must be what the
 -- SQL helpers give, with the invoker's privileges and row-level security.
--- (Uses the data of 03_cif and 04_enrichment.)
 SET TimeZone = 'UTC';
+\i test/sql/fixtures/fresh.sql
+-- the CIF samples and the location master
+\i test/sql/fixtures/cif.sql
+\i test/sql/fixtures/locations.sql
 \set VERBOSITY terse
 
 -- The triggers are still there, under their names, and can be disabled.
@@ -120,6 +123,9 @@ SELECT * FROM ec_move_s2('EC17b');
 SELECT dblink_disconnect('s2');
 
 -- Privileges: the triggers read as the invoker.
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS rs_enrich_user;  -- left by an earlier run (roles outlive databases)
+RESET client_min_messages;
 CREATE ROLE rs_enrich_user;
 GRANT INSERT ON rail.movements TO rs_enrich_user;
 SET ROLE rs_enrich_user;
@@ -237,7 +243,7 @@ FROM rail.cancellations x
 LEFT JOIN rail.cancellation_reasons r ON r.canx_reason_code = x.canx_reason_code
 WHERE x.train_id = 'ECALL';
 
--- leave the data as 04_enrichment left it
+-- leave the data as the fixtures loaded it
 DELETE FROM rail.movements WHERE train_id LIKE 'EC%';
 DELETE FROM rail.cancellations WHERE train_id LIKE 'EC%';
 DELETE FROM rail.activations WHERE train_id LIKE 'EC%';
