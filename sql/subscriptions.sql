@@ -271,7 +271,7 @@ BEGIN
             FOR p, pv IN SELECT * FROM jsonb_each(v) LOOP
                 -- the value is not shown: it may be a password
                 IF jsonb_typeof(pv) IN ('object', 'array', 'null') THEN
-                    RAISE EXCEPTION 'invalid value for Kafka property "%": a % is not a setting', p, jsonb_typeof(pv)
+                    RAISE EXCEPTION 'invalid value for Kafka property "%": a JSON % is not a setting', p, jsonb_typeof(pv)
                         USING ERRCODE = 'invalid_parameter_value',
                               HINT = 'Give each property a string, number or boolean.';
                 END IF;

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make test: build, install, then
-#   1. pg_regress (test/sql, expected/) on a temporary PostgreSQL, no preload;
+#   1. pg_regress (test/sql, expected/) on a temporary PostgreSQL, no preload,
+#      all files in one database, then each file alone in a database of its
+#      own (test/regress_alone.sh);
 #   2. the upgrade test (test/upgrade/run.sh) on the same server;
 #   3. the TAP tests (test/t) against a real Apache Kafka broker (test/tap.sh);
 #   4. pg_regress again, built with AddressSanitizer and UndefinedBehavior-
@@ -33,6 +35,9 @@ upgrade_status=0
 TMPDIR=$tmp test/upgrade/run.sh 2>&1 | tee "$tmp/upgrade.log" || upgrade_status=$?
 test/pg_tmp.sh stop "$tmp/pg"
 
+alone_status=0
+test/regress_alone.sh 2>&1 | tee "$tmp/regress-alone.log" || alone_status=$?
+
 tap_status=0
 test/tap.sh 2>&1 | tee "$tmp/tap.log" || tap_status=$?
 
@@ -47,7 +52,7 @@ passed=$(grep -c ' \.\.\. ok ' "$tmp/regress.log" || true)
 failed=$(grep -c ' \.\.\. FAILED ' "$tmp/regress.log" || true)
 passed=$((passed + $(grep -cE '^\[[0-9:]+\] test/t/.* ok ' "$tmp/tap.log" || true)))
 # the other steps end with "<step>: N passed, N failed"
-for step in upgrade sanitize fuzz; do
+for step in regress-alone upgrade sanitize fuzz; do
 	read -r p f < <(sed -n "s/^$step: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p" \
 		"$tmp/$step.log" | tail -1; echo)
 	passed=$((passed + ${p:-0}))
@@ -55,9 +60,10 @@ for step in upgrade sanitize fuzz; do
 done
 failed=$((failed + $(grep -cE '^test/t/.*\(Wstat' "$tmp/tap.log" || true)))
 [ $tap_status -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
-for st in $upgrade_status $sanitize_status $fuzz_status; do
+for st in $alone_status $upgrade_status $sanitize_status $fuzz_status; do
 	[ "$st" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 done
 echo "$passed passed, $failed failed"
-[ $status -eq 0 ] && [ $upgrade_status -eq 0 ] && [ $tap_status -eq 0 ] &&
+[ $status -eq 0 ] && [ $alone_status -eq 0 ] && [ $upgrade_status -eq 0 ] &&
+	[ $tap_status -eq 0 ] &&
 	[ $sanitize_status -eq 0 ] && [ $fuzz_status -eq 0 ]
