@@ -169,8 +169,11 @@ def main():
             print(json.dumps(q))
         else:
             title = "%s: %s" % (q["dashboard_title"], q["title"])
-            print("\\echo '== Dashboard panel %s'" % title.replace("'", "''"))
-            print(q["sql"].rstrip().rstrip(";") + ";\n")
+            print("\\echo '== Dashboard panel \"%s\", its query as Grafana sends it'"
+                  % title.replace("'", "''"))
+            print("\\set ECHO queries")
+            print(q["sql"].rstrip().rstrip(";") + ";")
+            print("\\set ECHO none\n")
 
 
 if __name__ == "__main__":
