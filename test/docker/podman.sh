@@ -13,7 +13,8 @@
 # postgres 999, PATH, PGDATA, the shared postgresql.conf.sample with
 # listen_addresses = '*', /docker-entrypoint-initdb.d, the entrypoint).
 # The difference: Debian's PostgreSQL 15 packages, not PGDG's.
-# Storage: vfs (no overlay mounts needed); needs root (rootful podman).
+# Storage: vfs (no overlay mounts needed); builds with chroot isolation and
+# runs without cgroups (crun here refuses hybrid cgroups); needs root.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 entrypoint_dir=$(realpath "$1")
@@ -57,15 +58,15 @@ STOPSIGNAL SIGINT
 EXPOSE 5432
 CMD ["postgres"]
 CF
-"${podman[@]}" build --network host -t localhost/postgres-standin:15-bookworm "$work/standin"
+"${podman[@]}" build --isolation chroot --network host -t localhost/postgres-standin:15-bookworm "$work/standin"
 
 # the image itself, from the repository's root as compose builds it
-"${podman[@]}" build --network host --build-arg PG_IMAGE=localhost/postgres-standin:15-bookworm \
+"${podman[@]}" build --isolation chroot --network host --build-arg PG_IMAGE=localhost/postgres-standin:15-bookworm \
 	-f docker/postgres/Dockerfile -t localhost/rail_stream-postgres:test .
 
 # first start: the entrypoint runs docker/postgres/initdb/
 "${podman[@]}" rm -f rail_stream_pg_test >/dev/null 2>&1 || true
-"${podman[@]}" run -d --name rail_stream_pg_test --network none \
+"${podman[@]}" run -d --cgroups=disabled --name rail_stream_pg_test --network none \
 	-e POSTGRES_PASSWORD=test-pg -e POSTGRES_DB=rail -e GRAFANA_DB_PASSWORD=test-reader \
 	localhost/rail_stream-postgres:test postgres -c rail_stream.brokers=127.0.0.1:9 \
 	-c rail_stream.database=rail >/dev/null
