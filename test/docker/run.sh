@@ -174,6 +174,7 @@ check "reader: may not write, even in a read-write transaction" refused \
 	"DELETE FROM rail.movements" \
 	"SELECT rail_stream.create_subscription('x', 'x', 'trust')" \
 	"SELECT rail_stream.add_alert_rule('X', 1)" \
+	"SELECT rail_stream.ingest_message('trust', '[]')" \
 	"CREATE TABLE public.x (i int)" \
 	"CREATE VIEW dashboard.x AS SELECT 1"
 # rail_stream's own tables keep secrets: the reader gets no row of them
