@@ -8,7 +8,10 @@
 # webhook to a local receiver (test/webhook_receiver.py); waits until every
 # subscription has caught up; prints the enriched movements, the daily
 # punctuality table, the alerts and their delivery, the dead letters and
-# the status.
+# the status; then runs some of the Grafana dashboards' queries
+# (docker/grafana/dashboards, macros expanded by docker/grafana/panels.py
+# for the time range of the data) as the dashboards' read-only role, which
+# docker/postgres/initdb/20-dashboard-role.sh creates as in the image.
 # Both servers keep running afterwards: the last lines say how to use and
 # stop them.
 set -euo pipefail
@@ -84,7 +87,20 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 
-psql -X -f demo/show.sql
+# the dashboards' read-only role and its views, as the image's first start
+# makes them; demo/show.sql runs the panels' queries as that role
+POSTGRES_USER=postgres POSTGRES_DB=postgres GRAFANA_DB_USER=grafana_reader \
+	GRAFANA_DB_PASSWORD=demo docker/postgres/initdb/20-dashboard-role.sh >/dev/null
+read -r t_from t_to < <(psql -X -At -F ' ' -c "SELECT
+	to_char(date_trunc('minute', min(t)) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+	to_char(date_trunc('minute', max(t)) AT TIME ZONE 'UTC' + interval '1 minute', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+	FROM (SELECT actual_timestamp FROM rail.movements UNION ALL
+	      SELECT canx_timestamp FROM rail.cancellations) AS x(t)")
+docker/grafana/panels.py psql --from "$t_from" --to "$t_to" \
+	--only "Punctuality per TOC per day" --only "Movements per minute" \
+	--only "Late trains at the alert stations" --only "Subscription lag" \
+	--only "Webhook health" >.demo/dashboard_panels.sql
+psql -X -v dashboard_from="$t_from" -v dashboard_to="$t_to" -f demo/show.sql
 echo "== What the webhook receiver got"
 jq -c '{path, "idempotency-key": .headers["idempotency-key"], status, body: (.body | fromjson)}' \
 	.demo/receiver.jsonl

@@ -43,3 +43,12 @@ FROM rail_stream.dead_letters ORDER BY id;
 SELECT subscription, topic, partition, state, committed_offset, high_watermark, lag,
        round(lag_seconds::numeric, 1) AS lag_seconds, batches, dead_letters, pid
 FROM rail_stream.subscription_status ORDER BY subscription, partition;
+
+\echo
+\echo '== Where the Grafana dashboards'' data comes from (docker/README.md)'
+\echo 'Panels of docker/grafana/dashboards/rail_stream.json, run as the read-only role'
+\echo 'grafana_reader, with Grafana''s macros expanded by docker/grafana/panels.py for'
+\echo :dashboard_from to :dashboard_to
+\c - grafana_reader
+\i .demo/dashboard_panels.sql
+\c - postgres
