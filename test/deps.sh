@@ -10,6 +10,7 @@ packages=(
 	kcat jq libipc-run-perl python3 curl openssl
 	clang-14 libclang-rt-14-dev
 	openjdk-17-jre-headless maven
+	docker-compose
 )
 
 missing=()

@@ -240,6 +240,9 @@ config_load(FeederConfig *cfg, int argc, char **argv)
 	{
 		const char *env = getenv(settings[i].env);
 
+		/* an empty variable is an unset one (compose passes "" for unset) */
+		if (env != NULL && env[0] == '\0')
+			env = NULL;
 		settings[i].value = xstrdup(env ? env : settings[i].def ? settings[i].def : "");
 		longopts[i].name = option_name(settings[i].env);
 		longopts[i].has_arg = required_argument;
