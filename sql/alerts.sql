@@ -120,7 +120,7 @@ SELECT rail_stream.webhook_endpoint(r.webhook_url) AS endpoint,
 FROM rail_stream.alerts a
 JOIN rail_stream.alert_rules r ON r.id = a.rule_id
 WHERE r.webhook_url IS NOT NULL
-  AND (rail_stream._is_admin() OR pg_catalog.pg_has_role(CURRENT_USER, 'pg_monitor', 'USAGE'))
+  AND rail_stream._is_monitor()
 GROUP BY 1;
 COMMENT ON VIEW rail_stream.webhook_health IS
     'Alert delivery per webhook endpoint: states, attempts, latency and the last error';

@@ -626,3 +626,89 @@ CREATE TRIGGER lookup_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ra
     FOR EACH STATEMENT EXECUTE FUNCTION rail._lookup_changed();
 
 REVOKE EXECUTE ON FUNCTION rail._lookup_changed() FROM PUBLIC;
+
+-- 1.1: a narrower watcher than pg_monitor, the role rail_stream_monitor ----
+-- Whether the current user may watch the pipeline: every subscription's
+-- status, offsets and errors, and the webhooks' health, but no credential,
+-- rule or message.  Administrators, members of pg_monitor, and members of a
+-- role rail_stream_monitor (created by the administrator, like
+-- rail_stream_admin): a dashboard's role then needs neither pg_monitor's
+-- view of every session nor an administrator's rights.
+CREATE FUNCTION rail_stream._is_monitor() RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT rail_stream._is_admin()
+        OR pg_catalog.pg_has_role(CURRENT_USER, 'pg_monitor', 'USAGE')
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                   WHERE r.rolname OPERATOR(pg_catalog.=) 'rail_stream_monitor'
+                     AND pg_catalog.pg_has_role(CURRENT_USER, r.oid, 'USAGE'));
+END;
+
+ALTER POLICY read_all ON rail_stream.subscription_offsets
+    USING (rail_stream._is_monitor());
+
+CREATE OR REPLACE VIEW rail_stream.subscription_status WITH (security_barrier) AS
+WITH w AS (SELECT * FROM rail_stream._worker_status()),
+parts AS (
+    SELECT o.subscription_id, o.partition FROM rail_stream.subscription_offsets o
+    UNION
+    SELECT w.subscription_id, w.partition FROM w WHERE w.partition IS NOT NULL
+)
+SELECT s.name AS subscription,
+       s.topic,
+       p.partition,
+       CASE WHEN s.paused THEN 'paused'
+            WHEN NOT s.enabled THEN 'disabled'
+            ELSE coalesce(wp.state, ws.state, 'stopped') END AS state,
+       c.committed_offset,
+       wp.high_watermark,
+       wp.high_watermark - c.committed_offset AS lag,
+       wp.last_message_at,
+       wp.last_event_at,
+       CASE WHEN wp.high_watermark - c.committed_offset > 0
+            THEN extract(epoch FROM pg_catalog.now() - wp.last_message_at)
+            WHEN wp.high_watermark IS NOT NULL THEN 0 END AS lag_seconds,
+       wp.messages_per_second,
+       coalesce(wp.batches, ws.batches) AS batches,
+       (SELECT count(*) FROM rail_stream.dead_letters d
+        WHERE d.subscription = s.name AND d.partition IS NOT DISTINCT FROM p.partition) AS dead_letters,
+       coalesce(wp.last_error, ws.last_error) AS last_error,
+       coalesce(wp.last_error_at, ws.last_error_at) AS last_error_at,
+       coalesce(wp.pid, ws.pid) AS pid
+FROM rail_stream.subscriptions s
+LEFT JOIN parts p ON p.subscription_id = s.id
+LEFT JOIN w wp ON wp.subscription_id = s.id AND wp.partition = p.partition
+LEFT JOIN LATERAL (SELECT * FROM w WHERE w.subscription_id = s.id
+                   ORDER BY w.worker_index LIMIT 1) ws ON true
+LEFT JOIN rail_stream.subscription_offsets o
+       ON o.subscription_id = s.id AND o.partition = p.partition
+CROSS JOIN LATERAL (SELECT CASE WHEN coalesce(wp.committed_offset, o.next_offset) >= 0
+                                THEN coalesce(wp.committed_offset, o.next_offset) END
+                           AS committed_offset) c
+WHERE rail_stream._is_monitor()
+   OR pg_catalog.pg_has_role(CURRENT_USER, s.owner, 'USAGE');
+
+CREATE OR REPLACE VIEW rail_stream.webhook_health WITH (security_barrier) AS
+SELECT rail_stream.webhook_endpoint(r.webhook_url) AS endpoint,
+       count(*) FILTER (WHERE a.state = 'pending') AS pending,
+       count(*) FILTER (WHERE a.state = 'sending') AS sending,
+       count(*) FILTER (WHERE a.state = 'delivered') AS delivered,
+       count(*) FILTER (WHERE a.state = 'failed') AS failed,
+       sum(a.attempts) AS attempts,
+       max(a.delivered_at) AS last_delivered_at,
+       max(a.last_attempt_at) AS last_attempt_at,
+       min(a.created_at) FILTER (WHERE a.state IN ('pending', 'sending')) AS oldest_waiting_since,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.delivered_at - a.created_at))
+           FILTER (WHERE a.state = 'delivered') AS median_delivery_seconds,
+       (array_agg(a.last_status ORDER BY a.last_attempt_at DESC)
+           FILTER (WHERE a.last_attempt_at IS NOT NULL))[1] AS last_status,
+       -- a receiver may echo the URL's path (the token): administrators only
+       CASE WHEN rail_stream._is_admin() THEN
+           (array_agg(a.last_error ORDER BY a.last_attempt_at DESC)
+               FILTER (WHERE a.last_error IS NOT NULL))[1] END AS last_error
+FROM rail_stream.alerts a
+JOIN rail_stream.alert_rules r ON r.id = a.rule_id
+WHERE r.webhook_url IS NOT NULL
+  AND rail_stream._is_monitor()
+GROUP BY 1;

@@ -17,6 +17,23 @@ BEGIN ATOMIC
                      AND pg_catalog.pg_has_role(CURRENT_USER, r.oid, 'MEMBER'));
 END;
 
+-- Whether the current user may watch the pipeline: every subscription's
+-- status, offsets and errors, and the webhooks' health, but no credential,
+-- rule or message.  Administrators, members of pg_monitor, and members of a
+-- role rail_stream_monitor (created by the administrator, like
+-- rail_stream_admin): a dashboard's role then needs neither pg_monitor's
+-- view of every session nor an administrator's rights.
+CREATE FUNCTION rail_stream._is_monitor() RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT rail_stream._is_admin()
+        OR pg_catalog.pg_has_role(CURRENT_USER, 'pg_monitor', 'USAGE')
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                   WHERE r.rolname OPERATOR(pg_catalog.=) 'rail_stream_monitor'
+                     AND pg_catalog.pg_has_role(CURRENT_USER, r.oid, 'USAGE'));
+END;
+
 CREATE FUNCTION rail_stream._require_admin() RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -139,7 +156,7 @@ COMMENT ON TABLE rail_stream.subscription_offsets IS
     'Per partition, the next Kafka offset to read; committed with the rows (exactly once)';
 ALTER TABLE rail_stream.subscription_offsets ENABLE ROW LEVEL SECURITY;
 CREATE POLICY read_all ON rail_stream.subscription_offsets FOR SELECT
-    USING (rail_stream._is_admin() OR pg_catalog.pg_has_role(CURRENT_USER, 'pg_monitor', 'USAGE'));
+    USING (rail_stream._is_monitor());
 -- offsets are moved by those who may change the subscription
 CREATE POLICY managers_write ON rail_stream.subscription_offsets
     USING (rail_stream._may_manage((SELECT s.owner FROM rail_stream.subscriptions s
@@ -545,8 +562,8 @@ RETURNS SETOF record
 LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'rs_worker_status';
 
 -- One row per subscription and partition, from the workers' shared memory
--- and the stored offsets; no broker is asked.  Administrators and pg_monitor
--- see every subscription, other roles those they own.
+-- and the stored offsets; no broker is asked.  Monitors (_is_monitor) see
+-- every subscription, other roles those they own.
 CREATE VIEW rail_stream.subscription_status WITH (security_barrier) AS
 WITH w AS (SELECT * FROM rail_stream._worker_status()),
 parts AS (
@@ -585,8 +602,7 @@ LEFT JOIN rail_stream.subscription_offsets o
 CROSS JOIN LATERAL (SELECT CASE WHEN coalesce(wp.committed_offset, o.next_offset) >= 0
                                 THEN coalesce(wp.committed_offset, o.next_offset) END
                            AS committed_offset) c
-WHERE rail_stream._is_admin()
-   OR pg_catalog.pg_has_role(CURRENT_USER, 'pg_monitor', 'USAGE')
+WHERE rail_stream._is_monitor()
    OR pg_catalog.pg_has_role(CURRENT_USER, s.owner, 'USAGE');
 COMMENT ON VIEW rail_stream.subscription_status IS
     'Per subscription and partition: state, offsets, lag, rates and errors of the ingest workers';

@@ -217,6 +217,29 @@ SELECT attname FROM pg_attribute WHERE attrelid = 'public.unmapped'::regclass AN
 ORDER BY attnum;
 SELECT rail_stream.create_punctuality_view('public.nothing', ARRAY[NULL]::text[]);
 
+-- 15. A dashboard's role, a member of rail_stream_monitor, watches every
+-- subscription and the webhooks' health; it reads no credential, rule,
+-- alert or dead letter, and changes nothing.  mallory sees none of it.
+SET client_min_messages = warning;
+DO $$ BEGIN CREATE ROLE rail_stream_monitor; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+DROP ROLE IF EXISTS watcher;
+RESET client_min_messages;
+CREATE ROLE watcher IN ROLE rail_stream_monitor;
+SET ROLE watcher;
+SELECT subscription, state FROM rail_stream.subscription_status
+WHERE subscription IN ('boss_sasl', 'su_sub') ORDER BY 1;
+SELECT (SELECT count(*) FROM rail_stream.subscriptions) AS subscriptions_read,
+       (SELECT count(*) FROM rail_stream.alert_rules) AS rules_read,
+       (SELECT count(*) FROM rail_stream.alerts) AS alerts_read;
+SELECT count(*) AS dead_letters_read FROM rail_stream.dead_letters;
+SELECT rail_stream.pause_subscription('su_sub');
+RESET ROLE;
+SET ROLE mallory;
+SELECT count(*) AS status_rows_mallory_sees FROM rail_stream.subscription_status
+WHERE subscription IN ('boss_sasl', 'su_sub');
+RESET ROLE;
+DROP ROLE watcher;
+
 DROP VIEW public.unmapped;
 DROP TABLE public.sec_events;
 SELECT rail_stream.drop_subscription(name) FROM rail_stream.subscriptions
