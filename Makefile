@@ -30,8 +30,11 @@ SQL_PARTS    = sql/machinery.sql sql/rail_model.sql sql/reference_data.sql \
 DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA         = sql/$(EXTENSION)--1.0.sql $(wildcard sql/$(EXTENSION)--*--*.sql)
 
-PG_CPPFLAGS  = -I$(srcdir)/src -DRS_EXTVERSION='"$(EXTVERSION)"'
-SHLIB_LINK   = -lrdkafka -lcurl
+# the libraries' flags come from pkg-config, as packagers expect
+PKG_LIBS     = rdkafka libcurl
+PG_CPPFLAGS  = -I$(srcdir)/src -DRS_EXTVERSION='"$(EXTVERSION)"' \
+               $(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
+SHLIB_LINK   = $(or $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null),-lrdkafka -lcurl)
 
 # pg_regress: tests in test/sql, expected output in expected/ (design card;
 # test/expected is a symbolic link to it, as PostgreSQL 15's pg_regress reads
@@ -60,11 +63,22 @@ $(OBJS): $(wildcard src/*.h)
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
-.PHONY: test demo deps sanitize fuzz
+.PHONY: test demo deps sanitize fuzz tapcheck regress-alone dockercheck
 deps:
 	test/deps.sh
 
-# parts of make test, on their own
+# parts of make test, on their own, against the PostgreSQL of PG_CONFIG
+# (after "make install"): the TAP tests with a real Kafka broker, each
+# pg_regress file alone, the docker/ checks
+tapcheck: deps
+	PG_CONFIG=$(PG_CONFIG) test/tap.sh
+
+regress-alone:
+	PG_CONFIG=$(PG_CONFIG) test/regress_alone.sh
+
+dockercheck: deps
+	PG_CONFIG=$(PG_CONFIG) test/docker/run.sh
+
 sanitize: deps
 	test/sanitize.sh
 
