@@ -15,6 +15,20 @@
  * as a whole when the schedule is written again.  STP cancellations ("C")
  * have no calling points and a null power type.
  *
+ * The VSTP feed (very short term plans) writes the same tables in real
+ * time: a message is {"VSTPCIFMsgV1": {..., "schedule": {...}}}, the
+ * schedule a JsonScheduleV1 in VSTP's own dialect (Network Rail's open data
+ * wiki, "VSTP"): schedule_segment is an array of one segment that also
+ * holds atoc_code, uic_code and CIF_traction_class; a calling point names
+ * its TIPLOC as location.tiploc.tiploc_id and has no record type (the first
+ * is the origin, the last the terminus); times are "HHMMSS" in
+ * scheduled_arrival_time, scheduled_departure_time, scheduled_pass_time,
+ * public_arrival_time and public_departure_time, where a blank (" ") and,
+ * for public times, "00" mean none; and blank fields are " ", not "".
+ * Schedules created in VSTP have a train UID of a space and five digits,
+ * kept as it is: TRUST activates them under the same UID, so that their
+ * keys meet.  A VSTP "Delete" deletes the schedule with its key.
+ *
  * Copyright (c) 2026, rail_stream developers
  *
  * IDENTIFICATION
@@ -128,6 +142,18 @@ static Datum cif_time(const RsJson *object, const char *field, bool *isnull);
 static bool is_delete(const RsJson *record);
 static List *cif_transform(const RsFeed *feed, const RsJson *record,
 						   const char *key);
+static List *vstp_transform(const RsFeed *feed, const RsJson *message,
+							const char *key);
+static char *vstp_text(const RsJson *object, const char *name);
+static void vstp_add_fields(RsRow *row, const RsJson *object,
+							const RsField *fields);
+static Datum vstp_time(const RsJson *location, const char *field,
+					   bool public_time, bool *isnull);
+static RsRow *vstp_location_row(const char *key, int seq, int count,
+								const RsJson *location);
+static void vstp_add_end_point(RsRow *row, const RsJson *location,
+							   const char *prefix, bool origin);
+static char *vstp_tiploc(const RsJson *location);
 
 static const char *const cif_tables[] = {
 	"cif_headers", "tiplocs", "associations", "schedules",
@@ -143,6 +169,17 @@ const RsFeedType rs_cif_feed = {
 	.name = "cif",
 	.transform = cif_transform,
 	.tables = cif_tables,
+	.privileges = cif_privileges,
+};
+
+static const char *const vstp_tables[] = {
+	"schedules", "schedule_locations", NULL
+};
+
+const RsFeedType rs_vstp_feed = {
+	.name = "vstp",
+	.transform = vstp_transform,
+	.tables = vstp_tables,
 	.privileges = cif_privileges,
 };
 
@@ -430,4 +467,324 @@ cif_time(const RsJson *object, const char *field, bool *isnull)
 				 errmsg("invalid value for field \"%s\": \"%s\"", field, text),
 				 errdetail("CIF times have the form HHMM, with \"H\" appended for half a minute.")));
 	return TimeADTGetDatum(t);
+}
+
+/* VSTP: a schedule's own fields, as CIF names them */
+static const RsField vstp_schedule_fields[] = {
+	COL("CIF_bank_holiday_running", "bank_holiday_running"),
+	{.name = "CIF_stp_indicator", .kind = RS_FIELD_TEXT, .column = "stp_indicator"},
+	{.name = "CIF_train_uid", .kind = RS_FIELD_TEXT, .column = "train_uid"},
+	T("applicable_timetable"), T("atoc_code"), T("schedule_days_runs"),
+	{.name = "schedule_end_date", .kind = RS_FIELD_DATE},
+	{.name = "schedule_start_date", .kind = RS_FIELD_DATE},
+	T("train_status"), T("transaction_type"), END
+};
+
+/* VSTP: what CIF has in new_schedule_segment is in the segment */
+static const RsField vstp_segment_extra_fields[] = {
+	T("atoc_code"), T("uic_code"), COL("CIF_traction_class", "traction_class"), END
+};
+
+/* VSTP: a calling point's text fields */
+static const RsField vstp_location_fields[] = {
+	COL("CIF_platform", "platform"), COL("CIF_line", "line"),
+	COL("CIF_path", "path"),
+	COL("CIF_engineering_allowance", "engineering_allowance"),
+	COL("CIF_pathing_allowance", "pathing_allowance"),
+	COL("CIF_performance_allowance", "performance_allowance"), END
+};
+
+/* VSTP's time fields and the columns of rail.schedule_locations */
+static const struct
+{
+	const char *field;
+	const char *column;
+	bool		public_time;
+}			vstp_times[] = {
+	{"scheduled_arrival_time", "arrival", false},
+	{"scheduled_departure_time", "departure", false},
+	{"scheduled_pass_time", "pass", false},
+	{"public_arrival_time", "public_arrival", true},
+	{"public_departure_time", "public_departure", true},
+};
+
+/*
+ * vstp_transform
+ *		The rows that one VSTP message writes or deletes.
+ */
+static List *
+vstp_transform(const RsFeed *feed, const RsJson *message, const char *key)
+{
+	const RsJson *wrapper;
+	const RsJson *schedule;
+	const RsJson *segments;
+	const RsJson *segment = NULL;
+	const RsJson *locations = NULL;
+	Oid			relid = rs_rail_relid("schedules");
+	char	   *start_date;
+	char	   *uid;
+	char	   *stp;
+	char	   *schedule_key;
+	size_t		stops;
+	RsRow	   *row;
+	RsRow	   *clear;
+	List	   *rows;
+
+	if (rs_json_type(message) != RS_JSON_OBJECT ||
+		(wrapper = rs_field_object(message, "VSTPCIFMsgV1")) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized VSTP message"),
+				 errdetail("A VSTP message is an object with one member, VSTPCIFMsgV1.")));
+	schedule = rs_field_object(wrapper, "schedule");
+	if (schedule == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("VSTP message has no \"schedule\"")));
+
+	uid = vstp_text(schedule, "CIF_train_uid");
+	start_date = vstp_text(schedule, "schedule_start_date");
+	stp = vstp_text(schedule, "CIF_stp_indicator");
+	schedule_key = rs_schedule_key(uid, start_date ? pnstrdup(start_date, 10) : NULL,
+								   stp);
+	if (schedule_key == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("VSTP schedule has no complete key"),
+				 errdetail("CIF_train_uid, schedule_start_date and CIF_stp_indicator are all required.")));
+
+	if (is_delete(schedule))
+	{
+		/* its calling points go with it (ON DELETE CASCADE) */
+		row = rs_row_new(RS_ROW_DELETE, relid, 1);
+		rs_row_add_text(row, "schedule_key", schedule_key);
+		return list_make1(row);
+	}
+
+	/* one segment, in an array (an object is taken too) */
+	segments = rs_json_get(schedule, "schedule_segment");
+	if (segments != NULL && rs_json_type(segments) == RS_JSON_ARRAY)
+	{
+		if (rs_json_size(segments) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("VSTP schedule has %zu segments", rs_json_size(segments)),
+					 errdetail("A VSTP schedule has one segment, whose calling points are the schedule's.")));
+		if (rs_json_size(segments) == 1)
+			segment = rs_json_at(segments, 0);
+	}
+	else if (segments != NULL && rs_json_type(segments) != RS_JSON_NULL)
+		segment = segments;
+	if (segment != NULL && rs_json_type(segment) != RS_JSON_OBJECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("field \"schedule_segment\" holds a JSON %s, not an object",
+						rs_json_type_name(segment))));
+	if (segment != NULL)
+	{
+		locations = rs_json_get(segment, "schedule_location");
+		if (locations != NULL && rs_json_type(locations) == RS_JSON_NULL)
+			locations = NULL;
+		if (locations != NULL && rs_json_type(locations) != RS_JSON_ARRAY)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("field \"schedule_location\" is a JSON %s, not an array",
+							rs_json_type_name(locations))));
+	}
+	stops = locations ? rs_json_size(locations) : 0;
+
+	row = rs_row_new(RS_ROW_UPSERT, relid, 64);
+	rs_row_add_text(row, "schedule_key", schedule_key);
+	vstp_add_fields(row, schedule, vstp_schedule_fields);
+	if (segment != NULL)
+	{
+		/* the segment's atoc_code, where VSTP has it, wins over none */
+		if (vstp_text(schedule, "atoc_code") == NULL)
+			vstp_add_fields(row, segment, vstp_segment_extra_fields);
+		else
+			vstp_add_fields(row, segment, vstp_segment_extra_fields + 1);
+		vstp_add_fields(row, segment, segment_fields);
+	}
+
+	/* decodes, stops, origin and destination, as for CIF */
+	rs_row_add_text(row, "train_status_desc",
+					rs_decode(RS_CODES_TRAIN_STATUS,
+							  vstp_text(schedule, "train_status")));
+	for (size_t i = 0; i < lengthof(schedule_decodes); i++)
+		rs_row_add_text(row, schedule_decodes[i].column,
+						rs_decode(schedule_decodes[i].list,
+								  segment ? vstp_text(segment, schedule_decodes[i].field) : NULL));
+	rs_row_add(row, "num_stops", INT4OID, Int32GetDatum((int32) stops), false);
+	if (stops > 0)
+	{
+		vstp_add_end_point(row, rs_json_at(locations, 0), "origin", true);
+		vstp_add_end_point(row, rs_json_at(locations, stops - 1), "destination", false);
+	}
+
+	clear = rs_row_new(RS_ROW_DELETE, rs_rail_relid("schedule_locations"), 1);
+	rs_row_add_text(clear, "schedule_key", schedule_key);
+	rows = list_make2(row, clear);
+	for (size_t i = 0; i < stops; i++)
+		rows = lappend(rows, vstp_location_row(schedule_key, i + 1, stops,
+											   rs_json_at(locations, i)));
+	return rows;
+}
+
+/* A VSTP field's text: NULL when missing, null, empty or blank. */
+static char *
+vstp_text(const RsJson *object, const char *name)
+{
+	char	   *text = rs_field_text(object, name);
+
+	if (text != NULL && strspn(text, " ") == strlen(text))
+		return NULL;
+	return text;
+}
+
+/* rs_add_fields for VSTP's blanks: kinds text, integer and date */
+static void
+vstp_add_fields(RsRow *row, const RsJson *object, const RsField *fields)
+{
+	for (const RsField *f = fields; f->name != NULL; f++)
+	{
+		const char *column = f->column ? f->column : f->name;
+		char	   *text = vstp_text(object, f->name);
+
+		switch (f->kind)
+		{
+			case RS_FIELD_INT4:
+				{
+					bool		isnull;
+					int32		v = rs_field_int4(object, f->name, &isnull);
+
+					rs_row_add(row, column, INT4OID, Int32GetDatum(v), isnull);
+				}
+				break;
+			case RS_FIELD_DATE:
+				rs_row_add(row, column, DATEOID,
+						   text ? DirectFunctionCall1(date_in,
+													  CStringGetDatum(pnstrdup(text, 10)))
+						   : (Datum) 0,
+						   text == NULL);
+				break;
+			default:
+				rs_row_add_text(row, column, text);
+				break;
+		}
+	}
+}
+
+/*
+ * A VSTP time, "HHMMSS" (or CIF's "HHMM"); NULL when blank, and for a
+ * public time also when "00", VSTP's "no public time".
+ */
+static Datum
+vstp_time(const RsJson *location, const char *field, bool public_time,
+		  bool *isnull)
+{
+	char	   *text = vstp_text(location, field);
+	int			hours,
+				minutes,
+				seconds = 0;
+	size_t		len;
+	TimeADT		t;
+
+	*isnull = (text == NULL || (public_time && strcmp(text, "00") == 0));
+	if (*isnull)
+		return (Datum) 0;
+	len = strlen(text);
+	if (len == 4 || (len == 5 && text[4] == 'H'))
+	{
+		if (rs_parse_cif_time(text, &t))
+			return TimeADTGetDatum(t);
+	}
+	else if (len == 6 && strspn(text, "0123456789") == 6)
+	{
+		hours = (text[0] - '0') * 10 + (text[1] - '0');
+		minutes = (text[2] - '0') * 10 + (text[3] - '0');
+		seconds = (text[4] - '0') * 10 + (text[5] - '0');
+		if (hours <= 23 && minutes <= 59 && seconds <= 59)
+			return TimeADTGetDatum(((hours * INT64CONST(60) + minutes) * 60 + seconds) *
+								   USECS_PER_SEC);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
+			 errmsg("invalid value for field \"%s\": \"%s\"", field, text),
+			 errdetail("VSTP times have the form HHMMSS.")));
+	return (Datum) 0;			/* keep compiler quiet */
+}
+
+/* A VSTP calling point's TIPLOC, location.tiploc.tiploc_id */
+static char *
+vstp_tiploc(const RsJson *location)
+{
+	const RsJson *where;
+	const RsJson *tiploc;
+	char	   *code = NULL;
+
+	if (rs_json_type(location) != RS_JSON_OBJECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("schedule location is a JSON %s, not an object",
+						rs_json_type_name(location))));
+	where = rs_field_object(location, "location");
+	tiploc = where ? rs_field_object(where, "tiploc") : NULL;
+	if (tiploc != NULL)
+		code = vstp_text(tiploc, "tiploc_id");
+	if (code == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("VSTP schedule location has no TIPLOC"),
+				 errdetail("A calling point names its TIPLOC as location.tiploc.tiploc_id.")));
+	return code;
+}
+
+/* <prefix>_tiploc, its working and public time, and its platform */
+static void
+vstp_add_end_point(RsRow *row, const RsJson *location, const char *prefix,
+				   bool origin)
+{
+	const char *time_column = origin ? "departure" : "arrival";
+	bool		isnull;
+	Datum		t;
+
+	rs_row_add_text(row, psprintf("%s_tiploc", prefix), vstp_tiploc(location));
+	t = vstp_time(location, origin ? "scheduled_departure_time" : "scheduled_arrival_time",
+				  false, &isnull);
+	rs_row_add(row, psprintf("%s_%s", prefix, time_column), TIMEOID, t, isnull);
+	t = vstp_time(location, origin ? "public_departure_time" : "public_arrival_time",
+				  true, &isnull);
+	rs_row_add(row, psprintf("%s_public_%s", prefix, time_column), TIMEOID, t, isnull);
+	rs_row_add_text(row, psprintf("%s_platform", prefix),
+					vstp_text(location, "CIF_platform"));
+}
+
+/*
+ * One calling point of a VSTP schedule: seq from 1 of count, typed as CIF
+ * types it (LO origin, LI intermediate, LT terminus).
+ */
+static RsRow *
+vstp_location_row(const char *key, int seq, int count, const RsJson *location)
+{
+	RsRow	   *row;
+	const char *type = seq == 1 ? "LO" : seq == count ? "LT" : "LI";
+	char	   *tiploc = vstp_tiploc(location);
+
+	row = rs_row_new(RS_ROW_UPSERT, rs_rail_relid("schedule_locations"),
+					 5 + rs_field_columns(vstp_location_fields) + lengthof(vstp_times));
+	rs_row_add_text(row, "schedule_key", key);
+	rs_row_add(row, "seq", INT4OID, Int32GetDatum(seq), false);
+	rs_row_add_text(row, "location_type", type);
+	rs_row_add_text(row, "record_identity", type);
+	rs_row_add_text(row, "tiploc_code", tiploc);
+	vstp_add_fields(row, location, vstp_location_fields);
+	for (size_t i = 0; i < lengthof(vstp_times); i++)
+	{
+		bool		isnull;
+		Datum		t = vstp_time(location, vstp_times[i].field,
+								  vstp_times[i].public_time, &isnull);
+
+		rs_row_add(row, vstp_times[i].column, TIMEOID, t, isnull);
+	}
+	return row;
 }

@@ -18,6 +18,17 @@
  * tombstone (a message without a value) deletes the row with the Kafka key,
  * given as text for a single-column key or as a JSON object otherwise.
  *
+ * Options after the table, as in
+ *		json:public.events {"metadata": {"kafka_offset": "offset"}}
+ * name columns that take the Kafka message's topic, partition, offset,
+ * timestamp, key or headers instead of a member of the object, so that a
+ * table can keep where each row came from (or be keyed by partition and
+ * offset, an append-only log).  create_subscription() writes its
+ * "metadata" option there, so that the worker, ingest_message() and the
+ * replay of a dead letter read the same feed.  A message given to
+ * ingest_message() has no Kafka origin: its metadata columns are NULL but
+ * for the key.
+ *
  * Copyright (c) 2026, rail_stream developers
  *
  * IDENTIFICATION
@@ -30,13 +41,18 @@
 #include "access/relation.h"
 #include "access/sysattr.h"
 #include "catalog/pg_type.h"
+#include "funcapi.h"
 #include "nodes/bitmapset.h"
 #include "parser/parse_coerce.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/timestamp.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 
+#include "ingest.h"
 #include "transform.h"
 
 /* What the member callback needs to fill a row */
@@ -58,6 +74,8 @@ static void add_key(RsRow *row, TupleDesc tupdesc, Bitmapset *pkey,
 static bool generated_key(TupleDesc tupdesc, Bitmapset *pkey);
 static List *generic_transform(const RsFeed *feed, const RsJson *value,
 							   const char *key);
+static void add_metadata_column(const char *key, const RsJson *value,
+								void *arg);
 
 /* upserts read the rows they update; tombstones delete */
 static const char *const generic_privileges[] = {
@@ -71,6 +89,7 @@ const RsFeedType rs_reference_feed = {
 	.keyed = true,
 	.transform = generic_transform,
 	.privileges = generic_privileges,
+	.takes_options = true,
 };
 
 /* JSON objects into any table, found along the search_path */
@@ -79,6 +98,7 @@ const RsFeedType rs_json_feed = {
 	.keyed = true,
 	.transform = generic_transform,
 	.privileges = generic_privileges,
+	.takes_options = true,
 };
 
 /*
@@ -134,7 +154,19 @@ generic_transform(const RsFeed *feed, const RsJson *value, const char *key)
 						 tupdesc->natts);
 	cxt.seen = NULL;
 	if (value != NULL)
+	{
+		ListCell   *lc;
+
+		/* metadata columns take no member, nor the Kafka key as a key */
+		foreach(lc, feed->metadata)
+		{
+			RsMetadataColumn *meta = lfirst(lc);
+
+			cxt.seen = bms_add_member(cxt.seen,
+									  meta->attnum - FirstLowInvalidHeapAttributeNumber);
+		}
 		rs_json_foreach(value, add_member, &cxt);
+	}
 
 	/*
 	 * The Kafka key fills a single-column key the object lacks, unless that
@@ -280,4 +312,192 @@ add_key(RsRow *row, TupleDesc tupdesc, Bitmapset *missing, const char *key)
 					(errcode(ERRCODE_NOT_NULL_VIOLATION),
 					 errmsg("message key lacks a column of the primary key")));
 	}
+}
+
+/* The metadata names of the "metadata" option, in RsMetadataField order */
+static const char *const metadata_names[] = {
+	"topic", "partition", "offset", "timestamp", "key", "headers", NULL
+};
+
+/*
+ * rs_generic_parse_options
+ *		Check the options of a json: or reference: feed into table relid,
+ *		given as a JSON object; returns its metadata columns (List of
+ *		RsMetadataColumn *) and sets *canonical to the options as they are
+ *		written back in the feed's name (NULL when there are none).
+ */
+List *
+rs_generic_parse_options(Oid relid, const char *options, char **canonical)
+{
+	const RsJson *json = rs_json_parse(options, strlen(options), "feed options");
+	const RsJson *metadata;
+	Relation	rel;
+	TupleDesc	tupdesc;
+	List	   *columns = NIL;
+	StringInfoData buf;
+
+	*canonical = NULL;
+	if (rs_json_type(json) != RS_JSON_OBJECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("feed options are a JSON %s, not an object",
+						rs_json_type_name(json))));
+	metadata = rs_json_get(json, "metadata");
+	if (rs_json_size(json) != (metadata != NULL ? 1 : 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized feed option in %s", options),
+				 errhint("The only feed option is \"metadata\".")));
+	if (metadata == NULL || rs_json_type(metadata) == RS_JSON_NULL)
+		return NIL;
+	if (rs_json_type(metadata) != RS_JSON_OBJECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"metadata\": a JSON %s",
+						rs_json_type_name(metadata)),
+				 errhint("Give an object of columns and what each holds, as in {\"kafka_offset\": \"offset\"}.")));
+	if (rs_json_size(metadata) == 0)
+		return NIL;
+
+	rel = relation_open(relid, AccessShareLock);
+	tupdesc = RelationGetDescr(rel);
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"metadata\": {");
+	rs_json_foreach(metadata, add_metadata_column, &columns);
+	for (int i = 0; i < list_length(columns); i++)
+	{
+		RsMetadataColumn *meta = list_nth(columns, i);
+		int			attnum = find_column(tupdesc, meta->column);
+		Form_pg_attribute attr;
+
+		/* exactly the name: a column named by an option is not guessed */
+		if (attnum == InvalidAttrNumber ||
+			strcmp(NameStr(TupleDescAttr(tupdesc, attnum - 1)->attname),
+				   meta->column) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation \"%s\" does not exist",
+							meta->column, RelationGetRelationName(rel)),
+					 errdetail("Option \"metadata\" names the column for the Kafka %s.",
+							   metadata_names[meta->field])));
+		attr = TupleDescAttr(tupdesc, attnum - 1);
+		meta->attnum = attnum;
+		meta->column = pstrdup(NameStr(attr->attname));
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		escape_json(&buf, meta->column);
+		appendStringInfo(&buf, ": \"%s\"", metadata_names[meta->field]);
+	}
+	appendStringInfoString(&buf, "}}");
+	relation_close(rel, AccessShareLock);
+	*canonical = buf.data;
+	return columns;
+}
+
+/* rs_json_foreach callback: one member of the "metadata" option */
+static void
+add_metadata_column(const char *key, const RsJson *value, void *arg)
+{
+	List	  **columns = arg;
+	char	   *name = rs_json_type(value) == RS_JSON_STRING ?
+		rs_json_scalar_text(value) : NULL;
+	RsMetadataColumn *meta;
+	int			field = -1;
+
+	for (int i = 0; name != NULL && metadata_names[i] != NULL; i++)
+	{
+		if (strcmp(name, metadata_names[i]) == 0)
+			field = i;
+	}
+	if (field < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized Kafka metadata %s for column \"%s\"",
+						name ? psprintf("\"%s\"", name) : rs_json_type_name(value),
+						key),
+				 errhint("Use \"topic\", \"partition\", \"offset\", \"timestamp\", \"key\" or \"headers\".")));
+	meta = palloc0(sizeof(RsMetadataColumn));
+	meta->column = pstrdup(key);
+	meta->field = (RsMetadataField) field;
+	*columns = lappend(*columns, meta);
+}
+
+/*
+ * rs_generic_add_metadata
+ *		Add the metadata columns of feed to a row it upserts, from msg.  A
+ *		message without a Kafka origin (ingest_message()) has only a key.
+ */
+void
+rs_generic_add_metadata(const RsFeed *feed, RsRow *row, const RsMessage *msg)
+{
+	Relation	rel = relation_open(feed->relid, AccessShareLock);
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	bool		kafka = (msg->topic != NULL);
+	ListCell   *lc;
+
+	foreach(lc, feed->metadata)
+	{
+		RsMetadataColumn *meta = lfirst(lc);
+		Form_pg_attribute attr;
+		Oid			type = InvalidOid;
+		Datum		value = (Datum) 0;
+		bool		isnull = true;
+
+		if (meta->attnum > tupdesc->natts ||
+			TupleDescAttr(tupdesc, meta->attnum - 1)->attisdropped ||
+			strcmp(NameStr(TupleDescAttr(tupdesc, meta->attnum - 1)->attname),
+				   meta->column) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation \"%s\" does not exist",
+							meta->column, RelationGetRelationName(rel)),
+					 errdetail("The feed's option \"metadata\" names it.")));
+		attr = TupleDescAttr(tupdesc, meta->attnum - 1);
+		switch (meta->field)
+		{
+			case RS_META_TOPIC:
+				type = TEXTOID;
+				isnull = !kafka;
+				if (kafka)
+					value = CStringGetTextDatum(msg->topic);
+				break;
+			case RS_META_PARTITION:
+				type = INT4OID;
+				isnull = !kafka || msg->partition < 0;
+				value = Int32GetDatum(msg->partition);
+				break;
+			case RS_META_OFFSET:
+				type = INT8OID;
+				isnull = !kafka || msg->offset < 0;
+				value = Int64GetDatum(msg->offset);
+				break;
+			case RS_META_TIMESTAMP:
+				type = TIMESTAMPTZOID;
+				isnull = !kafka || msg->timestamp == 0;
+				value = TimestampTzGetDatum(msg->timestamp);
+				break;
+			case RS_META_KEY:
+				type = TEXTOID;
+				isnull = (msg->key == NULL);
+				if (msg->key != NULL)
+					value = CStringGetTextDatum(msg->key);
+				break;
+			case RS_META_HEADERS:
+				type = JSONBOID;
+				isnull = !kafka || msg->headers == NULL;
+				if (!isnull)
+					value = JsonbPGetDatum(msg->headers);
+				break;
+		}
+		if (!isnull && type != attr->atttypid)
+		{
+			Oid			typoutput;
+			bool		typisvarlena;
+
+			getTypeOutputInfo(type, &typoutput, &typisvarlena);
+			value = convert_text(OidOutputFunctionCall(typoutput, value), attr);
+		}
+		rs_row_add(row, meta->column, attr->atttypid, value, isnull);
+	}
+	relation_close(rel, AccessShareLock);
 }

@@ -349,8 +349,7 @@ write_units(IngestState *state, List *units)
 		ListCell   *rc;
 
 		state->unit = lfirst(lc);
-		foreach(rc, rs_transform_unit(&state->msg->feed, state->unit,
-									  state->msg->key))
+		foreach(rc, rs_transform_message_unit(state->msg, state->unit))
 		{
 			rs_sink_add(state->sink, lfirst(rc));
 			note_event_time(state->msg, lfirst(rc));

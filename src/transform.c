@@ -32,12 +32,15 @@
 #include "utils/regproc.h"
 
 #include "guc.h"
+#include "ingest.h"
 #include "transform.h"
 
 static Oid	feed_target(const char *name, const char *default_schema);
+static const char *options_start(const char *spec);
 
 static const RsFeedType *const feed_types[] = {
-	&rs_trust_feed, &rs_cif_feed, &rs_reference_feed, &rs_json_feed
+	&rs_trust_feed, &rs_cif_feed, &rs_vstp_feed, &rs_reference_feed,
+	&rs_json_feed
 };
 
 /*
@@ -52,31 +55,75 @@ static const RsFeedType *const feed_types[] = {
 void
 rs_feed_parse(const char *spec, RsFeed *feed)
 {
+	const char *options = options_start(spec);
+	char	   *head = pnstrdup(spec, options - spec);
+
+	/* the feed without its options, trailing blanks dropped */
+	for (char *end = head + strlen(head); end > head && end[-1] == ' '; end--)
+		end[-1] = '\0';
+	if (*options == '\0')
+		options = NULL;
+
 	feed->type = NULL;
 	feed->relid = InvalidOid;
 	feed->name = pstrdup(spec);
+	feed->metadata = NIL;
 	for (size_t i = 0; i < lengthof(feed_types); i++)
 	{
 		const RsFeedType *type = feed_types[i];
 		size_t		len = strlen(type->name);
+		char	   *canonical_options = NULL;
 
-		if (type->tables != NULL ? strcmp(spec, type->name) == 0 :
-			strncmp(spec, type->name, len) == 0)
+		if (type->tables != NULL ? strcmp(head, type->name) == 0 :
+			strncmp(head, type->name, len) == 0)
 		{
 			feed->type = type;
+			if (options != NULL && !type->takes_options)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("feed \"%s\" takes no options", head),
+						 errdetail("Only \"json:\" and \"reference:\" feeds take options, as in \"json:public.events {\"metadata\": {\"kafka_offset\": \"offset\"}}\".")));
 			if (type->tables != NULL)
+			{
+				feed->name = head;
 				return;
-			feed->relid = feed_target(spec + len, type->default_schema);
+			}
+			feed->relid = feed_target(head + len, type->default_schema);
 			rs_generic_check_target(feed->relid);
-			feed->name = psprintf("%s%s", type->name,
-								  rs_qualified_name(feed->relid));
+			if (options != NULL)
+				feed->metadata = rs_generic_parse_options(feed->relid, options,
+														  &canonical_options);
+			feed->name = psprintf("%s%s%s%s", type->name,
+								  rs_qualified_name(feed->relid),
+								  canonical_options ? " " : "",
+								  canonical_options ? canonical_options : "");
 			return;
 		}
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unrecognized feed \"%s\"", spec),
-			 errhint("Use \"trust\", \"cif\", \"reference:<table>\" or \"json:<table>\".")));
+			 errhint("Use \"trust\", \"cif\", \"vstp\", \"reference:<table>\" or \"json:<table>\".")));
+}
+
+/*
+ * Where the options of a feed specification begin: at the first "{" that
+ * is not inside a double-quoted identifier, or at the end of spec.
+ */
+static const char *
+options_start(const char *spec)
+{
+	bool		quoted = false;
+	const char *p;
+
+	for (p = spec; *p != '\0'; p++)
+	{
+		if (*p == '"')
+			quoted = !quoted;
+		else if (*p == '{' && !quoted)
+			break;
+	}
+	return p;
 }
 
 /*
@@ -191,6 +238,30 @@ List *
 rs_transform_unit(const RsFeed *feed, const RsUnit *unit, const char *key)
 {
 	return feed->type->transform(feed, unit->json, key);
+}
+
+/*
+ * rs_transform_message_unit
+ *		rs_transform_unit for a unit of msg, with the Kafka metadata that the
+ *		feed's options ask for in the rows it upserts into its table.
+ */
+List *
+rs_transform_message_unit(const RsMessage *msg, const RsUnit *unit)
+{
+	const RsFeed *feed = &msg->feed;
+	List	   *rows = rs_transform_unit(feed, unit, msg->key);
+	ListCell   *lc;
+
+	if (feed->metadata == NIL)
+		return rows;
+	foreach(lc, rows)
+	{
+		RsRow	   *row = lfirst(lc);
+
+		if (row->op == RS_ROW_UPSERT && row->relid == feed->relid)
+			rs_generic_add_metadata(feed, row, msg);
+	}
+	return rows;
 }
 
 /* The OID of table "rail.<table>", which the extension created. */

@@ -13,12 +13,14 @@
 #ifndef RAIL_STREAM_TRANSFORM_H
 #define RAIL_STREAM_TRANSFORM_H
 
+#include "access/attnum.h"
 #include "nodes/pg_list.h"
 
 #include "json.h"
 #include "row.h"
 
 typedef struct RsFeed RsFeed;
+struct RsMessage;				/* ingest.h */
 
 /*
  * A kind of feed, as its file (trust.c, cif.c, generic.c) declares it: how
@@ -35,7 +37,27 @@ typedef struct RsFeedType
 							  const char *key);
 	const char *const *tables;	/* in schema rail; NULL: the named table */
 	const char *const *privileges;	/* needed on each table */
+	bool		takes_options;	/* accepts {"metadata": ...} after its table */
 } RsFeedType;
+
+/* What of a Kafka message a metadata column holds */
+typedef enum RsMetadataField
+{
+	RS_META_TOPIC,
+	RS_META_PARTITION,
+	RS_META_OFFSET,
+	RS_META_TIMESTAMP,
+	RS_META_KEY,
+	RS_META_HEADERS
+} RsMetadataField;
+
+/* A column of the target table filled from the message's Kafka metadata */
+typedef struct RsMetadataColumn
+{
+	char	   *column;
+	AttrNumber	attnum;
+	RsMetadataField field;
+} RsMetadataColumn;
 
 /* A parsed feed specification, as "trust" or "json:public.events" */
 struct RsFeed
@@ -43,6 +65,7 @@ struct RsFeed
 	const RsFeedType *type;
 	Oid			relid;			/* target of reference: and json: feeds */
 	char	   *name;			/* canonical: the table schema-qualified */
+	List	   *metadata;		/* of RsMetadataColumn *, json: feeds only */
 };
 
 /*
@@ -63,6 +86,8 @@ extern List *rs_split_message(const RsFeed *feed, const char *data,
 							  size_t len, bool isnull);
 extern List *rs_transform_unit(const RsFeed *feed, const RsUnit *unit,
 							   const char *key);
+extern List *rs_transform_message_unit(const struct RsMessage *msg,
+									   const RsUnit *unit);
 extern List *rs_feed_tables(const RsFeed *feed);
 extern Oid	rs_rail_relid(const char *table);
 extern char *rs_qualified_name(Oid relid);
@@ -70,8 +95,13 @@ extern char *rs_qualified_name(Oid relid);
 /* the feeds */
 extern const RsFeedType rs_trust_feed;	/* trust.c */
 extern const RsFeedType rs_cif_feed;	/* cif.c */
+extern const RsFeedType rs_vstp_feed;	/* cif.c */
 extern const RsFeedType rs_reference_feed;	/* generic.c */
 extern const RsFeedType rs_json_feed;	/* generic.c */
 extern void rs_generic_check_target(Oid relid);
+extern List *rs_generic_parse_options(Oid relid, const char *options,
+									  char **canonical);
+extern void rs_generic_add_metadata(const RsFeed *feed, RsRow *row,
+									const struct RsMessage *msg);
 
 #endif							/* RAIL_STREAM_TRANSFORM_H */
