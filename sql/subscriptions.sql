@@ -231,6 +231,35 @@ BEGIN
 END;
 $$;
 
+-- A feed with the "metadata" option of a subscription written after its
+-- table, as in 'json:public.events {"metadata": {"kafka_offset": "offset"}}',
+-- the form that the worker, ingest_message() and replays read.  With
+-- replace, options the feed has already give way; else they are an error.
+CREATE FUNCTION rail_stream._feed_with_metadata(feed text, metadata jsonb,
+    replace boolean DEFAULT false)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    -- the feed up to its options: the first "{" outside a quoted name
+    head text := rtrim(substring(feed FROM '^((?:[^"{]|"[^"]*")*)'));
+BEGIN
+    IF metadata IS NULL THEN
+        RETURN feed;
+    END IF;
+    IF head <> rtrim(feed) AND NOT replace THEN
+        RAISE EXCEPTION 'feed "%" already has options', feed
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give the metadata either after the feed''s table or as option "metadata", not both.';
+    END IF;
+    IF metadata = '{}' THEN
+        RETURN head;
+    END IF;
+    RETURN head || ' ' || jsonb_build_object('metadata', metadata)::text;
+END;
+$$;
+
 -- Check the options of a subscription; returns them normalised.
 CREATE FUNCTION rail_stream._check_options(options jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE
@@ -300,10 +329,20 @@ BEGIN
             result := result || jsonb_build_object(k,
                 (SELECT coalesce(jsonb_object_agg(e.key, e.value #>> '{}'), '{}')
                  FROM jsonb_each(v) e));
+        ELSIF k = 'metadata' THEN
+            -- columns of a json: feed's table that take the Kafka metadata;
+            -- the names are checked with the feed (src/generic.c), which
+            -- keeps them after its table
+            IF jsonb_typeof(v) <> 'object' THEN
+                RAISE EXCEPTION 'invalid value for option "metadata": %', v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Give an object of columns and what each holds, as in {"kafka_offset": "offset"}.';
+            END IF;
+            result := result || jsonb_build_object(k, v);
         ELSE
             RAISE EXCEPTION 'unrecognized subscription option "%"', k
                 USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'The options are start, batch_size, batch_ms, parallelism and kafka.';
+                      HINT = 'The options are start, batch_size, batch_ms, parallelism, kafka and metadata.';
         END IF;
     END LOOP;
     RETURN result;
@@ -345,7 +384,7 @@ BEGIN
     -- the feed is checked for the owner by the trigger _check_subscription
     INSERT INTO rail_stream.subscriptions AS s (name, topic, feed, brokers,
         start_position, batch_size, batch_ms, parallelism, kafka_properties)
-    VALUES (name, topic, rail_stream._feed_name(feed), brokers,
+    VALUES (name, topic, rail_stream._feed_name(rail_stream._feed_with_metadata(feed, o -> 'metadata')), brokers,
             coalesce(o ->> 'start', 'earliest'),
             (o ->> 'batch_size')::int, (o ->> 'batch_ms')::int,
             coalesce((o ->> 'parallelism')::int, 1), coalesce(o -> 'kafka', '{}'))
@@ -379,7 +418,10 @@ BEGIN
     o := rail_stream._check_options(coalesce(options, '{}'));
     UPDATE rail_stream.subscriptions u SET
         topic = coalesce(alter_subscription.topic, u.topic),
-        feed = coalesce(rail_stream._feed_name(alter_subscription.feed), u.feed),
+        feed = CASE WHEN o ? 'metadata'
+                    THEN rail_stream._feed_name(rail_stream._feed_with_metadata(
+                        coalesce(alter_subscription.feed, u.feed), o -> 'metadata', true))
+                    ELSE coalesce(rail_stream._feed_name(alter_subscription.feed), u.feed) END,
         brokers = coalesce(alter_subscription.brokers, u.brokers),
         start_position = coalesce(o ->> 'start', u.start_position),
         batch_size = coalesce((o ->> 'batch_size')::int, u.batch_size),

@@ -474,7 +474,7 @@ static const RsField vstp_schedule_fields[] = {
 	COL("CIF_bank_holiday_running", "bank_holiday_running"),
 	{.name = "CIF_stp_indicator", .kind = RS_FIELD_TEXT, .column = "stp_indicator"},
 	{.name = "CIF_train_uid", .kind = RS_FIELD_TEXT, .column = "train_uid"},
-	T("applicable_timetable"), T("atoc_code"), T("schedule_days_runs"),
+	T("applicable_timetable"), T("schedule_days_runs"),
 	{.name = "schedule_end_date", .kind = RS_FIELD_DATE},
 	{.name = "schedule_start_date", .kind = RS_FIELD_DATE},
 	T("train_status"), T("transaction_type"), END
@@ -482,7 +482,7 @@ static const RsField vstp_schedule_fields[] = {
 
 /* VSTP: what CIF has in new_schedule_segment is in the segment */
 static const RsField vstp_segment_extra_fields[] = {
-	T("atoc_code"), T("uic_code"), COL("CIF_traction_class", "traction_class"), END
+	T("uic_code"), COL("CIF_traction_class", "traction_class"), END
 };
 
 /* VSTP: a calling point's text fields */
@@ -596,13 +596,13 @@ vstp_transform(const RsFeed *feed, const RsJson *message, const char *key)
 	row = rs_row_new(RS_ROW_UPSERT, relid, 64);
 	rs_row_add_text(row, "schedule_key", schedule_key);
 	vstp_add_fields(row, schedule, vstp_schedule_fields);
+	/* atoc_code is in the segment in VSTP, beside the schedule in CIF */
+	rs_row_add_text(row, "atoc_code",
+					vstp_text(schedule, "atoc_code") ? vstp_text(schedule, "atoc_code") :
+					segment ? vstp_text(segment, "atoc_code") : NULL);
 	if (segment != NULL)
 	{
-		/* the segment's atoc_code, where VSTP has it, wins over none */
-		if (vstp_text(schedule, "atoc_code") == NULL)
-			vstp_add_fields(row, segment, vstp_segment_extra_fields);
-		else
-			vstp_add_fields(row, segment, vstp_segment_extra_fields + 1);
+		vstp_add_fields(row, segment, vstp_segment_extra_fields);
 		vstp_add_fields(row, segment, segment_fields);
 	}
 

@@ -413,7 +413,8 @@ add_metadata_column(const char *key, const RsJson *value, void *arg)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unrecognized Kafka metadata %s for column \"%s\"",
-						name ? psprintf("\"%s\"", name) : rs_json_type_name(value),
+						name ? psprintf("\"%s\"", name) :
+						psprintf("a JSON %s", rs_json_type_name(value)),
 						key),
 				 errhint("Use \"topic\", \"partition\", \"offset\", \"timestamp\", \"key\" or \"headers\".")));
 	meta = palloc0(sizeof(RsMetadataColumn));
