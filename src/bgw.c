@@ -26,6 +26,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "pg_compat.h"
 #include "worker.h"
 
 static MemoryContext caller_context = NULL;
@@ -98,7 +99,7 @@ rs_commit_transaction(void)
 bool
 rs_relation_exists(const char *name)
 {
-	List	   *names = stringToQualifiedNameList(name);
+	List	   *names = rs_stringToQualifiedNameList(name);
 
 	return OidIsValid(RangeVarGetRelid(makeRangeVarFromNameList(names),
 									   NoLock, true));
