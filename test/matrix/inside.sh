@@ -22,7 +22,7 @@ finish() {
 echo "PostgreSQL: $("$PG_CONFIG" --version), $(. /etc/os-release; echo "$PRETTY_NAME")"
 WARN="-Wall -Wextra -Werror -Wno-unused-parameter"
 t0=$SECONDS
-if make -s PG_CFLAGS="$WARN" && make -s install >/dev/null; then
+if make -s -j"$(nproc)" PG_CFLAGS="$WARN" && make -s install >/dev/null; then
 	passed=$((passed + 1))
 	echo "build: ok ($((SECONDS - t0)) s)"
 else

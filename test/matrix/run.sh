@@ -31,9 +31,11 @@
 #   RAIL_STREAM_CACHE    Kafka jars (fetched on the host first; default
 #                        <repo>/.cache)
 #   RAIL_STREAM_CHROOTS  chroots and logs (default $RAIL_STREAM_CACHE/chroots;
-#                        about 0.8 GB per version)
+#                        about 2 GB per version, most of it the LLVM that
+#                        postgresql-server-dev-NN needs for JIT bitcode)
 #   DEBIAN_MIRROR        default http://deb.debian.org/debian
 #   MATRIX_STEPS         default "regress upgrade tap"
+#   MATRIX_TAP_TESTS     TAP files to run (default test/t/*.pl)
 #   MATRIX_UPDATE        1: apt-get upgrade a cached chroot before using it
 # Needs root (debootstrap, chroot, mounts) and debootstrap itself.
 set -euo pipefail
@@ -183,7 +185,8 @@ for v in "${versions[@]}"; do
 	copy_tree "$root/build/rail_stream"
 	status=0
 	in_chroot "$root" env PG_CONFIG=/usr/lib/postgresql/$v/bin/pg_config \
-		MATRIX_STEPS="$steps" /build/rail_stream/test/matrix/inside.sh \
+		MATRIX_STEPS="$steps" MATRIX_TAP_TESTS="${MATRIX_TAP_TESTS:-}" \
+		/build/rail_stream/test/matrix/inside.sh \
 		2>&1 | sed -u "s/^/pg$v| /" | tee -a "$log" || status=$?
 	line=$(sed -n 's/^pg[0-9]*| matrix: \([0-9]* passed, [0-9]* failed\)$/\1/p' "$log" | tail -1)
 	[ -n "$line" ] || line="0 passed, 1 failed"
