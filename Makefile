@@ -30,11 +30,12 @@ SQL_PARTS    = sql/machinery.sql sql/rail_model.sql sql/reference_data.sql \
 DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA         = sql/$(EXTENSION)--1.0.sql $(wildcard sql/$(EXTENSION)--*--*.sql)
 
-# the libraries' flags come from pkg-config, as packagers expect
-PKG_LIBS     = rdkafka libcurl
+# librdkafka and libcurl: flags from pkg-config (packages that install them
+# elsewhere than /usr say where)
+PKG_CONFIG  ?= pkg-config
 PG_CPPFLAGS  = -I$(srcdir)/src -DRS_EXTVERSION='"$(EXTVERSION)"' \
-               $(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
-SHLIB_LINK   = $(or $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null),-lrdkafka -lcurl)
+               $(shell $(PKG_CONFIG) --cflags rdkafka libcurl)
+SHLIB_LINK   = $(shell $(PKG_CONFIG) --libs rdkafka libcurl)
 
 # pg_regress: tests in test/sql, expected output in expected/ (design card;
 # test/expected is a symbolic link to it, as PostgreSQL 15's pg_regress reads

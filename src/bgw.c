@@ -42,6 +42,7 @@
 #include "utils/snapmgr.h"
 
 #include "bgw.h"
+#include "pg_compat.h"
 
 static MemoryContext caller_context = NULL;
 
@@ -113,7 +114,7 @@ rs_commit_transaction(void)
 bool
 rs_relation_exists(const char *name)
 {
-	List	   *names = stringToQualifiedNameList(name);
+	List	   *names = rs_stringToQualifiedNameList(name);
 
 	return OidIsValid(RangeVarGetRelid(makeRangeVarFromNameList(names),
 									   NoLock, true));

@@ -121,6 +121,8 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "pg_compat.h"
+
 PG_FUNCTION_INFO_V1(rs_enrich_movement);
 PG_FUNCTION_INFO_V1(rs_enrich_cancellation);
 PG_FUNCTION_INFO_V1(rs_enrich_activation);
@@ -508,7 +510,7 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	for (int t = 0; t < RT_COUNT; t++)
 	{
-		if (registered[t].lxid != MyProc->lxid)
+		if (registered[t].lxid != RS_MY_LXID)
 			continue;
 		if (event == SUBXACT_EVENT_COMMIT_SUB && registered[t].subid == mySubid)
 			registered[t].subid = parentSubid;
@@ -535,7 +537,7 @@ xact_callback(XactEvent event, void *arg)
 		return;
 	for (int t = 0; t < RT_COUNT; t++)
 	{
-		if (registered[t].lxid != MyProc->lxid)
+		if (registered[t].lxid != RS_MY_LXID)
 			continue;
 		registered[t].lxid = InvalidLocalTransactionId;
 		caches[t].valid = false;
@@ -604,7 +606,7 @@ resolve_relids(void)
 static Oid
 usable_key_index(Relation rel, AttrNumber keyattnum, Oid *collation)
 {
-	Oid			indexoid = RelationGetPrimaryKeyIndex(rel);
+	Oid			indexoid = rs_RelationGetPrimaryKeyIndex(rel);
 	Relation	index;
 	Oid			result = InvalidOid;
 
@@ -1603,11 +1605,11 @@ rs_lookup_changed(PG_FUNCTION_ARGS)
 
 	caches[t].valid = false;
 	caches[t].stale = true;
-	if (registered[t].lxid != MyProc->lxid ||
+	if (registered[t].lxid != RS_MY_LXID ||
 		registered[t].subid == InvalidSubTransactionId)
 	{
 		CacheInvalidateRelcache(trigdata->tg_relation);
-		registered[t].lxid = MyProc->lxid;
+		registered[t].lxid = RS_MY_LXID;
 		registered[t].subid = GetCurrentSubTransactionId();
 	}
 	PG_RETURN_POINTER(NULL);

@@ -36,6 +36,7 @@
 #include "utils/timestamp.h"
 
 #include "http_client.h"
+#include "pg_compat.h"
 
 #define RS_HTTP_SNIPPET_LEN 1024	/* of a failed response, for last_error */
 #define RS_HTTP_USER_AGENT	"rail_stream/1.0"
@@ -195,7 +196,7 @@ rs_http_wait(RsHttpClient *client, long timeout_ms, uint32 wait_event_info)
 		timeout_ms = Min(timeout_ms,
 						 Max(0, TimestampDifferenceMilliseconds(now, client->timer_at)));
 
-	set = CreateWaitEventSet(CurrentMemoryContext, nevents);
+	set = rs_CreateWaitEventSet(nevents);
 	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	for (int i = 0; i < client->nsockets; i++)

@@ -69,6 +69,7 @@
 
 #include "guc.h"
 #include "ingest.h"
+#include "pg_compat.h"
 #include "plans.h"
 #include "run_as.h"
 #include "sink.h"
@@ -389,7 +390,7 @@ rs_check_sql_version(void)
 	static LocalTransactionId checked = InvalidLocalTransactionId;
 	char	   *installed;
 
-	if (MyProc->lxid == checked)
+	if (RS_MY_LXID == checked)
 		return;
 
 	if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension"
@@ -403,7 +404,7 @@ rs_check_sql_version(void)
 				 errmsg("extension \"rail_stream\" is version %s, but its library is version %s",
 						installed, RS_EXTVERSION),
 				 errhint("Update it with ALTER EXTENSION rail_stream UPDATE.")));
-	checked = MyProc->lxid;
+	checked = RS_MY_LXID;
 }
 
 /*

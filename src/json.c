@@ -70,6 +70,7 @@
 #include "utils/numeric.h"
 
 #include "json.h"
+#include "pg_compat.h"
 
 /* deepest nesting of arrays and objects accepted, as jansson's */
 #define RS_JSON_MAX_DEPTH 2048

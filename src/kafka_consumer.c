@@ -61,6 +61,9 @@ struct RsKafkaConsumer
 	char		error[512];		/* last error from librdkafka, or "" */
 	char		cause[512];		/* last error event since the brokers last
 								 * answered, or "": why they do not */
+	char		broker_failure[256];	/* reason of the last FAIL log line
+										 * since then: newer librdkafka says
+										 * "authentication failed" there only */
 	bool		commit_failed;	/* the last group commit failed */
 	bool		assigned;		/* partitions are assigned: polls bring messages */
 };
@@ -93,6 +96,7 @@ static void commit_callback(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 							rd_kafka_topic_partition_list_t *offsets,
 							void *opaque);
 static void enable_wake(RsKafkaConsumer *consumer);
+static void note_broker_failure(RsKafkaConsumer *consumer, const char *line);
 static void drain_wake(RsKafkaConsumer *consumer);
 
 /*
@@ -285,10 +289,6 @@ error_callback(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 }
 
 /*
- * rs_kafka_destroy
- *		Free the consumer; every message it returned must be released first.
- */
-/*
  * Runs inside rd_kafka_consumer_poll(), as error_callback.  A group commit
  * can fail while the group's coordinator is not known yet, right after the
  * group's first offsets create __consumer_offsets: it is retried.
@@ -376,6 +376,7 @@ rs_kafka_partition_count(RsKafkaConsumer *consumer, int timeout_ms)
 	else
 	{
 		consumer->cause[0] = '\0';	/* a broker answered */
+		consumer->broker_failure[0] = '\0';
 		if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
 			count = md->topics[0].partition_cnt;
 		else
@@ -602,21 +603,52 @@ rs_kafka_report(RsKafkaConsumer *consumer)
 
 		if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_LOG &&
 			rd_kafka_event_log(ev, &facility, &line, &level) == 0)
+		{
 			ereport(level <= 4 ? WARNING : LOG,
 					(errmsg_internal("librdkafka %s: %s", facility, line)));
+			if (strcmp(facility, "FAIL") == 0)
+				note_broker_failure(consumer, line);
+		}
 		rd_kafka_event_destroy(ev);
 	}
 }
 
-/* The last error seen since the previous call, or NULL. */
+/*
+ * A broker connection failed: keep why, without the broker's name that
+ * librdkafka puts first ("sasl_ssl://host:port/bootstrap: SASL
+ * authentication error: ...").
+ */
+static void
+note_broker_failure(RsKafkaConsumer *consumer, const char *line)
+{
+	const char *why = strstr(line, "/bootstrap: ");
+
+	if (why == NULL)
+		why = strstr(line, ": ");
+	strlcpy(consumer->broker_failure, why ? strchr(why, ' ') + 1 : line,
+			sizeof(consumer->broker_failure));
+}
+
+/*
+ * The last error seen since the previous call, or NULL.  "All brokers are
+ * down" says why when a broker's connection failed meanwhile: librdkafka
+ * 2.8 and later no longer send an error event for a failed authentication,
+ * only a log line.
+ */
 const char *
 rs_kafka_take_error(RsKafkaConsumer *consumer)
 {
-	static char taken[512];
+	static char taken[768];
 
 	if (consumer->error[0] == '\0')
 		return NULL;
-	strlcpy(taken, consumer->error, sizeof(taken));
+	if (consumer->broker_failure[0] != '\0' &&
+		strstr(consumer->error, "_ALL_BROKERS_DOWN") != NULL &&
+		strstr(consumer->error, consumer->broker_failure) == NULL)
+		snprintf(taken, sizeof(taken), "%s (%s)", consumer->error,
+				 consumer->broker_failure);
+	else
+		strlcpy(taken, consumer->error, sizeof(taken));
 	consumer->error[0] = '\0';
 	return taken;
 }

@@ -33,6 +33,7 @@
 
 #include "guc.h"
 #include "ingest.h"
+#include "pg_compat.h"
 #include "transform.h"
 
 static Oid	feed_target(const char *name, const char *default_schema);
@@ -157,7 +158,7 @@ feed_target(const char *name, const char *default_schema)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("feed names no table"),
 				 errhint("Write the table after the colon, as in \"json:public.events\".")));
-	names = stringToQualifiedNameList(name);
+	names = rs_stringToQualifiedNameList(name);
 	rv = makeRangeVarFromNameList(names);
 	if (rv->schemaname == NULL && default_schema != NULL)
 		rv->schemaname = pstrdup(default_schema);

@@ -59,11 +59,14 @@ pg_config=${PG_CONFIG:-pg_config}
 pgbin=$("$pg_config" --bindir)
 pgxs=$(dirname "$("$pg_config" --pgxs)")/..
 
+# TESTDIR places tmp_check up to PostgreSQL 15; TESTDATADIR and TESTLOGDIR
+# from 16
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(test/t/*.pl)
 as_test_user env PATH="$pgbin:$PATH" \
 	RAIL_STREAM_CACHE="$RAIL_STREAM_CACHE" RAIL_STREAM_REPO="$repo" \
 	RAIL_STREAM_TEST_BROKERS="$brokers" RAIL_STREAM_TEST_KAFKA_DIR="$tmp/kafka" \
-	TESTDIR="$tmp" PG_REGRESS="$pgxs/test/regress/pg_regress" \
+	TESTDIR="$tmp" TESTDATADIR="$tmp/tmp_check" TESTLOGDIR="$tmp/tmp_check/log" \
+	PG_REGRESS="$pgxs/test/regress/pg_regress" \
 	prove -I "$pgxs/test/perl" -I test/perl \
 	--timer "${tests[@]}"
