@@ -33,7 +33,7 @@ int			rs_batch_size = 1000;
 int			rs_batch_ms = 100;
 int			rs_max_workers = 8;
 int			rs_restart_backoff_max = 60;
-int			rs_queue_kbytes = 4096;
+int			rs_queue_kbytes = 32768;
 int			rs_webhook_timeout = 10000;
 int			rs_webhook_connect_timeout = 5000;
 int			rs_webhook_max_attempts = 10;
@@ -105,7 +105,7 @@ rs_guc_init(void)
 							gettext_noop("Sets how much fetched Kafka data an ingest worker may hold before it is written."),
 							gettext_noop("This is librdkafka's queued.max.messages.kbytes; it bounds the worker's memory."),
 							&rs_queue_kbytes,
-							4096, 1024, 1024 * 1024,
+							32768, 1024, 1024 * 1024,
 							PGC_SIGHUP, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 

@@ -91,6 +91,8 @@
 #   E2E_MAX_LOAD=0.5        wait (up to E2E_LOAD_WAIT=120 s) for the 1-minute
 #                           load to drop below this before measuring
 #   E2E_PG_PORT=55700       first port tried for PostgreSQL
+#   E2E_PG_CONF=""          more postgresql.conf lines for the server, e.g.
+#                           "rail_stream.queue_kbytes = 65536"
 #   E2E_TIMEOUT=1800        seconds a single rail_stream run may take
 #   E2E_NO_BUILD=1          do not build: use the installed rail_stream.so
 #   E2E_KEEP_DATA=0         1 keeps the temp dir (broker and cluster data)
@@ -252,7 +254,8 @@ export PG_EXTRA_CONF="shared_preload_libraries = 'rail_stream'
 rail_stream.brokers = '$BOOTSTRAP'
 max_worker_processes = 16
 jit = off
-max_wal_size = '8GB'"
+max_wal_size = '8GB'
+${E2E_PG_CONF:-}"
 eval "$(PGBIN=$PG_PRIVATE/bin "$ROOT/test/pg_tmp.sh" start "$WORK/pg" "$PG_PORT")"
 export PGHOST PGPORT PGUSER PGDATABASE
 log "PostgreSQL on port $PGPORT"

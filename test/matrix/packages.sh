@@ -8,7 +8,7 @@ v=$1
 printf '%s\n' \
 	build-essential pkg-config \
 	"postgresql-$v" "postgresql-server-dev-$v" \
-	librdkafka-dev libcurl4-openssl-dev \
+	librdkafka-dev libcurl4-openssl-dev zlib1g-dev \
 	kcat jq libipc-run-perl python3 curl openssl \
 	default-jre-headless \
 	ca-certificates util-linux

@@ -16,7 +16,7 @@
 #      the packages of test/matrix/packages.sh), or reused as it is if its
 #      package list did not change (MATRIX_UPDATE=1 upgrades it first);
 #   2. a copy of this tree (tracked and untracked, not ignored, files) is
-#      put into it, the Kafka jars of $RAIL_STREAM_CACHE are bind-mounted
+#      put into it, the Kafka and Artemis jars of $RAIL_STREAM_CACHE are bind-mounted
 #      read-only;
 #   3. test/matrix/inside.sh runs in the chroot, in its own mount and PID
 #      namespaces (so that mounts, servers and brokers all go away with it):
@@ -72,6 +72,7 @@ suite_of() {
 # The jars are fetched here, with the host's Maven: the chroots need no Maven.
 if [[ " $steps " == *" tap "* ]]; then
 	test/kafka/kafka.sh fetch >/dev/null
+	test/stomp/artemis.sh fetch >/dev/null
 fi
 
 mkdir -p "$chroots/logs"
@@ -90,7 +91,7 @@ in_chroot() {
 		mount -t tmpfs -o mode=1777 shm "$ROOT/dev/shm"
 		mount -t tmpfs -o mode=1777 tmp "$ROOT/tmp"
 		mkdir -p "$ROOT/cache"
-		for d in "$CACHE"/kafka-*; do
+		for d in "$CACHE"/kafka-* "$CACHE"/artemis-*; do
 			[ -d "$d" ] || continue
 			mkdir -p "$ROOT/cache/${d##*/}"
 			mount --bind -o ro "$d" "$ROOT/cache/${d##*/}"
