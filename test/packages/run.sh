@@ -76,8 +76,17 @@ check()
 	fi
 }
 
+# phase NAME: a comment line with the seconds since the previous phase
+phase_start=$SECONDS
+phase()
+{
+	echo "# $1: $((SECONDS - phase_start)) s"
+	phase_start=$SECONDS
+}
+
 finish()
 {
+	echo "# total: $SECONDS s"
 	echo "packages: $passed passed, $failed failed"
 	[ "$failed" = 0 ]
 	exit
@@ -116,6 +125,8 @@ check "the unpacked tarball builds with make against $($PG_CONFIG --version)" \
 check "the build assembles sql/rail_stream--$extversion.sql" \
 	test -s "$work/dist/rail_stream-$version/sql/rail_stream--$extversion.sql"
 
+phase "tarball"
+
 # --- 2. the .debs --------------------------------------------------------------
 mkdir "$work/deb"
 tar -xzf "$tarball" -C "$work/deb"
@@ -153,6 +164,8 @@ for v in $versions; do
 done
 [ -n "$debs" ] || finish
 
+phase "debs"
+
 # --- 3. a clean Debian 12 chroot -----------------------------------------------
 # the machine's mirror, from its deb822 sources (the Debian entries only)
 sources=$(grep -l 'debian' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1 || true)
@@ -163,7 +176,9 @@ mkdir -p "$pkgcache/archives/partial"
 if [ ! -f "$base" ]; then
 	echo "# debootstrap $suite from $mirror (cached as $base)"
 	mkdir "$work/base"
+	# (without the .debs debootstrap leaves in the apt cache)
 	if debootstrap --variant=minbase "$suite" "$work/base" "$mirror" >"$log" 2>&1 &&
+		find "$work/base/var/cache/apt/archives" -name '*.deb' -delete &&
 		tar -C "$work/base" --one-file-system -cf "$base.tmp" . 2>>"$log"; then
 		mv "$base.tmp" "$base"
 		ok "debootstrap $suite"
@@ -219,6 +234,8 @@ check "apt-get install ./postgresql-NN-${source}_*.deb in the chroot" \
 # the archive's .debs stay in the cache; the partial downloads do not
 rm -rf "$pkgcache/archives/partial"/*
 
+phase "chroot"
+
 # --- 4. the smoke test ---------------------------------------------------------
 for v in $versions; do
 	echo "# smoke test of postgresql-$v-$source"
@@ -235,4 +252,5 @@ for v in $versions; do
 	fi
 done
 
+phase "smoke test"
 finish
