@@ -16,9 +16,11 @@
 #      chroot, made with debootstrap from this machine's Debian mirror, so
 #      that their dependencies resolve from the archive as on a user's
 #      machine and not from what happens to be installed here;
-#   4. test/packages/smoke.sh passes in the chroot: a cluster of the
-#      packaged server with the library preloaded, CREATE EXTENSION, the C
-#      functions on a real TRUST frame, the workers, the 1.0 update path.
+#   4. the autopkgtest, debian/tests/smoke, passes in the chroot, run from
+#      the unpacked tarball: test/packages/smoke.sh for each installed
+#      version, a cluster of the packaged server with the library preloaded,
+#      CREATE EXTENSION, the C functions on a real TRUST frame, the
+#      workers, the 1.0 update path.
 #
 # The debootstrapped base system is cached as a tarball, and the archive's
 # .debs too, under $RAIL_STREAM_CACHE/packages (default .cache/packages), so
@@ -205,9 +207,9 @@ cp /etc/resolv.conf "$root/etc/resolv.conf"
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 755 "$root/usr/sbin/policy-rc.d"
 mkdir -p "$root/tmp/rs-packages"
-cp $debs "$top/test/packages/smoke.sh" "$root/tmp/rs-packages/"
-cp "$top/data/trust/trust_frame_2024-07-28_matnich89_part1.json" \
-	"$root/tmp/rs-packages/frame.json"
+cp $debs "$root/tmp/rs-packages/"
+tar -xzf "$tarball" -C "$root/tmp/rs-packages"
+mv "$root/tmp/rs-packages/rail_stream-$version" "$root/tmp/rs-packages/src"
 
 cat >"$work/in-chroot.sh" <<'EOF'
 set -e
@@ -237,20 +239,24 @@ rm -rf "$pkgcache/archives/partial"/*
 phase "chroot"
 
 # --- 4. the smoke test ---------------------------------------------------------
+# as autopkgtest runs it: debian/tests/smoke from the top of the unpacked
+# source, which runs test/packages/smoke.sh for every installed version
+echo "# debian/tests/smoke in the chroot"
+set +e
+in_chroot sh -c 'cd /tmp/rs-packages/src && ./debian/tests/smoke' \
+	>"$work/smoke.out" 2>&1
+rc=$?
+set -e
+sed 's/^\(###\)/#\1/' "$work/smoke.out"
+passed=$((passed + $(grep -c '^ok ' "$work/smoke.out" || true)))
+failed=$((failed + $(grep -c '^not ok ' "$work/smoke.out" || true)))
 for v in $versions; do
-	echo "# smoke test of postgresql-$v-$source"
-	set +e
-	in_chroot bash /tmp/rs-packages/smoke.sh "$v" /tmp/rs-packages/frame.json \
-		>"$work/smoke.out" 2>&1
-	rc=$?
-	set -e
-	cat "$work/smoke.out"
-	passed=$((passed + $(grep -c '^ok ' "$work/smoke.out" || true)))
-	failed=$((failed + $(grep -c '^not ok ' "$work/smoke.out" || true)))
-	if [ $rc != 0 ] && ! grep -q '^not ok ' "$work/smoke.out"; then
-		notok "smoke.sh for PostgreSQL $v exits with $rc"
-	fi
+	check "debian/tests/smoke tested PostgreSQL $v" \
+		grep -qx "### PostgreSQL $v" "$work/smoke.out"
 done
+if [ $rc != 0 ] && ! grep -q '^not ok ' "$work/smoke.out"; then
+	notok "debian/tests/smoke exits with $rc"
+fi
 
 phase "smoke test"
 finish
