@@ -52,11 +52,24 @@ work=$(mktemp -d /tmp/rs-packages.XXXXXX)
 log=$work/log
 cleanup()
 {
+	# a smoke-test server left running by an interrupted run: stop it by
+	# the pid of its own postmaster.pid (the chroot shares our pids)
+	local pidfile pid
+	for pidfile in "$work"/root/tmp/rs-smoke.*/data/postmaster.pid; do
+		[ -f "$pidfile" ] || continue
+		pid=$(head -n 1 "$pidfile")
+		# (initdb's single-user backend writes a negative pid: not a
+		# postmaster, and kill would take it for a process group)
+		case $pid in '' | *[!0-9]*) continue ;; esac
+		kill -QUIT "$pid" 2>/dev/null || true
+	done
 	# the chroot's mounts were private to the unshare'd shell; never cross
 	# into another file system anyway
 	rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
+trap "exit 130" INT
+trap "exit 143" TERM
 
 passed=0
 failed=0
