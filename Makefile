@@ -91,3 +91,20 @@ test: deps
 
 demo: deps
 	demo/demo.sh
+
+# make dist: the release tarball (PGXN's format, described by META.json),
+# from the committed tree
+DISTVERSION = $(shell sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' META.json | head -n1)
+.PHONY: dist packagecheck matrix
+dist:
+	git archive --format=tar.gz --prefix=$(EXTENSION)-$(DISTVERSION)/ \
+		-o $(EXTENSION)-$(DISTVERSION).tar.gz HEAD
+
+# the .debs (debian/), built and installed into a clean Debian 12 chroot
+# with a smoke test
+packagecheck: deps
+	test/packages/run.sh
+
+# the suite on PostgreSQL 17 and 18, in Debian trixie and sid chroots
+matrix: deps
+	test/matrix/run.sh 17 18

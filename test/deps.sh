@@ -11,6 +11,7 @@ packages=(
 	clang-14 libclang-rt-14-dev
 	openjdk-17-jre-headless maven
 	docker-compose
+	debootstrap debhelper dpkg-dev postgresql-server-dev-all
 )
 
 missing=()

@@ -11,7 +11,10 @@
 #      (default 60; test/fuzz/run.sh);
 #   6. docker/: the compose file validated, the Postgres image's build and
 #      first-start scripts run on the host, and every Grafana panel's query
-#      run as the dashboards' read-only role (test/docker/run.sh).
+#      run as the dashboards' read-only role (test/docker/run.sh);
+#   7. the packages: the release tarball, the .debs built from it and
+#      installed into a clean Debian 12 chroot with a smoke test
+#      (test/packages/run.sh).
 # Each step runs whatever the others gave; the closing line counts them all.
 set -eo pipefail
 cd "$(dirname "$0")/.."
@@ -53,12 +56,15 @@ test/fuzz/run.sh 2>&1 | tee "$tmp/fuzz.log" || fuzz_status=$?
 docker_status=0
 test/docker/run.sh 2>&1 | tee "$tmp/docker.log" || docker_status=$?
 
+packages_status=0
+test/packages/run.sh 2>&1 | tee "$tmp/packages.log" || packages_status=$?
+
 # one closing line for the whole suite: test files passed and failed
 passed=$(grep -c ' \.\.\. ok ' "$tmp/regress.log" || true)
 failed=$(grep -c ' \.\.\. FAILED ' "$tmp/regress.log" || true)
 passed=$((passed + $(grep -cE '^\[[0-9:]+\] test/t/.* ok ' "$tmp/tap.log" || true)))
 # the other steps end with "<step>: N passed, N failed"
-for step in regress-alone upgrade sanitize fuzz docker; do
+for step in regress-alone upgrade sanitize fuzz docker packages; do
 	read -r p f < <(sed -n "s/^$step: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p" \
 		"$tmp/$step.log" | tail -1; echo)
 	passed=$((passed + ${p:-0}))
@@ -66,10 +72,12 @@ for step in regress-alone upgrade sanitize fuzz docker; do
 done
 failed=$((failed + $(grep -cE '^test/t/.*\(Wstat' "$tmp/tap.log" || true)))
 [ $tap_status -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
-for st in $alone_status $upgrade_status $sanitize_status $fuzz_status $docker_status; do
+for st in $alone_status $upgrade_status $sanitize_status $fuzz_status $docker_status \
+	$packages_status; do
 	[ "$st" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 done
 echo "$passed passed, $failed failed"
 [ $status -eq 0 ] && [ $alone_status -eq 0 ] && [ $upgrade_status -eq 0 ] &&
 	[ $tap_status -eq 0 ] &&
-	[ $sanitize_status -eq 0 ] && [ $fuzz_status -eq 0 ] && [ $docker_status -eq 0 ]
+	[ $sanitize_status -eq 0 ] && [ $fuzz_status -eq 0 ] && [ $docker_status -eq 0 ] &&
+	[ $packages_status -eq 0 ]
