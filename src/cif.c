@@ -140,6 +140,9 @@ static void add_end_point(RsRow *row, const RsJson *location,
 static RsRow *location_row(const char *key, int seq, const RsJson *location);
 static Datum cif_time(const RsJson *object, const char *field, bool *isnull);
 static bool is_delete(const RsJson *record);
+static char *complete_key(const char *feed, const char *uid,
+						  const char *start_date, const char *stp);
+static List *delete_schedule(Oid relid, const char *key);
 static List *cif_transform(const RsFeed *feed, const RsJson *record,
 						   const char *key);
 static List *vstp_transform(const RsFeed *feed, const RsJson *message,
@@ -234,6 +237,36 @@ is_delete(const RsJson *record)
 }
 
 /* JsonTimetableV1: the extract's header */
+/*
+ * complete_key
+ *		A schedule's key from its three parts, which feed ("CIF", "VSTP")
+ *		requires; schedule_start_date's first ten characters are its date.
+ */
+static char *
+complete_key(const char *feed, const char *uid, const char *start_date,
+			 const char *stp)
+{
+	char	   *key = rs_schedule_key(uid, start_date ? pnstrdup(start_date, 10) : NULL,
+									  stp);
+
+	if (key == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("%s schedule has no complete key", feed),
+				 errdetail("CIF_train_uid, schedule_start_date and CIF_stp_indicator are all required.")));
+	return key;
+}
+
+/* A deleted schedule: its row goes, its calling points with it (ON DELETE CASCADE). */
+static List *
+delete_schedule(Oid relid, const char *key)
+{
+	RsRow	   *row = rs_row_new(RS_ROW_DELETE, relid, 1);
+
+	rs_row_add_text(row, "schedule_key", key);
+	return list_make1(row);
+}
+
 static List *
 header_rows(const RsJson *header)
 {
@@ -323,22 +356,10 @@ schedule_rows(const RsJson *schedule)
 	RsRow	   *clear;
 	List	   *rows;
 
-	key = rs_schedule_key(rs_field_text(schedule, "CIF_train_uid"),
-						  start_date ? pnstrdup(start_date, 10) : NULL,
-						  rs_field_text(schedule, "CIF_stp_indicator"));
-	if (key == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("CIF schedule has no complete key"),
-				 errdetail("CIF_train_uid, schedule_start_date and CIF_stp_indicator are all required.")));
-
+	key = complete_key("CIF", rs_field_text(schedule, "CIF_train_uid"), start_date,
+					   rs_field_text(schedule, "CIF_stp_indicator"));
 	if (is_delete(schedule))
-	{
-		/* its calling points go with it (ON DELETE CASCADE) */
-		row = rs_row_new(RS_ROW_DELETE, relid, 1);
-		rs_row_add_text(row, "schedule_key", key);
-		return list_make1(row);
-	}
+		return delete_schedule(relid, key);
 
 	if (segment != NULL)
 	{
@@ -545,21 +566,9 @@ vstp_transform(const RsFeed *feed, const RsJson *message, const char *key)
 	uid = vstp_text(schedule, "CIF_train_uid");
 	start_date = vstp_text(schedule, "schedule_start_date");
 	stp = vstp_text(schedule, "CIF_stp_indicator");
-	schedule_key = rs_schedule_key(uid, start_date ? pnstrdup(start_date, 10) : NULL,
-								   stp);
-	if (schedule_key == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("VSTP schedule has no complete key"),
-				 errdetail("CIF_train_uid, schedule_start_date and CIF_stp_indicator are all required.")));
-
+	schedule_key = complete_key("VSTP", uid, start_date, stp);
 	if (is_delete(schedule))
-	{
-		/* its calling points go with it (ON DELETE CASCADE) */
-		row = rs_row_new(RS_ROW_DELETE, relid, 1);
-		rs_row_add_text(row, "schedule_key", schedule_key);
-		return list_make1(row);
-	}
+		return delete_schedule(relid, schedule_key);
 
 	/* one segment, in an array (an object is taken too) */
 	segments = rs_json_get(schedule, "schedule_segment");
