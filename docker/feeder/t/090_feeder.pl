@@ -117,6 +117,19 @@ sub wait_until
 	die "timed out after $timeout s waiting for $what";
 }
 
+# Frames the broker holds for the durable subscription to a topic,
+# delivered and not ACKed included (artemis.sh queue-stat), or "no queue"
+sub frames_left
+{
+	my ($topic) = @_;
+	my $stat = '';
+	IPC::Run::run([ $artemis_sh, 'queue-stat', $art ], '>', \$stat, '2>', \my $stat_err);
+	my ($row) = grep { my @f = map { s/^\s+|\s+$//gr } split /\|/; @f > 4 && $f[2] eq $topic }
+	  split /\n/, $stat;
+	my @cols = $row ? (map { s/^\s+|\s+$//gr } split /\|/, $row) : ();
+	return $cols[4] // 'no queue';
+}
+
 # Messages in a Kafka topic: the sum of its partitions' end offsets
 sub kafka_count
 {
@@ -258,6 +271,9 @@ publish($stomp_topic, \@frames, 14_000, $n_frames - 1);
 my $log2 = "$tmp/feeder2.log";
 $pid = start_feeder($log2, %live);
 wait_until(sub { kafka_count($kafka_topic, 3) >= $n_frames }, 120, "$n_frames frames in Kafka");
+# Kafka holding every frame does not mean the feeder is done: redelivered
+# copies may still be on their way to it, to be skipped and ACKed
+wait_until(sub { frames_left($stomp_topic) eq '0' }, 60, 'the feeder to ACK every frame');
 kill 'TERM', $pid;
 is(wait_exit($pid, 60), 0, 'feeder stops cleanly on SIGTERM');
 my $elapsed = time - $t0;
@@ -294,11 +310,7 @@ note sprintf('%d frames through STOMP, a broker restart and a kill -9 in %.1f s;
 	$n_frames, $elapsed, scalar keys %last_in_partition);
 
 # the broker has nothing left for the subscription
-my $stat = '';
-IPC::Run::run([ $artemis_sh, 'queue-stat', $art ], '>', \$stat, '2>', \my $stat_err);
-my ($row) = grep { my @f = map { s/^\s+|\s+$//gr } split /\|/; @f > 4 && $f[2] eq $stomp_topic } split /\n/, $stat;
-my @cols = $row ? (map { s/^\s+|\s+$//gr } split /\|/, $row) : ();
-is($cols[4] // 'no queue', '0', 'the durable subscription has no frame left on the broker');
+is(frames_left($stomp_topic), '0', 'the durable subscription has no frame left on the broker');
 
 # ------------------------------------------------- bad credentials, no host
 
