@@ -103,8 +103,8 @@ else
 fi
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
 	log "building and installing rail_stream: $BUILT"
-	make -C "$SRC" -s >"$OUT/build.log" 2>&1
-	make -C "$SRC" -s install >>"$OUT/build.log" 2>&1
+	make -C "$SRC" -s PG_CONFIG="$PGBIN/pg_config" >"$OUT/build.log" 2>&1
+	make -C "$SRC" -s PG_CONFIG="$PGBIN/pg_config" install >>"$OUT/build.log" 2>&1
 else
 	BUILT="whatever was installed (BENCH_NO_BUILD=1; HEAD is ${SHA:0:7})"
 fi

@@ -22,8 +22,9 @@ SELECT pg_catalog.pg_extension_config_dump('rail.daily_movement_counts', '');
 -- One statement's movements move the counts at once, from its transition
 -- tables: the rows it inserted count +1, the rows it deleted -1, and an
 -- update both (it cancels out unless the day, TOC or status changed).  The
--- sums go in with one upsert in key order.  Writers of the counts take the
--- table's SHARE ROW EXCLUSIVE lock first, until they commit: two workers
+-- sums go in with one UPDATE of the counts that exist and one INSERT of the
+-- keys that are new (below: why not one upsert).  Writers of the counts
+-- take the table's SHARE ROW EXCLUSIVE lock first, until they commit: two workers
 -- then never wait for each other's count rows in opposite orders (they
 -- would deadlock), and readers are never blocked.
 -- SECURITY DEFINER: a subscription's owner writes movements, not counts.
@@ -39,24 +40,15 @@ BEGIN
         RAISE EXCEPTION 'trigger function "_count_movements" only serves rail.movements'
             USING ERRCODE = 'triggered_action_exception';
     END IF;
-    IF TG_OP = 'INSERT' THEN
-        IF NOT EXISTS (SELECT FROM new_movements) THEN
-            RETURN NULL;
-        END IF;
-        LOCK TABLE rail.daily_movement_counts IN SHARE ROW EXCLUSIVE MODE;
-        INSERT INTO rail.daily_movement_counts AS c (day, toc_id, variation_status, movements)
-        SELECT (n.actual_timestamp AT TIME ZONE 'Europe/London')::date,
-               n.toc_id, n.variation_status, count(*)
-        FROM new_movements n
-        WHERE n.actual_timestamp IS NOT NULL
-        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-        ON CONFLICT ON CONSTRAINT daily_movement_counts_key
-        DO UPDATE SET movements = c.movements + EXCLUDED.movements;
-        RETURN NULL;
-    END IF;
 
-    -- an UPDATE or a DELETE: what moved, per key (0 for most updates)
-    IF TG_OP = 'UPDATE' THEN
+    -- what moved, per key (0 for most updates)
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(d ORDER BY d.day, d.toc_id, d.variation_status) INTO deltas
+        FROM (SELECT (n.actual_timestamp AT TIME ZONE 'Europe/London')::date AS day,
+                     n.toc_id, n.variation_status, count(*) AS movements
+              FROM new_movements n WHERE n.actual_timestamp IS NOT NULL
+              GROUP BY 1, 2, 3) d;
+    ELSIF TG_OP = 'UPDATE' THEN
         SELECT array_agg(d ORDER BY d.day, d.toc_id, d.variation_status) INTO deltas
         FROM (SELECT m.day, m.toc_id, m.variation_status, sum(m.n) AS movements
               FROM (SELECT (n.actual_timestamp AT TIME ZONE 'Europe/London')::date AS day,
@@ -78,22 +70,44 @@ BEGIN
     IF deltas IS NULL THEN
         RETURN NULL;
     END IF;
+
+    -- Counts that exist are updated in place, and only the keys that have
+    -- none yet are inserted.  Not one upsert: ON CONFLICT DO UPDATE of a
+    -- row that another subtransaction of the same transaction wrote makes
+    -- a MultiXact, and ingest_message() writes each message in a
+    -- subtransaction of its own; the next statement then reads the
+    -- members of every such version of the hot count rows, which took
+    -- more than half of its time (bench/run.sh).  The table lock keeps
+    -- other writers out between the UPDATE and the INSERT; keys with a
+    -- NULL, which "=" cannot find, still go through ON CONFLICT.
     LOCK TABLE rail.daily_movement_counts IN SHARE ROW EXCLUSIVE MODE;
+    WITH d AS (SELECT * FROM unnest(deltas)),
+    updated AS (
+        UPDATE rail.daily_movement_counts c SET movements = c.movements + d.movements
+        FROM d
+        WHERE c.day = d.day AND c.toc_id = d.toc_id
+          AND c.variation_status = d.variation_status
+        RETURNING c.day, c.toc_id, c.variation_status)
     -- a decrement of a count that is not there changes nothing, as before
     INSERT INTO rail.daily_movement_counts AS c (day, toc_id, variation_status, movements)
     SELECT d.day, d.toc_id, d.variation_status, d.movements
-    FROM unnest(deltas) d
-    WHERE d.movements > 0
-       OR EXISTS (SELECT FROM rail.daily_movement_counts e
-                  WHERE e.day = d.day AND e.toc_id IS NOT DISTINCT FROM d.toc_id
-                    AND e.variation_status IS NOT DISTINCT FROM d.variation_status)
+    FROM d
+    WHERE NOT EXISTS (SELECT FROM updated u
+                      WHERE u.day = d.day AND u.toc_id = d.toc_id
+                        AND u.variation_status = d.variation_status)
+      AND (d.movements > 0
+           OR EXISTS (SELECT FROM rail.daily_movement_counts e
+                      WHERE e.day = d.day AND e.toc_id IS NOT DISTINCT FROM d.toc_id
+                        AND e.variation_status IS NOT DISTINCT FROM d.variation_status))
     ON CONFLICT ON CONSTRAINT daily_movement_counts_key
     DO UPDATE SET movements = c.movements + EXCLUDED.movements;
-    DELETE FROM rail.daily_movement_counts c
-    USING unnest(deltas) d
-    WHERE d.movements < 0 AND c.movements = 0 AND c.day = d.day
-      AND c.toc_id IS NOT DISTINCT FROM d.toc_id
-      AND c.variation_status IS NOT DISTINCT FROM d.variation_status;
+    IF TG_OP <> 'INSERT' THEN
+        DELETE FROM rail.daily_movement_counts c
+        USING unnest(deltas) d
+        WHERE d.movements < 0 AND c.movements = 0 AND c.day = d.day
+          AND c.toc_id IS NOT DISTINCT FROM d.toc_id
+          AND c.variation_status IS NOT DISTINCT FROM d.variation_status;
+    END IF;
     RETURN NULL;
 END;
 $$;

@@ -68,6 +68,9 @@ struct RsKafkaConsumer
 	bool		assigned;		/* partitions are assigned: polls bring messages */
 };
 
+/* how soon librdkafka fetches again once its full queue has room */
+#define RS_QUEUE_BACKOFF_MS		20
+
 static const char *const allowed_properties[] = {
 	"security.protocol",
 	"sasl.mechanism", "sasl.mechanisms", "sasl.username", "sasl.password",
@@ -75,7 +78,8 @@ static const char *const allowed_properties[] = {
 	"ssl.endpoint.identification.algorithm",
 	"client.id", "client.rack",
 	"fetch.wait.max.ms", "fetch.min.bytes", "fetch.max.bytes",
-	"fetch.error.backoff.ms", "max.partition.fetch.bytes",
+	"fetch.error.backoff.ms", "fetch.queue.backoff.ms",
+	"max.partition.fetch.bytes",
 	"socket.timeout.ms", "socket.keepalive.enable",
 	"socket.connection.setup.timeout.ms",
 	"reconnect.backoff.ms", "reconnect.backoff.max.ms",
@@ -90,6 +94,7 @@ static void check_allowed(rd_kafka_conf_t *conf, const char *name,
 static void set_property(rd_kafka_conf_t *conf, const char *name,
 						 const char *value);
 static void set_properties(rd_kafka_conf_t *conf, Jsonb *properties);
+static void set_queue_backoff(rd_kafka_conf_t *conf);
 static void error_callback(rd_kafka_t *rk, int err, const char *reason,
 						   void *opaque);
 static void commit_callback(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -126,6 +131,7 @@ rs_kafka_create(const char *brokers, const char *group, const char *topic,
 	set_property(conf, "client.id", "rail_stream");
 	snprintf(kbytes, sizeof(kbytes), "%d", queue_kbytes);
 	set_property(conf, "queued.max.messages.kbytes", kbytes);
+	set_queue_backoff(conf);
 	set_properties(conf, properties);
 	rd_kafka_conf_set_error_cb(conf, error_callback);
 	rd_kafka_conf_set_offset_commit_cb(conf, commit_callback);
@@ -145,6 +151,30 @@ rs_kafka_create(const char *brokers, const char *group, const char *topic,
 	consumer->topic = pstrdup(topic);
 	enable_wake(consumer);
 	return consumer;
+}
+
+/*
+ * set_queue_backoff
+ *		Fetch again soon after the queue had room again.
+ *
+ * When the consumer queue holds queued.max.messages.kbytes, librdkafka stops
+ * fetching and looks again only after a backoff: fetch.queue.backoff.ms
+ * (1 s by default) since librdkafka 2.3, fetch.error.backoff.ms (500 ms)
+ * before.  A worker empties a queue of a few megabytes in a fraction of
+ * that, and would then wait, idle, for the next fetch: a short backoff
+ * keeps it busy with a small queue, so that the queue, not the speed,
+ * bounds the worker's memory.  A subscription's own setting wins.
+ */
+static void
+set_queue_backoff(rd_kafka_conf_t *conf)
+{
+	char		ms[16];
+
+	snprintf(ms, sizeof(ms), "%d", RS_QUEUE_BACKOFF_MS);
+	if (rd_kafka_version() >= 0x020300ff)
+		set_property(conf, "fetch.queue.backoff.ms", ms);
+	else
+		set_property(conf, "fetch.error.backoff.ms", ms);
 }
 
 /*

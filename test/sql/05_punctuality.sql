@@ -63,6 +63,39 @@ SELECT sum(movements), sum(movements) = :total_before - 1 AS one_less
 FROM rail.daily_movement_counts WHERE day = '2024-07-28' AND toc_id = '29';
 ROLLBACK;
 
+-- Many messages in one transaction, each in a subtransaction of its own (as
+-- ingest_message writes them), moving the same counts again and again, keys
+-- with a NULL among them (no TOC, no status), and a correction of each: the
+-- counts still agree with the movements.
+BEGIN;
+SELECT sum(rail_stream.ingest_message('trust', format(
+    '[{"header":{"msg_type":"0003","msg_queue_timestamp":"1722158600000"},
+       "body":{"train_id":"999X%sMV28","planned_event_type":"ARRIVAL",
+               "event_type":"ARRIVAL","loc_stanox":"87219",
+               "actual_timestamp":"%s","timetable_variation":"%s"%s%s}}]',
+    i % 7, 1722160000000 + i * 60000, i % 3,
+    CASE WHEN i % 4 > 0 THEN format(',"toc_id":"%s"', 80 + i % 2) END,
+    CASE WHEN i % 5 > 0 THEN format(',"variation_status":"%s"',
+                                    CASE i % 3 WHEN 0 THEN 'ON TIME' ELSE 'LATE' END) END)))
+    AS written
+FROM generate_series(1, 40) i;
+SELECT count(*) FILTER (WHERE toc_id IS NULL) > 0 AND count(*) FILTER (WHERE variation_status IS NULL) > 0
+       AS null_keys
+FROM rail.daily_movement_counts;
+SAVEPOINT corrections;
+UPDATE rail.movements SET variation_status = 'EARLY', toc_id = NULL
+WHERE train_id LIKE '999X%' AND timetable_variation = '1';
+RELEASE corrections;
+SELECT (SELECT array_agg(row(day, toc_id, variation_status, movements)::text
+                         ORDER BY day, toc_id, variation_status)
+        FROM rail.daily_movement_counts)
+     = (SELECT array_agg(row(d, toc_id, variation_status, n)::text
+                         ORDER BY d, toc_id, variation_status)
+        FROM (SELECT (actual_timestamp AT TIME ZONE 'Europe/London')::date AS d,
+                     toc_id, variation_status, count(*) AS n
+              FROM rail.movements GROUP BY 1, 2, 3) g) AS counts_agree;
+ROLLBACK;
+
 -- tumbling_window_counts agrees with a plain GROUP BY, by day, TOC and status.
 SELECT (SELECT array_agg(row(window_start, window_end, group_values, count)::text
                          ORDER BY window_start, group_values)
