@@ -157,24 +157,26 @@ rs_kafka_create(const char *brokers, const char *group, const char *topic,
  * set_queue_backoff
  *		Fetch again soon after the queue had room again.
  *
- * When the consumer queue holds queued.max.messages.kbytes, librdkafka stops
- * fetching and looks again only after a backoff: fetch.queue.backoff.ms
- * (1 s by default) since librdkafka 2.3, fetch.error.backoff.ms (500 ms)
- * before.  A worker empties a queue of a few megabytes in a fraction of
- * that, and would then wait, idle, for the next fetch: a short backoff
- * keeps it busy with a small queue, so that the queue, not the speed,
- * bounds the worker's memory.  A subscription's own setting wins.
+ * When the consumer queue holds queued.max.messages.kbytes, librdkafka
+ * stops fetching.  Since librdkafka 2.3 it looks again after
+ * fetch.queue.backoff.ms (1 s by default); a worker empties a queue of a
+ * few megabytes in a fraction of that and would then wait, idle, for the
+ * next fetch, so we look again after RS_QUEUE_BACKOFF_MS.  Older versions
+ * (Debian 12 has 2.0.2) look again only when the broker's thread next
+ * wakes up, up to a second later, with nothing to set: there, only a queue
+ * that holds a second's worth of messages keeps the worker busy, which is
+ * why rail_stream.queue_kbytes defaults to 32 MB.  A subscription's own
+ * setting wins.
  */
 static void
 set_queue_backoff(rd_kafka_conf_t *conf)
 {
 	char		ms[16];
 
+	if (rd_kafka_version() < 0x020300ff)
+		return;
 	snprintf(ms, sizeof(ms), "%d", RS_QUEUE_BACKOFF_MS);
-	if (rd_kafka_version() >= 0x020300ff)
-		set_property(conf, "fetch.queue.backoff.ms", ms);
-	else
-		set_property(conf, "fetch.error.backoff.ms", ms);
+	set_property(conf, "fetch.queue.backoff.ms", ms);
 }
 
 /*
