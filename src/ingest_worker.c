@@ -297,19 +297,24 @@ load_subscription(int64 id)
 /*
  * wait_for_partitions
  *		Ask the brokers how many partitions the topic has, until they answer;
- *		meanwhile the status shows why not.
+ *		meanwhile the status shows why not, and once they answer, no longer
+ *		(the server log keeps it).
  */
 static void
 wait_for_partitions(void)
 {
 	int			count;
+	bool		waited = false;
 
 	while ((count = rs_kafka_partition_count(worker->consumer, 5000)) == 0)
 	{
 		rs_kafka_report(worker->consumer);
 		note_kafka_error();
 		(void) rs_wait(-1, 2000);
+		waited = true;
 	}
+	if (waited)
+		rs_slot_set_error(worker->slot, NULL);
 	worker->npartitions = count;
 	worker->owned = palloc0(count * sizeof(OwnedPartition));
 	worker->nowned = 0;

@@ -219,13 +219,16 @@ take_slot(RsWorkerSlot *slot, const RsSlotKey *key)
 	slot->config_version = key->config_version;
 }
 
-/* Record an error for the status view; caller must not hold the lock. */
+/*
+ * Record an error for the status view, or (message NULL) take back the one
+ * there, whose cause is gone; caller must not hold the lock.
+ */
 void
 rs_slot_set_error(RsWorkerSlot *slot, const char *message)
 {
 	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
-	strlcpy(slot->last_error, message, RS_ERROR_LEN);
-	slot->last_error_at = GetCurrentTimestamp();
+	strlcpy(slot->last_error, message ? message : "", RS_ERROR_LEN);
+	slot->last_error_at = message ? GetCurrentTimestamp() : 0;
 	LWLockRelease(rs_shared->lock);
 }
 

@@ -45,6 +45,10 @@ ok($node->poll_query_until('kafka', 'SELECT count(*) FROM rail.tiplocs', '11118'
 	'the TIPLOCs arrive');
 ok($node->poll_query_until('kafka', 'SELECT count(*) FROM rail.schedules', '506'),
 	'the schedules arrive');
+# the TRUST topic does not exist yet: its subscription's status says so
+ok($node->poll_query_until('kafka', q{SELECT bool_and(last_error LIKE '%topic "networkrail_TRAIN_MVT" is not available%')
+	FROM rail_stream.subscription_status WHERE subscription = 'trust'}),
+	'before its topic exists, the status says why the worker waits');
 produce_lines('networkrail_TRAIN_MVT', \@trust);
 
 # The same through ingest_message.
@@ -81,6 +85,9 @@ is($node->safe_psql('kafka', 'SELECT count(*) FROM rail_stream.dead_letters'), '
 is($node->safe_psql('kafka', q{SELECT string_agg(subscription || ' ' || coalesce(lag, 0), ', ' ORDER BY subscription)
 	FROM (SELECT subscription, sum(lag) AS lag FROM rail_stream.subscription_status GROUP BY 1) s}),
 	'canx 0, cif 0, trust 0', 'the status shows no lag');
+is($node->safe_psql('kafka', q{SELECT count(*) FROM rail_stream.subscription_status
+	WHERE last_error IS NOT NULL OR last_error_at IS NOT NULL}),
+	'0', 'and no error: the missing topic is not reported once it is there');
 
 done_testing();
 
