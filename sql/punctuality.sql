@@ -31,6 +31,10 @@ SELECT pg_catalog.pg_extension_config_dump('rail.daily_movement_counts', '');
 CREATE FUNCTION rail._count_movements() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- each delta finds its count through the key's index: a plan made while
+-- the table was small (or had no statistics yet) would scan it all, and
+-- every version of the hot count rows that the transaction left with it
+SET enable_seqscan = off
 AS $$
 DECLARE
     deltas rail.daily_movement_counts[];
@@ -89,6 +93,7 @@ BEGIN
           AND c.variation_status = d.variation_status
         RETURNING c.day, c.toc_id, c.variation_status)
     -- a decrement of a count that is not there changes nothing, as before
+    -- (one without a NULL was there if the UPDATE found it)
     INSERT INTO rail.daily_movement_counts AS c (day, toc_id, variation_status, movements)
     SELECT d.day, d.toc_id, d.variation_status, d.movements
     FROM d
@@ -96,17 +101,27 @@ BEGIN
                       WHERE u.day = d.day AND u.toc_id = d.toc_id
                         AND u.variation_status = d.variation_status)
       AND (d.movements > 0
-           OR EXISTS (SELECT FROM rail.daily_movement_counts e
-                      WHERE e.day = d.day AND e.toc_id IS NOT DISTINCT FROM d.toc_id
-                        AND e.variation_status IS NOT DISTINCT FROM d.variation_status))
+           OR ((d.toc_id IS NULL OR d.variation_status IS NULL)
+               AND EXISTS (SELECT FROM rail.daily_movement_counts e
+                           WHERE e.day = d.day AND e.toc_id IS NOT DISTINCT FROM d.toc_id
+                             AND e.variation_status IS NOT DISTINCT FROM d.variation_status)))
     ON CONFLICT ON CONSTRAINT daily_movement_counts_key
     DO UPDATE SET movements = c.movements + EXCLUDED.movements;
+    -- counts that went down to 0 go (found by the key's index; those with
+    -- a NULL, which it cannot find, only when there are any)
     IF TG_OP <> 'INSERT' THEN
         DELETE FROM rail.daily_movement_counts c
         USING unnest(deltas) d
         WHERE d.movements < 0 AND c.movements = 0 AND c.day = d.day
-          AND c.toc_id IS NOT DISTINCT FROM d.toc_id
-          AND c.variation_status IS NOT DISTINCT FROM d.variation_status;
+          AND c.toc_id = d.toc_id AND c.variation_status = d.variation_status;
+        IF EXISTS (SELECT FROM unnest(deltas) d
+                   WHERE d.movements < 0 AND (d.toc_id IS NULL OR d.variation_status IS NULL)) THEN
+            DELETE FROM rail.daily_movement_counts c
+            USING unnest(deltas) d
+            WHERE d.movements < 0 AND c.movements = 0 AND c.day = d.day
+              AND c.toc_id IS NOT DISTINCT FROM d.toc_id
+              AND c.variation_status IS NOT DISTINCT FROM d.variation_status;
+        END IF;
     END IF;
     RETURN NULL;
 END;
