@@ -29,6 +29,12 @@
  * kept as it is: TRUST activates them under the same UID, so that their
  * keys meet.  A VSTP "Delete" deletes the schedule with its key.
  *
+ * Both dialects go through one path, schedule_with_stops(), which a
+ * ScheduleDialect tells where the two differ: field names, blanks, the
+ * form of times, where a calling point keeps its TIPLOC and how it is
+ * typed.  Only finding the segment and the extra fields of each is the
+ * dialect's own code.
+ *
  * Copyright (c) 2026, rail_stream developers
  *
  * IDENTIFICATION
@@ -101,17 +107,51 @@ static const RsField segment_fields[] = {
 	END
 };
 
+/* a calling point's TIPLOC is its own (ScheduleDialect.tiploc) */
 static const RsField location_fields[] = {
-	T("location_type"), T("record_identity"), KEY("tiploc_code"),
+	T("location_type"), T("record_identity"),
 	T("tiploc_instance"), T("platform"), T("line"), T("path"),
 	T("engineering_allowance"), T("pathing_allowance"),
 	T("performance_allowance"), END
 };
 
-/* calling-point times, "HHMM" or "HHMMH" */
-static const char *const location_times[] = {
-	"arrival", "departure", "pass", "public_arrival", "public_departure", NULL
+/* A calling point's time field and its column of rail.schedule_locations */
+typedef struct ScheduleTime
+{
+	const char *field;
+	const char *column;
+	bool		public_time;
+} ScheduleTime;
+
+/* CIF: "HHMM" or "HHMMH", under the columns' own names */
+static const ScheduleTime cif_times[] = {
+	{"arrival", "arrival", false},
+	{"departure", "departure", false},
+	{"pass", "pass", false},
+	{"public_arrival", "public_arrival", true},
+	{"public_departure", "public_departure", true},
+	{NULL}
 };
+
+/*
+ * How a feed writes a JsonScheduleV1: what schedule_with_stops() needs to
+ * know of CIF's extract and of VSTP's messages.
+ */
+typedef struct ScheduleDialect
+{
+	const char *feed;			/* "CIF" or "VSTP", in errors */
+	bool		blanks;			/* a value of spaces only is no value */
+	bool		seconds;		/* times may be "HHMMSS" */
+	bool		public_zero;	/* a public time of "00" is none */
+	const char *time_form;		/* the errdetail of a bad time */
+	const RsField *schedule_fields;
+	const RsField *location_fields; /* a calling point's, but its TIPLOC */
+	const ScheduleTime *times;	/* a calling point's */
+	const char *platform;		/* field of a calling point's platform */
+	bool		typed_by_order; /* calling points typed LO, LI, LT by their
+								 * order, not by location_type */
+	char	   *(*tiploc) (const RsJson *location);
+} ScheduleDialect;
 
 /* decoded columns of a schedule and the code list behind each */
 static const struct
@@ -131,14 +171,28 @@ static List *header_rows(const RsJson *header);
 static List *tiploc_rows(const RsJson *tiploc);
 static List *association_rows(const RsJson *association);
 static List *schedule_rows(const RsJson *schedule);
-static void add_schedule_summary(RsRow *row, const RsJson *schedule,
-								 const RsJson *segment,
-								 const RsJson *locations);
-static void add_end_point(RsRow *row, const RsJson *location,
-						  const char *prefix, const char *time_field,
-						  const char *public_field);
-static RsRow *location_row(const char *key, int seq, const RsJson *location);
-static Datum cif_time(const RsJson *object, const char *field, bool *isnull);
+static const RsJson *segment_stops(const RsJson *segment);
+static List *schedule_with_stops(const ScheduleDialect *dialect, RsRow *row,
+								 const char *key, const RsJson *schedule,
+								 const RsJson *segment, const RsJson *stops);
+static void add_end_point(const ScheduleDialect *dialect, RsRow *row,
+						  const RsJson *location, const char *prefix,
+						  bool origin);
+static RsRow *location_row(const ScheduleDialect *dialect, const char *key,
+						   int seq, int count, const RsJson *location);
+static Datum schedule_time(const ScheduleDialect *dialect,
+						   const RsJson *location, const ScheduleTime *time,
+						   bool *isnull);
+static const ScheduleTime *time_of(const ScheduleDialect *dialect,
+								   const char *column);
+static char *dialect_text(const ScheduleDialect *dialect,
+						  const RsJson *object, const char *name);
+static char *code_text(const ScheduleDialect *dialect, const RsJson *object,
+					   const char *name);
+static void add_dialect_fields(const ScheduleDialect *dialect, RsRow *row,
+							   const RsJson *object, const RsField *fields);
+static const RsJson *location_object(const RsJson *location);
+static char *cif_tiploc(const RsJson *location);
 static bool is_delete(const RsJson *record);
 static char *complete_key(const char *feed, const char *uid,
 						  const char *start_date, const char *stp);
@@ -147,15 +201,7 @@ static List *cif_transform(const RsFeed *feed, const RsJson *record,
 						   const char *key);
 static List *vstp_transform(const RsFeed *feed, const RsJson *message,
 							const char *key);
-static char *vstp_text(const RsJson *object, const char *name);
-static void vstp_add_fields(RsRow *row, const RsJson *object,
-							const RsField *fields);
-static Datum vstp_time(const RsJson *location, const char *field,
-					   bool public_time, bool *isnull);
-static RsRow *vstp_location_row(const char *key, int seq, int count,
-								const RsJson *location);
-static void vstp_add_end_point(RsRow *row, const RsJson *location,
-							   const char *prefix, bool origin);
+static const RsJson *vstp_segment(const RsJson *schedule);
 static char *vstp_tiploc(const RsJson *location);
 
 static const char *const cif_tables[] = {
@@ -184,6 +230,65 @@ const RsFeedType rs_vstp_feed = {
 	.transform = vstp_transform,
 	.tables = vstp_tables,
 	.privileges = cif_privileges,
+};
+
+/* VSTP: a schedule's own fields, as CIF names them */
+static const RsField vstp_schedule_fields[] = {
+	COL("CIF_bank_holiday_running", "bank_holiday_running"),
+	{.name = "CIF_stp_indicator", .kind = RS_FIELD_TEXT, .column = "stp_indicator"},
+	{.name = "CIF_train_uid", .kind = RS_FIELD_TEXT, .column = "train_uid"},
+	T("applicable_timetable"), T("schedule_days_runs"),
+	{.name = "schedule_end_date", .kind = RS_FIELD_DATE},
+	{.name = "schedule_start_date", .kind = RS_FIELD_DATE},
+	T("train_status"), T("transaction_type"), END
+};
+
+/* VSTP: what CIF has in new_schedule_segment is in the segment */
+static const RsField vstp_segment_extra_fields[] = {
+	T("uic_code"), COL("CIF_traction_class", "traction_class"), END
+};
+
+/* VSTP: a calling point's text fields */
+static const RsField vstp_location_fields[] = {
+	COL("CIF_platform", "platform"), COL("CIF_line", "line"),
+	COL("CIF_path", "path"),
+	COL("CIF_engineering_allowance", "engineering_allowance"),
+	COL("CIF_pathing_allowance", "pathing_allowance"),
+	COL("CIF_performance_allowance", "performance_allowance"), END
+};
+
+/* VSTP: "HHMMSS" (or CIF's forms), under names of its own */
+static const ScheduleTime vstp_times[] = {
+	{"scheduled_arrival_time", "arrival", false},
+	{"scheduled_departure_time", "departure", false},
+	{"scheduled_pass_time", "pass", false},
+	{"public_arrival_time", "public_arrival", true},
+	{"public_departure_time", "public_departure", true},
+	{NULL}
+};
+
+static const ScheduleDialect cif_dialect = {
+	.feed = "CIF",
+	.time_form = "CIF times have the form HHMM, with \"H\" appended for half a minute.",
+	.schedule_fields = schedule_fields,
+	.location_fields = location_fields,
+	.times = cif_times,
+	.platform = "platform",
+	.tiploc = cif_tiploc,
+};
+
+static const ScheduleDialect vstp_dialect = {
+	.feed = "VSTP",
+	.blanks = true,
+	.seconds = true,
+	.public_zero = true,
+	.time_form = "VSTP times have the form HHMMSS.",
+	.schedule_fields = vstp_schedule_fields,
+	.location_fields = vstp_location_fields,
+	.times = vstp_times,
+	.platform = "CIF_platform",
+	.typed_by_order = true,
+	.tiploc = vstp_tiploc,
 };
 
 typedef List *(*RecordFunc) (const RsJson *record);
@@ -349,185 +454,237 @@ schedule_rows(const RsJson *schedule)
 	Oid			relid = rs_rail_relid("schedules");
 	const RsJson *segment = rs_field_object(schedule, "schedule_segment");
 	const RsJson *new_segment = rs_field_object(schedule, "new_schedule_segment");
-	const RsJson *locations = NULL;
-	char	   *start_date = rs_field_text(schedule, "schedule_start_date");
 	char	   *key;
 	RsRow	   *row;
-	RsRow	   *clear;
-	List	   *rows;
 
-	key = complete_key("CIF", rs_field_text(schedule, "CIF_train_uid"), start_date,
+	key = complete_key("CIF", rs_field_text(schedule, "CIF_train_uid"),
+					   rs_field_text(schedule, "schedule_start_date"),
 					   rs_field_text(schedule, "CIF_stp_indicator"));
 	if (is_delete(schedule))
 		return delete_schedule(relid, key);
 
-	if (segment != NULL)
-	{
-		locations = rs_json_get(segment, "schedule_location");
-		if (locations != NULL && rs_json_type(locations) == RS_JSON_NULL)
-			locations = NULL;
-		if (locations != NULL && rs_json_type(locations) != RS_JSON_ARRAY)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("field \"schedule_location\" is a JSON %s, not an array",
-							rs_json_type_name(locations))));
-	}
-
-	row = rs_row_new(RS_ROW_UPSERT, relid,
-					 1 + rs_field_columns(schedule_fields) +
-					 rs_field_columns(new_segment_fields) +
-					 rs_field_columns(segment_fields) +
-					 lengthof(schedule_decodes) + 10);
-	rs_row_add_text(row, "schedule_key", key);
-	rs_add_fields(row, schedule, schedule_fields);
+	row = rs_row_new(RS_ROW_UPSERT, relid, 64);
 	if (new_segment != NULL)
 		rs_add_fields(row, new_segment, new_segment_fields);
+	return schedule_with_stops(&cif_dialect, row, key, schedule, segment,
+							   segment_stops(segment));
+}
+
+/* A segment's calling points (an array), or NULL if it has none */
+static const RsJson *
+segment_stops(const RsJson *segment)
+{
+	const RsJson *stops = segment ? rs_json_get(segment, "schedule_location") : NULL;
+
+	if (stops == NULL || rs_json_type(stops) == RS_JSON_NULL)
+		return NULL;
+	if (rs_json_type(stops) != RS_JSON_ARRAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("field \"schedule_location\" is a JSON %s, not an array",
+						rs_json_type_name(stops))));
+	return stops;
+}
+
+/*
+ * schedule_with_stops
+ *		The rows of a created schedule in either dialect: row (the schedule,
+ *		holding what only the dialect knows) completed with the key, the
+ *		schedule's and the segment's fields, the decoded code lists, the
+ *		number of stops, the origin (first calling point) and destination
+ *		(last one); then the deletion of its calling points and each again.
+ */
+static List *
+schedule_with_stops(const ScheduleDialect *dialect, RsRow *row,
+					const char *key, const RsJson *schedule,
+					const RsJson *segment, const RsJson *stops)
+{
+	size_t		count = stops ? rs_json_size(stops) : 0;
+	RsRow	   *clear;
+	List	   *rows;
+
+	rs_row_add_text(row, "schedule_key", key);
+	add_dialect_fields(dialect, row, schedule, dialect->schedule_fields);
 	if (segment != NULL)
-		rs_add_fields(row, segment, segment_fields);
-	add_schedule_summary(row, schedule, segment, locations);
+		add_dialect_fields(dialect, row, segment, segment_fields);
+	rs_row_add_text(row, "train_status_desc",
+					rs_decode(RS_CODES_TRAIN_STATUS,
+							  dialect_text(dialect, schedule, "train_status")));
+	for (size_t i = 0; i < lengthof(schedule_decodes); i++)
+		rs_row_add_text(row, schedule_decodes[i].column,
+						rs_decode(schedule_decodes[i].list,
+								  segment ? code_text(dialect, segment,
+													  schedule_decodes[i].field) : NULL));
+	rs_row_add(row, "num_stops", INT4OID, Int32GetDatum((int32) count), false);
+	if (count > 0)
+	{
+		add_end_point(dialect, row, rs_json_at(stops, 0), "origin", true);
+		add_end_point(dialect, row, rs_json_at(stops, count - 1), "destination", false);
+	}
 
 	clear = rs_row_new(RS_ROW_DELETE, rs_rail_relid("schedule_locations"), 1);
 	rs_row_add_text(clear, "schedule_key", key);
 	rows = list_make2(row, clear);
-	for (size_t i = 0; locations != NULL && i < rs_json_size(locations); i++)
-		rows = lappend(rows, location_row(key, i + 1, rs_json_at(locations, i)));
+	for (size_t i = 0; i < count; i++)
+		rows = lappend(rows, location_row(dialect, key, i + 1, count,
+										  rs_json_at(stops, i)));
 	return rows;
 }
 
 /*
- * The decoded code lists, the number of stops, the origin (first calling
- * point) and the destination (last one) of a schedule.
+ * <prefix>_tiploc, its working and public time (of departure at the
+ * origin, of arrival at the destination) and its platform
  */
 static void
-add_schedule_summary(RsRow *row, const RsJson *schedule,
-					 const RsJson *segment, const RsJson *locations)
+add_end_point(const ScheduleDialect *dialect, RsRow *row,
+			  const RsJson *location, const char *prefix, bool origin)
 {
-	size_t		stops = locations ? rs_json_size(locations) : 0;
-
-	rs_row_add_text(row, "train_status_desc",
-					rs_decode(RS_CODES_TRAIN_STATUS,
-							  rs_field_text(schedule, "train_status")));
-	for (size_t i = 0; i < lengthof(schedule_decodes); i++)
-	{
-		const RsJson *node = segment ? rs_json_get(segment, schedule_decodes[i].field) : NULL;
-		char	   *code = node ? rs_json_scalar_text(node) : NULL;
-
-		rs_row_add_text(row, schedule_decodes[i].column,
-						rs_decode(schedule_decodes[i].list, code));
-	}
-	rs_row_add(row, "num_stops", INT4OID, Int32GetDatum((int32) stops), false);
-	if (stops == 0)
-		return;
-	add_end_point(row, rs_json_at(locations, 0), "origin",
-				  "departure", "public_departure");
-	add_end_point(row, rs_json_at(locations, stops - 1), "destination",
-				  "arrival", "public_arrival");
-}
-
-/* <prefix>_tiploc, _<time_field>, _<public_field> and _platform */
-static void
-add_end_point(RsRow *row, const RsJson *location, const char *prefix,
-			  const char *time_field, const char *public_field)
-{
+	const char *event = origin ? "departure" : "arrival";
+	const char *public_event = origin ? "public_departure" : "public_arrival";
 	bool		isnull;
 	Datum		t;
 
-	if (rs_json_type(location) != RS_JSON_OBJECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("schedule location is a JSON %s, not an object",
-						rs_json_type_name(location))));
-	rs_row_add_text(row, psprintf("%s_tiploc", prefix),
-					rs_field_text(location, "tiploc_code"));
-	t = cif_time(location, time_field, &isnull);
-	rs_row_add(row, psprintf("%s_%s", prefix, time_field), TIMEOID, t, isnull);
-	t = cif_time(location, public_field, &isnull);
-	rs_row_add(row, psprintf("%s_%s", prefix, public_field), TIMEOID, t, isnull);
+	rs_row_add_text(row, psprintf("%s_tiploc", prefix), dialect->tiploc(location));
+	t = schedule_time(dialect, location, time_of(dialect, event), &isnull);
+	rs_row_add(row, psprintf("%s_%s", prefix, event), TIMEOID, t, isnull);
+	t = schedule_time(dialect, location, time_of(dialect, public_event), &isnull);
+	rs_row_add(row, psprintf("%s_%s", prefix, public_event), TIMEOID, t, isnull);
 	rs_row_add_text(row, psprintf("%s_platform", prefix),
-					rs_field_text(location, "platform"));
+					dialect_text(dialect, location, dialect->platform));
 }
 
-/* One calling point of a schedule, numbered from 1 in running order. */
+/*
+ * One calling point of a schedule, numbered from 1 to count in running
+ * order.  A dialect without record types (VSTP) gets CIF's: LO for the
+ * origin, LI for the intermediate points, LT for the terminus.
+ */
 static RsRow *
-location_row(const char *key, int seq, const RsJson *location)
+location_row(const ScheduleDialect *dialect, const char *key, int seq,
+			 int count, const RsJson *location)
 {
-	RsRow	   *row;
+	RsRow	   *row = rs_row_new(RS_ROW_UPSERT, rs_rail_relid("schedule_locations"), 20);
 
-	if (rs_json_type(location) != RS_JSON_OBJECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("schedule location is a JSON %s, not an object",
-						rs_json_type_name(location))));
-	row = rs_row_new(RS_ROW_UPSERT, rs_rail_relid("schedule_locations"),
-					 2 + rs_field_columns(location_fields) + 5);
 	rs_row_add_text(row, "schedule_key", key);
 	rs_row_add(row, "seq", INT4OID, Int32GetDatum(seq), false);
-	rs_add_fields(row, location, location_fields);
-	for (int i = 0; location_times[i] != NULL; i++)
+	rs_row_add_text(row, "tiploc_code", dialect->tiploc(location));
+	if (dialect->typed_by_order)
+	{
+		const char *type = seq == 1 ? "LO" : seq == count ? "LT" : "LI";
+
+		rs_row_add_text(row, "location_type", type);
+		rs_row_add_text(row, "record_identity", type);
+	}
+	add_dialect_fields(dialect, row, location, dialect->location_fields);
+	for (const ScheduleTime *time = dialect->times; time->field != NULL; time++)
 	{
 		bool		isnull;
-		Datum		t = cif_time(location, location_times[i], &isnull);
+		Datum		t = schedule_time(dialect, location, time, &isnull);
 
-		rs_row_add(row, location_times[i], TIMEOID, t, isnull);
+		rs_row_add(row, time->column, TIMEOID, t, isnull);
 	}
 	return row;
 }
 
+/*
+ * A calling point's time: "HHMM" or "HHMMH" (half a minute past), and in
+ * VSTP also "HHMMSS", where a public time of "00" means none.
+ */
 static Datum
-cif_time(const RsJson *object, const char *field, bool *isnull)
+schedule_time(const ScheduleDialect *dialect, const RsJson *location,
+			  const ScheduleTime *time, bool *isnull)
 {
-	char	   *text = rs_field_text(object, field);
+	char	   *text = dialect_text(dialect, location, time->field);
 	TimeADT		t;
 
-	*isnull = (text == NULL);
-	if (text == NULL)
+	*isnull = (text == NULL ||
+			   (dialect->public_zero && time->public_time && strcmp(text, "00") == 0));
+	if (*isnull)
 		return (Datum) 0;
-	if (!rs_parse_cif_time(text, &t))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
-				 errmsg("invalid value for field \"%s\": \"%s\"", field, text),
-				 errdetail("CIF times have the form HHMM, with \"H\" appended for half a minute.")));
-	return TimeADTGetDatum(t);
+	if (rs_parse_cif_time(text, &t) ||
+		(dialect->seconds && rs_parse_hhmmss(text, &t)))
+		return TimeADTGetDatum(t);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
+			 errmsg("invalid value for field \"%s\": \"%s\"", time->field, text),
+			 errdetail("%s", dialect->time_form)));
+	return (Datum) 0;			/* keep compiler quiet */
 }
 
-/* VSTP: a schedule's own fields, as CIF names them */
-static const RsField vstp_schedule_fields[] = {
-	COL("CIF_bank_holiday_running", "bank_holiday_running"),
-	{.name = "CIF_stp_indicator", .kind = RS_FIELD_TEXT, .column = "stp_indicator"},
-	{.name = "CIF_train_uid", .kind = RS_FIELD_TEXT, .column = "train_uid"},
-	T("applicable_timetable"), T("schedule_days_runs"),
-	{.name = "schedule_end_date", .kind = RS_FIELD_DATE},
-	{.name = "schedule_start_date", .kind = RS_FIELD_DATE},
-	T("train_status"), T("transaction_type"), END
-};
-
-/* VSTP: what CIF has in new_schedule_segment is in the segment */
-static const RsField vstp_segment_extra_fields[] = {
-	T("uic_code"), COL("CIF_traction_class", "traction_class"), END
-};
-
-/* VSTP: a calling point's text fields */
-static const RsField vstp_location_fields[] = {
-	COL("CIF_platform", "platform"), COL("CIF_line", "line"),
-	COL("CIF_path", "path"),
-	COL("CIF_engineering_allowance", "engineering_allowance"),
-	COL("CIF_pathing_allowance", "pathing_allowance"),
-	COL("CIF_performance_allowance", "performance_allowance"), END
-};
-
-/* VSTP's time fields and the columns of rail.schedule_locations */
-static const struct
+/* The dialect's time for a column of rail.schedule_locations */
+static const ScheduleTime *
+time_of(const ScheduleDialect *dialect, const char *column)
 {
-	const char *field;
-	const char *column;
-	bool		public_time;
-}			vstp_times[] = {
-	{"scheduled_arrival_time", "arrival", false},
-	{"scheduled_departure_time", "departure", false},
-	{"scheduled_pass_time", "pass", false},
-	{"public_arrival_time", "public_arrival", true},
-	{"public_departure_time", "public_departure", true},
-};
+	for (const ScheduleTime *time = dialect->times; time->field != NULL; time++)
+	{
+		if (strcmp(time->column, column) == 0)
+			return time;
+	}
+	elog(ERROR, "no time for column \"%s\" in %s", column, dialect->feed);
+	return NULL;				/* keep compiler quiet */
+}
+
+/* A field's text: NULL when missing, null, empty or (VSTP) blank. */
+static char *
+dialect_text(const ScheduleDialect *dialect, const RsJson *object,
+			 const char *name)
+{
+	char	   *text = rs_field_text(object, name);
+
+	if (dialect->blanks && text != NULL && strspn(text, " ") == strlen(text))
+		return NULL;
+	return text;
+}
+
+/*
+ * A code to decode: CIF's "" is a code of its own (a train class of "" is
+ * "First and standard"); VSTP's blanks are no code at all.
+ */
+static char *
+code_text(const ScheduleDialect *dialect, const RsJson *object,
+		  const char *name)
+{
+	const RsJson *node;
+
+	if (dialect->blanks)
+		return dialect_text(dialect, object, name);
+	node = rs_json_get(object, name);
+	return node ? rs_json_scalar_text(node) : NULL;
+}
+
+static void
+add_dialect_fields(const ScheduleDialect *dialect, RsRow *row,
+				   const RsJson *object, const RsField *fields)
+{
+	if (dialect->blanks)
+		rs_add_blank_fields(row, object, fields);
+	else
+		rs_add_fields(row, object, fields);
+}
+
+/* A calling point, which must be an object */
+static const RsJson *
+location_object(const RsJson *location)
+{
+	if (rs_json_type(location) != RS_JSON_OBJECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("schedule location is a JSON %s, not an object",
+						rs_json_type_name(location))));
+	return location;
+}
+
+/* A CIF calling point's TIPLOC, tiploc_code */
+static char *
+cif_tiploc(const RsJson *location)
+{
+	char	   *code = rs_field_text(location_object(location), "tiploc_code");
+
+	if (code == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("required field \"%s\" is missing or empty", "tiploc_code")));
+	return code;
+}
 
 /*
  * vstp_transform
@@ -538,18 +695,11 @@ vstp_transform(const RsFeed *feed, const RsJson *message, const char *key)
 {
 	const RsJson *wrapper;
 	const RsJson *schedule;
-	const RsJson *segments;
-	const RsJson *segment = NULL;
-	const RsJson *locations = NULL;
+	const RsJson *segment;
 	Oid			relid = rs_rail_relid("schedules");
-	char	   *start_date;
-	char	   *uid;
-	char	   *stp;
 	char	   *schedule_key;
-	size_t		stops;
+	char	   *atoc;
 	RsRow	   *row;
-	RsRow	   *clear;
-	List	   *rows;
 
 	if (rs_json_type(message) != RS_JSON_OBJECT ||
 		(wrapper = rs_field_object(message, "VSTPCIFMsgV1")) == NULL)
@@ -563,15 +713,33 @@ vstp_transform(const RsFeed *feed, const RsJson *message, const char *key)
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("VSTP message has no \"schedule\"")));
 
-	uid = vstp_text(schedule, "CIF_train_uid");
-	start_date = vstp_text(schedule, "schedule_start_date");
-	stp = vstp_text(schedule, "CIF_stp_indicator");
-	schedule_key = complete_key("VSTP", uid, start_date, stp);
+	schedule_key = complete_key("VSTP",
+								dialect_text(&vstp_dialect, schedule, "CIF_train_uid"),
+								dialect_text(&vstp_dialect, schedule, "schedule_start_date"),
+								dialect_text(&vstp_dialect, schedule, "CIF_stp_indicator"));
 	if (is_delete(schedule))
 		return delete_schedule(relid, schedule_key);
 
-	/* one segment, in an array (an object is taken too) */
-	segments = rs_json_get(schedule, "schedule_segment");
+	segment = vstp_segment(schedule);
+	row = rs_row_new(RS_ROW_UPSERT, relid, 64);
+	/* atoc_code is in the segment in VSTP, beside the schedule in CIF */
+	atoc = dialect_text(&vstp_dialect, schedule, "atoc_code");
+	if (atoc == NULL && segment != NULL)
+		atoc = dialect_text(&vstp_dialect, segment, "atoc_code");
+	rs_row_add_text(row, "atoc_code", atoc);
+	if (segment != NULL)
+		rs_add_blank_fields(row, segment, vstp_segment_extra_fields);
+	return schedule_with_stops(&vstp_dialect, row, schedule_key, schedule,
+							   segment, segment_stops(segment));
+}
+
+/* A VSTP schedule's one segment, in an array (an object is taken too) */
+static const RsJson *
+vstp_segment(const RsJson *schedule)
+{
+	const RsJson *segments = rs_json_get(schedule, "schedule_segment");
+	const RsJson *segment = NULL;
+
 	if (segments != NULL && rs_json_type(segments) == RS_JSON_ARRAY)
 	{
 		if (rs_json_size(segments) > 1)
@@ -589,211 +757,21 @@ vstp_transform(const RsFeed *feed, const RsJson *message, const char *key)
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("field \"schedule_segment\" holds a JSON %s, not an object",
 						rs_json_type_name(segment))));
-	if (segment != NULL)
-	{
-		locations = rs_json_get(segment, "schedule_location");
-		if (locations != NULL && rs_json_type(locations) == RS_JSON_NULL)
-			locations = NULL;
-		if (locations != NULL && rs_json_type(locations) != RS_JSON_ARRAY)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("field \"schedule_location\" is a JSON %s, not an array",
-							rs_json_type_name(locations))));
-	}
-	stops = locations ? rs_json_size(locations) : 0;
-
-	row = rs_row_new(RS_ROW_UPSERT, relid, 64);
-	rs_row_add_text(row, "schedule_key", schedule_key);
-	vstp_add_fields(row, schedule, vstp_schedule_fields);
-	/* atoc_code is in the segment in VSTP, beside the schedule in CIF */
-	rs_row_add_text(row, "atoc_code",
-					vstp_text(schedule, "atoc_code") ? vstp_text(schedule, "atoc_code") :
-					segment ? vstp_text(segment, "atoc_code") : NULL);
-	if (segment != NULL)
-	{
-		vstp_add_fields(row, segment, vstp_segment_extra_fields);
-		vstp_add_fields(row, segment, segment_fields);
-	}
-
-	/* decodes, stops, origin and destination, as for CIF */
-	rs_row_add_text(row, "train_status_desc",
-					rs_decode(RS_CODES_TRAIN_STATUS,
-							  vstp_text(schedule, "train_status")));
-	for (size_t i = 0; i < lengthof(schedule_decodes); i++)
-		rs_row_add_text(row, schedule_decodes[i].column,
-						rs_decode(schedule_decodes[i].list,
-								  segment ? vstp_text(segment, schedule_decodes[i].field) : NULL));
-	rs_row_add(row, "num_stops", INT4OID, Int32GetDatum((int32) stops), false);
-	if (stops > 0)
-	{
-		vstp_add_end_point(row, rs_json_at(locations, 0), "origin", true);
-		vstp_add_end_point(row, rs_json_at(locations, stops - 1), "destination", false);
-	}
-
-	clear = rs_row_new(RS_ROW_DELETE, rs_rail_relid("schedule_locations"), 1);
-	rs_row_add_text(clear, "schedule_key", schedule_key);
-	rows = list_make2(row, clear);
-	for (size_t i = 0; i < stops; i++)
-		rows = lappend(rows, vstp_location_row(schedule_key, i + 1, stops,
-											   rs_json_at(locations, i)));
-	return rows;
-}
-
-/* A VSTP field's text: NULL when missing, null, empty or blank. */
-static char *
-vstp_text(const RsJson *object, const char *name)
-{
-	char	   *text = rs_field_text(object, name);
-
-	if (text != NULL && strspn(text, " ") == strlen(text))
-		return NULL;
-	return text;
-}
-
-/* rs_add_fields for VSTP's blanks: kinds text, integer and date */
-static void
-vstp_add_fields(RsRow *row, const RsJson *object, const RsField *fields)
-{
-	for (const RsField *f = fields; f->name != NULL; f++)
-	{
-		const char *column = f->column ? f->column : f->name;
-		char	   *text = vstp_text(object, f->name);
-
-		switch (f->kind)
-		{
-			case RS_FIELD_INT4:
-				{
-					bool		isnull;
-					int32		v = rs_field_int4(object, f->name, &isnull);
-
-					rs_row_add(row, column, INT4OID, Int32GetDatum(v), isnull);
-				}
-				break;
-			case RS_FIELD_DATE:
-				rs_row_add(row, column, DATEOID,
-						   text ? DirectFunctionCall1(date_in,
-													  CStringGetDatum(pnstrdup(text, 10)))
-						   : (Datum) 0,
-						   text == NULL);
-				break;
-			default:
-				rs_row_add_text(row, column, text);
-				break;
-		}
-	}
-}
-
-/*
- * A VSTP time, "HHMMSS" (or CIF's "HHMM"); NULL when blank, and for a
- * public time also when "00", VSTP's "no public time".
- */
-static Datum
-vstp_time(const RsJson *location, const char *field, bool public_time,
-		  bool *isnull)
-{
-	char	   *text = vstp_text(location, field);
-	int			hours,
-				minutes,
-				seconds = 0;
-	size_t		len;
-	TimeADT		t;
-
-	*isnull = (text == NULL || (public_time && strcmp(text, "00") == 0));
-	if (*isnull)
-		return (Datum) 0;
-	len = strlen(text);
-	if (len == 4 || (len == 5 && text[4] == 'H'))
-	{
-		if (rs_parse_cif_time(text, &t))
-			return TimeADTGetDatum(t);
-	}
-	else if (len == 6 && strspn(text, "0123456789") == 6)
-	{
-		hours = (text[0] - '0') * 10 + (text[1] - '0');
-		minutes = (text[2] - '0') * 10 + (text[3] - '0');
-		seconds = (text[4] - '0') * 10 + (text[5] - '0');
-		if (hours <= 23 && minutes <= 59 && seconds <= 59)
-			return TimeADTGetDatum(((hours * INT64CONST(60) + minutes) * 60 + seconds) *
-								   USECS_PER_SEC);
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
-			 errmsg("invalid value for field \"%s\": \"%s\"", field, text),
-			 errdetail("VSTP times have the form HHMMSS.")));
-	return (Datum) 0;			/* keep compiler quiet */
+	return segment;
 }
 
 /* A VSTP calling point's TIPLOC, location.tiploc.tiploc_id */
 static char *
 vstp_tiploc(const RsJson *location)
 {
-	const RsJson *where;
-	const RsJson *tiploc;
-	char	   *code = NULL;
+	const RsJson *where = rs_field_object(location_object(location), "location");
+	const RsJson *tiploc = where ? rs_field_object(where, "tiploc") : NULL;
+	char	   *code = tiploc ? dialect_text(&vstp_dialect, tiploc, "tiploc_id") : NULL;
 
-	if (rs_json_type(location) != RS_JSON_OBJECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("schedule location is a JSON %s, not an object",
-						rs_json_type_name(location))));
-	where = rs_field_object(location, "location");
-	tiploc = where ? rs_field_object(where, "tiploc") : NULL;
-	if (tiploc != NULL)
-		code = vstp_text(tiploc, "tiploc_id");
 	if (code == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("VSTP schedule location has no TIPLOC"),
 				 errdetail("A calling point names its TIPLOC as location.tiploc.tiploc_id.")));
 	return code;
-}
-
-/* <prefix>_tiploc, its working and public time, and its platform */
-static void
-vstp_add_end_point(RsRow *row, const RsJson *location, const char *prefix,
-				   bool origin)
-{
-	const char *time_column = origin ? "departure" : "arrival";
-	bool		isnull;
-	Datum		t;
-
-	rs_row_add_text(row, psprintf("%s_tiploc", prefix), vstp_tiploc(location));
-	t = vstp_time(location, origin ? "scheduled_departure_time" : "scheduled_arrival_time",
-				  false, &isnull);
-	rs_row_add(row, psprintf("%s_%s", prefix, time_column), TIMEOID, t, isnull);
-	t = vstp_time(location, origin ? "public_departure_time" : "public_arrival_time",
-				  true, &isnull);
-	rs_row_add(row, psprintf("%s_public_%s", prefix, time_column), TIMEOID, t, isnull);
-	rs_row_add_text(row, psprintf("%s_platform", prefix),
-					vstp_text(location, "CIF_platform"));
-}
-
-/*
- * One calling point of a VSTP schedule: seq from 1 of count, typed as CIF
- * types it (LO origin, LI intermediate, LT terminus).
- */
-static RsRow *
-vstp_location_row(const char *key, int seq, int count, const RsJson *location)
-{
-	RsRow	   *row;
-	const char *type = seq == 1 ? "LO" : seq == count ? "LT" : "LI";
-	char	   *tiploc = vstp_tiploc(location);
-
-	row = rs_row_new(RS_ROW_UPSERT, rs_rail_relid("schedule_locations"),
-					 5 + rs_field_columns(vstp_location_fields) + lengthof(vstp_times));
-	rs_row_add_text(row, "schedule_key", key);
-	rs_row_add(row, "seq", INT4OID, Int32GetDatum(seq), false);
-	rs_row_add_text(row, "location_type", type);
-	rs_row_add_text(row, "record_identity", type);
-	rs_row_add_text(row, "tiploc_code", tiploc);
-	vstp_add_fields(row, location, vstp_location_fields);
-	for (size_t i = 0; i < lengthof(vstp_times); i++)
-	{
-		bool		isnull;
-		Datum		t = vstp_time(location, vstp_times[i].field,
-								  vstp_times[i].public_time, &isnull);
-
-		rs_row_add(row, vstp_times[i].column, TIMEOID, t, isnull);
-	}
-	return row;
 }

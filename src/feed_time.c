@@ -113,6 +113,28 @@ rs_local_ms_to_timestamptz(int64 ms)
 }
 
 /*
+ * rs_parse_hhmmss
+ *		"085130" (VSTP) to a time; false if text is malformed.
+ */
+bool
+rs_parse_hhmmss(const char *text, TimeADT *result)
+{
+	int			hours,
+				minutes,
+				seconds;
+
+	if (strlen(text) != 6 || strspn(text, "0123456789") != 6)
+		return false;
+	hours = (text[0] - '0') * 10 + (text[1] - '0');
+	minutes = (text[2] - '0') * 10 + (text[3] - '0');
+	seconds = (text[4] - '0') * 10 + (text[5] - '0');
+	if (hours > 23 || minutes > 59 || seconds > 59)
+		return false;
+	*result = ((hours * INT64CONST(60) + minutes) * 60 + seconds) * USECS_PER_SEC;
+	return true;
+}
+
+/*
  * rs_parse_cif_time
  *		"0851" or "0851H" (08:51:30) to a time; false if text is malformed.
  */

@@ -22,6 +22,7 @@
 extern TimestampTz rs_utc_ms_to_timestamptz(int64 ms);
 extern TimestampTz rs_local_ms_to_timestamptz(int64 ms);
 extern int64 rs_timestamptz_to_utc_ms(TimestampTz t);
+extern bool rs_parse_hhmmss(const char *text, TimeADT *result);
 extern bool rs_parse_cif_time(const char *text, TimeADT *result);
 
 #endif							/* RAIL_STREAM_FEED_TIME_H */

@@ -29,7 +29,10 @@
 #include "feed_time.h"
 #include "row.h"
 
-static bool add_field(RsRow *row, const RsJson *object, const RsField *field);
+static int	add_fields(RsRow *row, const RsJson *object, const RsField *fields,
+					   bool blank_is_null);
+static bool add_field(RsRow *row, const RsJson *object, const RsField *field,
+					  bool blank_is_null);
 static char *node_text(const RsJson *node, const char *name);
 static int32 text_int4(const char *text, const char *name, bool *isnull);
 static int64 parse_int8(const char *field, const char *text,
@@ -108,20 +111,42 @@ rs_field_columns(const RsField *fields)
 int
 rs_add_fields(RsRow *row, const RsJson *object, const RsField *fields)
 {
+	return add_fields(row, object, fields, false);
+}
+
+/*
+ * rs_add_blank_fields
+ *		rs_add_fields for a feed that writes blanks (" ") for "no value", as
+ *		VSTP does: a value of spaces only is NULL too.
+ */
+int
+rs_add_blank_fields(RsRow *row, const RsJson *object, const RsField *fields)
+{
+	return add_fields(row, object, fields, true);
+}
+
+static int
+add_fields(RsRow *row, const RsJson *object, const RsField *fields,
+		   bool blank_is_null)
+{
 	int			found = 0;
 
 	for (const RsField *f = fields; f->name != NULL; f++)
-		found += add_field(row, object, f);
+		found += add_field(row, object, f, blank_is_null);
 	return found;
 }
 
 /* Add one field's column(s); returns whether the object has the field. */
 static bool
-add_field(RsRow *row, const RsJson *object, const RsField *field)
+add_field(RsRow *row, const RsJson *object, const RsField *field,
+		  bool blank_is_null)
 {
 	const RsJson *node = rs_json_get(object, field->name);
 	char	   *text = node_text(node, field->name);
 	const char *column = field->column ? field->column : field->name;
+
+	if (blank_is_null && text != NULL && strspn(text, " ") == strlen(text))
+		text = NULL;
 
 	if (text == NULL && field->required)
 		ereport(ERROR,

@@ -70,6 +70,8 @@ extern void rs_row_add_text(RsRow *row, const char *name, const char *value);
 extern int	rs_field_columns(const RsField *fields);
 extern int	rs_add_fields(RsRow *row, const RsJson *object,
 						  const RsField *fields);
+extern int	rs_add_blank_fields(RsRow *row, const RsJson *object,
+								const RsField *fields);
 extern char *rs_field_text(const RsJson *object, const char *name);
 extern const RsJson *rs_field_object(const RsJson *object, const char *name);
 extern int32 rs_field_int4(const RsJson *object, const char *name,
