@@ -60,8 +60,9 @@ packages_status=0
 test/packages/run.sh 2>&1 | tee "$tmp/packages.log" || packages_status=$?
 
 # one closing line for the whole suite: test files passed and failed
-passed=$(grep -c ' \.\.\. ok ' "$tmp/regress.log" || true)
-failed=$(grep -c ' \.\.\. FAILED ' "$tmp/regress.log" || true)
+# pg_regress says "name ... ok" up to PostgreSQL 15, "ok 1 - name" from 16
+passed=$(grep -cE ' \.\.\. ok |^ok [0-9]+ ' "$tmp/regress.log" || true)
+failed=$(grep -cE ' \.\.\. FAILED |^not ok [0-9]+ ' "$tmp/regress.log" || true)
 passed=$((passed + $(grep -cE '^\[[0-9:]+\] test/t/.* ok ' "$tmp/tap.log" || true)))
 # the other steps end with "<step>: N passed, N failed"
 for step in regress-alone upgrade sanitize fuzz docker packages; do

@@ -141,8 +141,9 @@ stop_server
 server_started=
 
 # 5. the verdict
-passed=$(grep -c ' \.\.\. ok ' "$tmp/regress.log" || true)
-failed=$(grep -c ' \.\.\. FAILED ' "$tmp/regress.log" || true)
+# pg_regress says "name ... ok" up to PostgreSQL 15, "ok 1 - name" from 16
+passed=$(grep -cE ' \.\.\. ok |^ok [0-9]+ ' "$tmp/regress.log" || true)
+failed=$(grep -cE ' \.\.\. FAILED |^not ok [0-9]+ ' "$tmp/regress.log" || true)
 [ $status -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 
 found=0
