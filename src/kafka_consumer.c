@@ -102,6 +102,8 @@ static void commit_callback(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 							void *opaque);
 static void enable_wake(RsKafkaConsumer *consumer);
 static void note_broker_failure(RsKafkaConsumer *consumer, const char *line);
+static void note_message_error(RsKafkaConsumer *consumer,
+							   const rd_kafka_message_t *m);
 static void drain_wake(RsKafkaConsumer *consumer);
 
 /*
@@ -498,8 +500,7 @@ rs_kafka_poll(RsKafkaConsumer *consumer, RsKafkaMessage *messages, int max)
 			break;
 		if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
 		{
-			snprintf(consumer->error, sizeof(consumer->error), "%s",
-					 rd_kafka_message_errstr(m));
+			note_message_error(consumer, m);
 			rd_kafka_message_destroy(m);
 			continue;
 		}
@@ -514,6 +515,32 @@ rs_kafka_poll(RsKafkaConsumer *consumer, RsKafkaMessage *messages, int max)
 		n++;
 	}
 	return n;
+}
+
+/*
+ * note_message_error
+ *		An error that librdkafka gives in place of a message, for
+ *		rs_kafka_take_error.
+ *
+ * A stored offset that the partition does not hold (auto.offset.reset is
+ * "error") stops that partition: most often the topic was deleted and
+ * created again, or its messages expired while the subscription was
+ * paused.  Only the user can tell whether to start over, so the error says
+ * how.
+ */
+static void
+note_message_error(RsKafkaConsumer *consumer, const rd_kafka_message_t *m)
+{
+	if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET)
+		snprintf(consumer->error, sizeof(consumer->error),
+				 "partition %d of topic \"%s\" does not hold the stored offset %lld "
+				 "(was the topic deleted and created again, or did its messages expire?): "
+				 "rail_stream.reset_offsets() moves the subscription to the offsets to read: %s",
+				 (int) m->partition, consumer->topic, (long long) m->offset,
+				 rd_kafka_message_errstr(m));
+	else
+		snprintf(consumer->error, sizeof(consumer->error), "%s",
+				 rd_kafka_message_errstr(m));
 }
 
 void

@@ -8,6 +8,7 @@
 #   kafka.sh stop <dir>                 SIGTERM, then SIGKILL after a timeout
 #   kafka.sh status <dir>               exit 0 if running, 3 if stopped
 #   kafka.sh create-topic <bootstrap> <topic> <partitions>
+#   kafka.sh delete-topic <bootstrap> <topic>
 #   kafka.sh offsets <bootstrap> <topic>     latest offset of each partition
 #   kafka.sh group <bootstrap> <group>        a consumer group's offsets and lag
 #   kafka.sh classpath                  print the java -cp value
@@ -539,6 +540,16 @@ cmd_create_topic() {
         --replication-factor 1
 }
 
+# Deletes a topic (and all its messages) with the same tool.
+cmd_delete_topic() {
+    [[ $# -eq 2 ]] || die "usage: delete-topic <bootstrap> <topic>"
+    local bootstrap=$1 topic=$2
+    ensure_jars
+    "$JAVA" "${TOOL_JVM_OPTS[@]}" "$(log_jvm_opts)" -cp "$LIB/*" \
+        org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" \
+        --delete --topic "$topic"
+}
+
 # Kafka's own GetOffsetShell: "topic:partition:offset" lines with each
 # partition's latest offset (its high watermark).
 cmd_offsets() {
@@ -569,6 +580,7 @@ main() {
         stop) cmd_stop "$@" ;;
         status) cmd_status "$@" ;;
         create-topic) cmd_create_topic "$@" ;;
+        delete-topic) cmd_delete_topic "$@" ;;
         offsets) cmd_offsets "$@" ;;
         group) cmd_group "$@" ;;
         classpath) cmd_classpath ;;

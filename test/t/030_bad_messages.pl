@@ -135,6 +135,34 @@ produce_lines('alert_config', [ 'HULL:{"STATION":"HULL","ALERT_OVER_MINS":"1"}' 
 ok($node->poll_query_until('postgres', q{SELECT string_agg(station, ',') FROM public.alert_config}, 'HULL'),
 	'reset to a time reads what came after it');
 
+# The topic deleted and created again holds no message at the stored
+# offset: the partition stops there, the status says why and what to do,
+# and reset_offsets starts it over.
+my $stored = $node->safe_psql('postgres', stored_offsets('alerts'));
+delete_topic('alert_config');
+my $created;
+for (1 .. 30)
+{
+	$created = eval { create_topic('alert_config', 1); 1 };
+	last if $created;
+	sleep 1;    # until the broker has finished deleting it
+}
+ok($created, 'the topic is created again');
+produce_lines('alert_config', [ 'DERBY:{"STATION":"DERBY","ALERT_OVER_MINS":"3"}' ], '-K:');
+(my $offset = $stored) =~ s/^0://;
+ok($node->poll_query_until('postgres', qq{SELECT last_error LIKE
+	'partition 0 of topic "alert_config" does not hold the stored offset $offset %rail_stream.reset_offsets()%'
+	FROM rail_stream.subscription_status WHERE subscription = 'alerts'}),
+	'the status says that the topic does not hold the stored offset, and how to go on');
+is($node->safe_psql('postgres', stored_offsets('alerts')), $stored, 'the stored offset stays');
+$node->safe_psql('postgres', q{DELETE FROM public.alert_config;
+	SELECT rail_stream.reset_offsets('alerts', 'earliest')});
+ok($node->poll_query_until('postgres', q{SELECT string_agg(station, ',') FROM public.alert_config},
+	'DERBY'), 'after reset_offsets the new topic is read from its start');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM rail_stream.subscription_status
+	WHERE subscription = 'alerts' AND last_error IS NULL}), '1', 'and the error is gone');
+$node->safe_psql('postgres', q{DELETE FROM public.alert_config});
+
 # A subscription cannot write to a table its owner cannot.
 $node->safe_psql('postgres', q{
 	CREATE ROLE rail_stream_admin;

@@ -18,7 +18,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(brokers kafka_dir rail_node create_topic produce produce_lines
+our @EXPORT = qw(brokers kafka_dir rail_node create_topic delete_topic produce produce_lines
   wait_for high_watermarks kafka_stop kafka_start trust_frames repo_path
   crash_postmaster group_offsets start_receiver stop_receiver receiver_mode
   receiver_requests);
@@ -97,6 +97,15 @@ sub create_topic
 	IPC::Run::run([ kafka_sh(), 'create-topic', brokers(), $topic, $partitions ],
 		'>', \$out, '2>', \$err)
 	  or die "could not create topic $topic: $err";
+}
+
+sub delete_topic
+{
+	my ($topic) = @_;
+	my ($out, $err);
+	IPC::Run::run([ kafka_sh(), 'delete-topic', brokers(), $topic ],
+		'>', \$out, '2>', \$err)
+	  or die "could not delete topic $topic: $err";
 }
 
 # kcat -P with the given extra arguments, reading the file.
