@@ -529,25 +529,24 @@ cmd_status() {
 
 # Kafka's own kafka-topics tool.  Main class is org.apache.kafka.tools.
 # TopicCommand in both 3.9 and 4.x (kafka.admin.TopicCommand is gone).
+topic_command() {
+    local bootstrap=$1
+    shift
+    ensure_jars
+    "$JAVA" "${TOOL_JVM_OPTS[@]}" "$(log_jvm_opts)" -cp "$LIB/*" \
+        org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" "$@"
+}
+
 # Fails if the topic already exists.
 cmd_create_topic() {
     [[ $# -eq 3 ]] || die "usage: create-topic <bootstrap> <topic> <partitions>"
-    local bootstrap=$1 topic=$2 partitions=$3
-    ensure_jars
-    "$JAVA" "${TOOL_JVM_OPTS[@]}" "$(log_jvm_opts)" -cp "$LIB/*" \
-        org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" \
-        --create --topic "$topic" --partitions "$partitions" \
-        --replication-factor 1
+    topic_command "$1" --create --topic "$2" --partitions "$3" --replication-factor 1
 }
 
-# Deletes a topic (and all its messages) with the same tool.
+# Deletes a topic and all its messages.
 cmd_delete_topic() {
     [[ $# -eq 2 ]] || die "usage: delete-topic <bootstrap> <topic>"
-    local bootstrap=$1 topic=$2
-    ensure_jars
-    "$JAVA" "${TOOL_JVM_OPTS[@]}" "$(log_jvm_opts)" -cp "$LIB/*" \
-        org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" \
-        --delete --topic "$topic"
+    topic_command "$1" --delete --topic "$2"
 }
 
 # Kafka's own GetOffsetShell: "topic:partition:offset" lines with each
