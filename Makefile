@@ -13,7 +13,7 @@ OBJS         = src/rail_stream.o src/guc.o src/json.o src/decode.o \
                src/feed_time.o src/transform.o src/trust.o src/cif.o \
                src/generic.o src/row.o src/sink.o src/ingest.o src/run_as.o src/plans.o \
                src/window.o \
-               src/sql_api.o src/shmem.o src/kafka_consumer.o \
+               src/sql_api.o src/shmem.o src/kafka.o \
                src/bgw.o src/ingest_worker.o src/launcher.o src/object_access.o \
                src/http_client.o src/breaker.o src/alert_sender.o \
                src/alert_body.o src/enrich.o

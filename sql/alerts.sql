@@ -6,9 +6,16 @@
 -- not start there, writes one row to rail_stream.alerts -- one per rule and
 -- movement, however often the movement is re-sent or corrected -- and sends
 -- its JSON with NOTIFY on the rule's channel.  Both happen in the
--- movement's transaction, so a rollback alerts nobody.  Rows with a webhook
--- URL wait in the outbox (state 'pending') for the alert sender worker
--- (src/alert_sender.c), which POSTs them and records each attempt's outcome.
+-- movement's transaction, so a rollback alerts nobody.  Rows of a rule with
+-- a webhook URL or a Kafka topic wait in the outbox (state 'pending') for
+-- the alert sender worker (src/alert_sender.c), which POSTs or produces
+-- them and records each attempt's outcome.
+--
+-- A rule has one destination besides its channel: a webhook, or a Kafka
+-- topic (on the brokers of rail_stream.brokers, or its own), with
+-- librdkafka properties for TLS and SASL that pass the subscriptions'
+-- allowlist, for a producer, on every write (_check_alert_rule) and again
+-- in C before the sender's producer uses them.
 
 -- Whether a text is JSON (PostgreSQL 15 has no pg_input_is_valid)
 CREATE FUNCTION rail_stream._is_json(t text) RETURNS boolean
@@ -36,10 +43,19 @@ CREATE TABLE rail_stream.alert_rules (
     enabled         boolean NOT NULL DEFAULT true,
     owner           regrole NOT NULL DEFAULT CURRENT_USER::regrole,
     config_station  text UNIQUE,    -- set for rules kept by rail_stream.alert_config
-    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- a Kafka topic instead of a webhook: its brokers (NULL: those of
+    -- rail_stream.brokers) and librdkafka properties (may hold credentials)
+    kafka_topic     text CHECK (kafka_topic ~ '^[A-Za-z0-9._-]{1,249}$'
+                                AND kafka_topic NOT IN ('.', '..')),
+    kafka_brokers   text,
+    kafka_properties jsonb NOT NULL DEFAULT '{}',
+    CONSTRAINT one_destination CHECK (webhook_url IS NULL OR kafka_topic IS NULL),
+    CONSTRAINT kafka_settings_need_topic
+        CHECK (kafka_topic IS NOT NULL OR (kafka_brokers IS NULL AND kafka_properties = '{}'))
 );
 COMMENT ON TABLE rail_stream.alert_rules IS
-    'Delay alert rules: a station, a threshold in minutes, a NOTIFY channel and an optional webhook';
+    'Delay alert rules: a station, a threshold in minutes, a NOTIFY channel and an optional webhook or Kafka topic';
 CREATE INDEX ON rail_stream.alert_rules (upper(station)) WHERE enabled;
 -- webhook URLs hold bot tokens: administrators only
 ALTER TABLE rail_stream.alert_rules ENABLE ROW LEVEL SECURITY;
@@ -49,6 +65,32 @@ REVOKE ALL ON rail_stream.alert_rules FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON rail_stream.alert_rules TO PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('rail_stream.alert_rules', '');
 
+-- Every write to a rule, through the API or not: its Kafka properties
+-- reach the alert sender's producer, so they pass the subscriptions'
+-- allowlist for a producer (no property that reads a file, runs a command
+-- or loads a library; none of the settings the sender makes itself).
+CREATE FUNCTION rail_stream._check_alert_rule() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_RELID <> 'rail_stream.alert_rules'::regclass THEN
+        RAISE EXCEPTION 'trigger function "_check_alert_rule" only checks rail_stream.alert_rules'
+            USING ERRCODE = 'triggered_action_exception';
+    END IF;
+    IF jsonb_typeof(NEW.kafka_properties) <> 'object' THEN
+        RAISE EXCEPTION 'invalid Kafka properties for station "%"', NEW.station
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give librdkafka properties as an object, as in {"security.protocol": "ssl"}.';
+    END IF;
+    NEW.kafka_properties := rail_stream._check_kafka_properties(NEW.kafka_properties, true);
+    RETURN NEW;
+END;
+$$;
+REVOKE EXECUTE ON FUNCTION rail_stream._check_alert_rule() FROM PUBLIC;
+CREATE TRIGGER check_rule BEFORE INSERT OR UPDATE ON rail_stream.alert_rules
+    FOR EACH ROW EXECUTE FUNCTION rail_stream._check_alert_rule();
+
 CREATE TABLE rail_stream.alerts (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     rule_id         bigint NOT NULL REFERENCES rail_stream.alert_rules ON DELETE CASCADE,
@@ -56,7 +98,7 @@ CREATE TABLE rail_stream.alerts (
     channel         text NOT NULL,
     message         text NOT NULL,
     payload         jsonb NOT NULL,
-    body            text,           -- the webhook request's JSON, as sent
+    body            text,           -- the webhook request's or Kafka record's JSON, as sent
     idempotency_key uuid NOT NULL DEFAULT gen_random_uuid(),
     state           text NOT NULL CHECK (state IN ('pending', 'sending', 'delivered',
                                                    'failed', 'notify only')),
@@ -98,9 +140,19 @@ RETURN substring(url FROM '^[A-Za-z]+://[^/?#]+');
 COMMENT ON FUNCTION rail_stream.webhook_endpoint(text) IS
     'The scheme, host and port of a webhook URL, without its path (where tokens are)';
 
--- Delivery health per endpoint.
+-- The destination of a rule's alerts: its webhook's endpoint, or
+-- kafka://<brokers>/<topic> (never the properties, which may hold a
+-- password), as the sender's circuit breaker keys it (src/breaker.c).
+CREATE FUNCTION rail_stream.alert_endpoint(webhook_url text, kafka_topic text,
+    kafka_brokers text DEFAULT NULL)
+RETURNS text
+LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'rs_alert_endpoint';
+COMMENT ON FUNCTION rail_stream.alert_endpoint(text, text, text) IS
+    'The destination of a rule''s alerts: the scheme, host and port of its webhook, or kafka://brokers/topic';
+
+-- Delivery health per endpoint, webhook or Kafka topic.
 CREATE VIEW rail_stream.webhook_health WITH (security_barrier) AS
-SELECT rail_stream.webhook_endpoint(r.webhook_url) AS endpoint,
+SELECT rail_stream.alert_endpoint(r.webhook_url, r.kafka_topic, r.kafka_brokers) AS endpoint,
        count(*) FILTER (WHERE a.state = 'pending') AS pending,
        count(*) FILTER (WHERE a.state = 'sending') AS sending,
        count(*) FILTER (WHERE a.state = 'delivered') AS delivered,
@@ -119,11 +171,11 @@ SELECT rail_stream.webhook_endpoint(r.webhook_url) AS endpoint,
                FILTER (WHERE a.last_error IS NOT NULL))[1] END AS last_error
 FROM rail_stream.alerts a
 JOIN rail_stream.alert_rules r ON r.id = a.rule_id
-WHERE r.webhook_url IS NOT NULL
+WHERE (r.webhook_url IS NOT NULL OR r.kafka_topic IS NOT NULL)
   AND rail_stream._is_monitor()
 GROUP BY 1;
 COMMENT ON VIEW rail_stream.webhook_health IS
-    'Alert delivery per webhook endpoint: states, attempts, latency and the last error';
+    'Alert delivery per webhook endpoint and Kafka topic: states, attempts, latency and the last error';
 GRANT SELECT ON rail_stream.webhook_health TO PUBLIC;
 
 -- Failed alerts (of one rule, or all) are sent again from the first attempt.
@@ -147,9 +199,14 @@ $$;
 COMMENT ON FUNCTION rail_stream.retry_failed_alerts(bigint) IS
     'Send failed alerts again, with the same idempotency keys';
 
+-- A rule: by default it NOTIFYs only; with webhook_url it POSTs each alert,
+-- with kafka_topic it produces each alert to that topic (brokers: those of
+-- rail_stream.brokers unless given; kafka_properties: librdkafka's TLS and
+-- SASL settings, as a subscription's "kafka" option).
 CREATE FUNCTION rail_stream.add_alert_rule(station text, over_minutes integer,
     webhook_url text DEFAULT NULL, template text DEFAULT NULL,
-    channel text DEFAULT 'rail_stream_alerts')
+    channel text DEFAULT 'rail_stream_alerts', kafka_topic text DEFAULT NULL,
+    kafka_brokers text DEFAULT NULL, kafka_properties jsonb DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -167,18 +224,30 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Write the request body as JSON, with {{text}} inside a string where the message goes.';
     END IF;
-    INSERT INTO rail_stream.alert_rules AS r (station, over_minutes, webhook_url, template, channel)
-    VALUES (station, over_minutes, webhook_url, template, channel)
+    IF webhook_url IS NOT NULL AND kafka_topic IS NOT NULL THEN
+        RAISE EXCEPTION 'alert rule for station "%" has two destinations', station
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A rule sends its alerts to a webhook or to a Kafka topic, not both.',
+                  HINT = 'Add one rule for each.';
+    END IF;
+    IF kafka_topic IS NULL AND (kafka_brokers IS NOT NULL OR kafka_properties IS NOT NULL) THEN
+        RAISE EXCEPTION 'Kafka brokers and properties for station "%" need a Kafka topic', station
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO rail_stream.alert_rules AS r (station, over_minutes, webhook_url, template,
+                                              channel, kafka_topic, kafka_brokers, kafka_properties)
+    VALUES (station, over_minutes, webhook_url, template, channel, kafka_topic, kafka_brokers,
+            coalesce(kafka_properties, '{}'))
     RETURNING r.id INTO new_id;
     RETURN new_id;
 EXCEPTION
     WHEN check_violation THEN
         RAISE EXCEPTION 'invalid alert rule for station "%"', station
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The threshold must not be negative, the webhook URL must be http or https with a host and without user name or password, and the channel an identifier.';
+                  DETAIL = 'The threshold must not be negative, the webhook URL must be http or https with a host and without user name or password, the channel an identifier, and the Kafka topic 1 to 249 letters, digits, dots, dashes and underscores.';
 END;
 $$;
-COMMENT ON FUNCTION rail_stream.add_alert_rule(text, integer, text, text, text) IS
+COMMENT ON FUNCTION rail_stream.add_alert_rule(text, integer, text, text, text, text, text, jsonb) IS
     'Alert when a movement at the station is late by more than over_minutes';
 
 CREATE FUNCTION rail_stream.drop_alert_rule(id bigint) RETURNS void
@@ -311,12 +380,15 @@ BEGIN
             'origin', NEW.origin_name, 'toc', NEW.toc_name,
             'variation', NEW.variation, 'minutes_late', NEW.timetable_variation,
             'actual_timestamp', NEW.actual_timestamp, 'text', msg);
+        -- a Kafka record holds the payload, or the rule's template filled
         INSERT INTO rail_stream.alerts AS a (rule_id, msg_key, channel, message, payload,
                                              body, state, next_attempt_at)
         VALUES (r.id, NEW.msg_key, r.channel, msg, payload,
-                CASE WHEN r.webhook_url IS NOT NULL THEN rail_stream.alert_body(r.template, payload) END,
-                CASE WHEN r.webhook_url IS NULL THEN 'notify only' ELSE 'pending' END,
-                CASE WHEN r.webhook_url IS NULL THEN NULL ELSE pg_catalog.now() END)
+                CASE WHEN r.webhook_url IS NOT NULL THEN rail_stream.alert_body(r.template, payload)
+                     WHEN r.kafka_topic IS NOT NULL
+                     THEN coalesce(rail_stream._render_template(r.template, payload), payload::text) END,
+                CASE WHEN coalesce(r.webhook_url, r.kafka_topic) IS NULL THEN 'notify only' ELSE 'pending' END,
+                CASE WHEN coalesce(r.webhook_url, r.kafka_topic) IS NOT NULL THEN pg_catalog.now() END)
         ON CONFLICT (rule_id, msg_key) DO NOTHING
         RETURNING a.id INTO alert_id;
         IF alert_id IS NOT NULL THEN

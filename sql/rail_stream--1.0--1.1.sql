@@ -394,7 +394,7 @@ BEGIN
                               HINT = 'Give each property a string, number or boolean.';
                 END IF;
                 -- only connection, security (PEM strings, not files) and fetch
-                -- settings: the list is in C (src/kafka_consumer.c), where the
+                -- settings: the list is in C (src/kafka.c), where the
                 -- worker checks it again before librdkafka sees a property
                 PERFORM rail_stream._check_kafka_property(p, pv #>> '{}');
             END LOOP;
@@ -782,3 +782,286 @@ JOIN rail_stream.alert_rules r ON r.id = a.rule_id
 WHERE r.webhook_url IS NOT NULL
   AND rail_stream._is_monitor()
 GROUP BY 1;
+
+
+-- Alerts to Kafka (issue 12) ----------------------------------------------
+-- A rule may send its alerts to a Kafka topic instead of a webhook: the
+-- sender produces each alert with an idempotent producer, keyed by the rule
+-- and the movement, with its idempotency key in a header.  The rule's
+-- librdkafka properties pass the subscriptions' allowlist, for a producer,
+-- on every write and again in C; webhook_health shows Kafka topics too.
+
+-- subscriptions.sql
+DROP FUNCTION rail_stream._check_kafka_property(text, text);
+CREATE FUNCTION rail_stream._check_kafka_property(name text, value text,
+    producer boolean DEFAULT false) RETURNS void
+LANGUAGE c STRICT STABLE AS 'MODULE_PATHNAME', 'rs_check_kafka_property';
+
+CREATE FUNCTION rail_stream._check_kafka_properties(properties jsonb,
+    producer boolean DEFAULT false) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p text;
+    pv jsonb;
+BEGIN
+    FOR p, pv IN SELECT * FROM jsonb_each(properties) LOOP
+        -- the value is not shown: it may be a password
+        IF jsonb_typeof(pv) IN ('object', 'array', 'null') THEN
+            RAISE EXCEPTION 'invalid value for Kafka property "%": a JSON % is not a setting', p, jsonb_typeof(pv)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Give each property a string, number or boolean.';
+        END IF;
+        PERFORM rail_stream._check_kafka_property(p, pv #>> '{}', producer);
+    END LOOP;
+    RETURN (SELECT coalesce(jsonb_object_agg(e.key, e.value #>> '{}'), '{}')
+            FROM jsonb_each(properties) e);
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION rail_stream._check_options(options jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k text;
+    v jsonb;
+    result jsonb := '{}';
+    n numeric;
+    limits constant jsonb := jsonb_build_object(
+        'batch_size', jsonb_build_array(1, 100000),
+        'batch_ms', jsonb_build_array(1, 60000),
+        'parallelism', jsonb_build_array(1, coalesce(current_setting('rail_stream.max_workers', true)::int, 256)));
+BEGIN
+    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'subscription options must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR k, v IN SELECT * FROM jsonb_each(options) LOOP
+        IF k = 'start' THEN
+            IF jsonb_typeof(v) <> 'string' THEN
+                RAISE EXCEPTION 'invalid value for option "start": %', v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Use "earliest", "latest" or a timestamp.';
+            ELSIF v #>> '{}' IN ('earliest', 'latest') THEN
+                result := result || jsonb_build_object(k, v);
+            ELSE
+                BEGIN
+                    result := result || jsonb_build_object(k,
+                        to_char((v #>> '{}')::timestamptz AT TIME ZONE 'UTC',
+                                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+                EXCEPTION WHEN data_exception THEN
+                    RAISE EXCEPTION 'invalid value for option "start": %', v
+                        USING ERRCODE = 'invalid_parameter_value',
+                              HINT = 'Use "earliest", "latest" or a timestamp.';
+                END;
+            END IF;
+        ELSIF limits ? k THEN
+            IF jsonb_typeof(v) <> 'number' OR (v #>> '{}')::numeric <> trunc((v #>> '{}')::numeric)
+               OR (v #>> '{}')::numeric NOT BETWEEN (limits -> k ->> 0)::numeric AND (limits -> k ->> 1)::numeric THEN
+                RAISE EXCEPTION 'invalid value for option "%": %', k, v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = format('Use an integer from %s to %s.', limits -> k ->> 0, limits -> k ->> 1);
+            END IF;
+            result := result || jsonb_build_object(k, v);
+        ELSIF k = 'kafka' THEN
+            IF jsonb_typeof(v) <> 'object' THEN
+                RAISE EXCEPTION 'invalid value for option "kafka": %', v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Give librdkafka properties as an object, as in {"security.protocol": "ssl"}.';
+            END IF;
+            result := result || jsonb_build_object(k, rail_stream._check_kafka_properties(v));
+        ELSIF k = 'metadata' THEN
+            -- columns of a json: feed's table that take the Kafka metadata;
+            -- the names are checked with the feed (src/generic.c), which
+            -- keeps them after its table
+            IF jsonb_typeof(v) <> 'object' THEN
+                RAISE EXCEPTION 'invalid value for option "metadata": %', v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Give an object of columns and what each holds, as in {"kafka_offset": "offset"}.';
+            END IF;
+            result := result || jsonb_build_object(k, v);
+        ELSE
+            RAISE EXCEPTION 'unrecognized subscription option "%"', k
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'The options are start, batch_size, batch_ms, parallelism, kafka and metadata.';
+        END IF;
+    END LOOP;
+    RETURN result;
+END;
+$$;
+
+-- alerts.sql
+ALTER TABLE rail_stream.alert_rules
+    ADD COLUMN kafka_topic text CHECK (kafka_topic ~ '^[A-Za-z0-9._-]{1,249}$'
+                                       AND kafka_topic NOT IN ('.', '..')),
+    ADD COLUMN kafka_brokers text,
+    ADD COLUMN kafka_properties jsonb NOT NULL DEFAULT '{}',
+    ADD CONSTRAINT one_destination CHECK (webhook_url IS NULL OR kafka_topic IS NULL),
+    ADD CONSTRAINT kafka_settings_need_topic
+        CHECK (kafka_topic IS NOT NULL OR (kafka_brokers IS NULL AND kafka_properties = '{}'));
+COMMENT ON TABLE rail_stream.alert_rules IS
+    'Delay alert rules: a station, a threshold in minutes, a NOTIFY channel and an optional webhook or Kafka topic';
+
+CREATE FUNCTION rail_stream._check_alert_rule() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_RELID <> 'rail_stream.alert_rules'::regclass THEN
+        RAISE EXCEPTION 'trigger function "_check_alert_rule" only checks rail_stream.alert_rules'
+            USING ERRCODE = 'triggered_action_exception';
+    END IF;
+    IF jsonb_typeof(NEW.kafka_properties) <> 'object' THEN
+        RAISE EXCEPTION 'invalid Kafka properties for station "%"', NEW.station
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Give librdkafka properties as an object, as in {"security.protocol": "ssl"}.';
+    END IF;
+    NEW.kafka_properties := rail_stream._check_kafka_properties(NEW.kafka_properties, true);
+    RETURN NEW;
+END;
+$$;
+REVOKE EXECUTE ON FUNCTION rail_stream._check_alert_rule() FROM PUBLIC;
+CREATE TRIGGER check_rule BEFORE INSERT OR UPDATE ON rail_stream.alert_rules
+    FOR EACH ROW EXECUTE FUNCTION rail_stream._check_alert_rule();
+
+CREATE FUNCTION rail_stream.alert_endpoint(webhook_url text, kafka_topic text,
+    kafka_brokers text DEFAULT NULL)
+RETURNS text
+LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'rs_alert_endpoint';
+COMMENT ON FUNCTION rail_stream.alert_endpoint(text, text, text) IS
+    'The destination of a rule''s alerts: the scheme, host and port of its webhook, or kafka://brokers/topic';
+
+CREATE OR REPLACE VIEW rail_stream.webhook_health WITH (security_barrier) AS
+SELECT rail_stream.alert_endpoint(r.webhook_url, r.kafka_topic, r.kafka_brokers) AS endpoint,
+       count(*) FILTER (WHERE a.state = 'pending') AS pending,
+       count(*) FILTER (WHERE a.state = 'sending') AS sending,
+       count(*) FILTER (WHERE a.state = 'delivered') AS delivered,
+       count(*) FILTER (WHERE a.state = 'failed') AS failed,
+       sum(a.attempts) AS attempts,
+       max(a.delivered_at) AS last_delivered_at,
+       max(a.last_attempt_at) AS last_attempt_at,
+       min(a.created_at) FILTER (WHERE a.state IN ('pending', 'sending')) AS oldest_waiting_since,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.delivered_at - a.created_at))
+           FILTER (WHERE a.state = 'delivered') AS median_delivery_seconds,
+       (array_agg(a.last_status ORDER BY a.last_attempt_at DESC)
+           FILTER (WHERE a.last_attempt_at IS NOT NULL))[1] AS last_status,
+       -- a receiver may echo the URL's path (the token): administrators only
+       CASE WHEN rail_stream._is_admin() THEN
+           (array_agg(a.last_error ORDER BY a.last_attempt_at DESC)
+               FILTER (WHERE a.last_error IS NOT NULL))[1] END AS last_error
+FROM rail_stream.alerts a
+JOIN rail_stream.alert_rules r ON r.id = a.rule_id
+WHERE (r.webhook_url IS NOT NULL OR r.kafka_topic IS NOT NULL)
+  AND rail_stream._is_monitor()
+GROUP BY 1;
+COMMENT ON VIEW rail_stream.webhook_health IS
+    'Alert delivery per webhook endpoint and Kafka topic: states, attempts, latency and the last error';
+
+DROP FUNCTION rail_stream.add_alert_rule(text, integer, text, text, text);
+CREATE FUNCTION rail_stream.add_alert_rule(station text, over_minutes integer,
+    webhook_url text DEFAULT NULL, template text DEFAULT NULL,
+    channel text DEFAULT 'rail_stream_alerts', kafka_topic text DEFAULT NULL,
+    kafka_brokers text DEFAULT NULL, kafka_properties jsonb DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    PERFORM rail_stream._require_admin();
+    IF station IS NULL OR over_minutes IS NULL OR channel IS NULL THEN
+        RAISE EXCEPTION 'station, threshold and channel must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF NOT rail_stream._is_json(template) THEN
+        RAISE EXCEPTION 'invalid template for station "%": it must be JSON', station
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Write the request body as JSON, with {{text}} inside a string where the message goes.';
+    END IF;
+    IF webhook_url IS NOT NULL AND kafka_topic IS NOT NULL THEN
+        RAISE EXCEPTION 'alert rule for station "%" has two destinations', station
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A rule sends its alerts to a webhook or to a Kafka topic, not both.',
+                  HINT = 'Add one rule for each.';
+    END IF;
+    IF kafka_topic IS NULL AND (kafka_brokers IS NOT NULL OR kafka_properties IS NOT NULL) THEN
+        RAISE EXCEPTION 'Kafka brokers and properties for station "%" need a Kafka topic', station
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO rail_stream.alert_rules AS r (station, over_minutes, webhook_url, template,
+                                              channel, kafka_topic, kafka_brokers, kafka_properties)
+    VALUES (station, over_minutes, webhook_url, template, channel, kafka_topic, kafka_brokers,
+            coalesce(kafka_properties, '{}'))
+    RETURNING r.id INTO new_id;
+    RETURN new_id;
+EXCEPTION
+    WHEN check_violation THEN
+        RAISE EXCEPTION 'invalid alert rule for station "%"', station
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The threshold must not be negative, the webhook URL must be http or https with a host and without user name or password, the channel an identifier, and the Kafka topic 1 to 249 letters, digits, dots, dashes and underscores.';
+END;
+$$;
+COMMENT ON FUNCTION rail_stream.add_alert_rule(text, integer, text, text, text, text, text, jsonb) IS
+    'Alert when a movement at the station is late by more than over_minutes';
+
+CREATE OR REPLACE FUNCTION rail_stream._raise_alerts() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r rail_stream.alert_rules;
+    tps text;
+    msg text;
+    payload jsonb;
+    alert_id bigint;
+    notice text;
+BEGIN
+    -- it runs as the extension's owner: on no other table
+    IF TG_RELID <> 'rail.movements'::regclass THEN
+        RAISE EXCEPTION 'trigger function "_raise_alerts" only serves rail.movements'
+            USING ERRCODE = 'triggered_action_exception';
+    END IF;
+    SELECT t.tps_description INTO tps FROM rail.tiplocs t WHERE t.tiploc_code = NEW.loc_tiploc;
+    FOR r IN SELECT * FROM rail_stream.alert_rules x
+             WHERE x.enabled AND NEW.timetable_variation > x.over_minutes
+               AND upper(x.station) IN (upper(NEW.loc_name), upper(tps), NEW.loc_tiploc,
+                                        NEW.loc_stanox, NEW.loc_crs)
+    LOOP
+        -- not for trains that start at the station
+        CONTINUE WHEN NEW.origin_tiploc IS NOT NULL AND NEW.origin_tiploc = NEW.loc_tiploc;
+        msg := rail_stream.alert_text(NEW, r.over_minutes);
+        payload := jsonb_build_object('rule_id', r.id, 'station', r.station,
+            'threshold_minutes', r.over_minutes, 'msg_key', NEW.msg_key,
+            'train_id', NEW.train_id, 'train_uid', NEW.train_uid,
+            'location', NEW.loc_name, 'stanox', NEW.loc_stanox,
+            'origin', NEW.origin_name, 'toc', NEW.toc_name,
+            'variation', NEW.variation, 'minutes_late', NEW.timetable_variation,
+            'actual_timestamp', NEW.actual_timestamp, 'text', msg);
+        -- a Kafka record holds the payload, or the rule's template filled
+        INSERT INTO rail_stream.alerts AS a (rule_id, msg_key, channel, message, payload,
+                                             body, state, next_attempt_at)
+        VALUES (r.id, NEW.msg_key, r.channel, msg, payload,
+                CASE WHEN r.webhook_url IS NOT NULL THEN rail_stream.alert_body(r.template, payload)
+                     WHEN r.kafka_topic IS NOT NULL
+                     THEN coalesce(rail_stream._render_template(r.template, payload), payload::text) END,
+                CASE WHEN coalesce(r.webhook_url, r.kafka_topic) IS NULL THEN 'notify only' ELSE 'pending' END,
+                CASE WHEN coalesce(r.webhook_url, r.kafka_topic) IS NOT NULL THEN pg_catalog.now() END)
+        ON CONFLICT (rule_id, msg_key) DO NOTHING
+        RETURNING a.id INTO alert_id;
+        IF alert_id IS NOT NULL THEN
+            -- NOTIFY takes less than 8000 bytes: a longer payload is cut to
+            -- the alert's ids (the row has it all), never failing the movement
+            notice := (payload || jsonb_build_object('alert_id', alert_id))::text;
+            IF octet_length(notice) >= 8000 THEN
+                notice := jsonb_build_object('alert_id', alert_id, 'rule_id', r.id,
+                                             'truncated', true)::text;
+            END IF;
+            PERFORM pg_notify(r.channel, notice);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;

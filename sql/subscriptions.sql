@@ -194,11 +194,41 @@ CREATE FUNCTION rail_stream._feed_tables(feed text,
     OUT tables regclass[], OUT privileges text[])
 LANGUAGE c STRICT STABLE AS 'MODULE_PATHNAME', 'rs_list_feed_tables';
 
--- Whether a subscription may set a librdkafka property, and librdkafka
--- accepts its value.  Properties that load libraries, run commands or read
--- files are refused before librdkafka sees them, so admins may call it.
-CREATE FUNCTION rail_stream._check_kafka_property(name text, value text) RETURNS void
+-- Whether a subscription (or, with producer, an alert rule) may set a
+-- librdkafka property, and librdkafka accepts its value.  Properties that
+-- load libraries, run commands or read files are refused before librdkafka
+-- sees them, so admins may call it.
+CREATE FUNCTION rail_stream._check_kafka_property(name text, value text,
+    producer boolean DEFAULT false) RETURNS void
 LANGUAGE c STRICT STABLE AS 'MODULE_PATHNAME', 'rs_check_kafka_property';
+
+-- The librdkafka properties of a subscription (or, with producer, of an
+-- alert rule), a JSON object, checked one by one and returned with every
+-- value as a string.  Only connection, security (PEM strings, not files)
+-- and, for subscriptions, fetch settings: the list is in C (src/kafka.c),
+-- which checks it again before librdkafka sees a property.
+CREATE FUNCTION rail_stream._check_kafka_properties(properties jsonb,
+    producer boolean DEFAULT false) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p text;
+    pv jsonb;
+BEGIN
+    FOR p, pv IN SELECT * FROM jsonb_each(properties) LOOP
+        -- the value is not shown: it may be a password
+        IF jsonb_typeof(pv) IN ('object', 'array', 'null') THEN
+            RAISE EXCEPTION 'invalid value for Kafka property "%": a JSON % is not a setting', p, jsonb_typeof(pv)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Give each property a string, number or boolean.';
+        END IF;
+        PERFORM rail_stream._check_kafka_property(p, pv #>> '{}', producer);
+    END LOOP;
+    RETURN (SELECT coalesce(jsonb_object_agg(e.key, e.value #>> '{}'), '{}')
+            FROM jsonb_each(properties) e);
+END;
+$$;
 
 -- The owner of a subscription must be able to write what its feed writes:
 -- upserts read the rows they update (SELECT), and Delete transactions and
@@ -268,8 +298,6 @@ AS $$
 DECLARE
     k text;
     v jsonb;
-    p text;
-    pv jsonb;
     result jsonb := '{}';
     n numeric;
     limits constant jsonb := jsonb_build_object(
@@ -314,21 +342,7 @@ BEGIN
                     USING ERRCODE = 'invalid_parameter_value',
                           HINT = 'Give librdkafka properties as an object, as in {"security.protocol": "ssl"}.';
             END IF;
-            FOR p, pv IN SELECT * FROM jsonb_each(v) LOOP
-                -- the value is not shown: it may be a password
-                IF jsonb_typeof(pv) IN ('object', 'array', 'null') THEN
-                    RAISE EXCEPTION 'invalid value for Kafka property "%": a JSON % is not a setting', p, jsonb_typeof(pv)
-                        USING ERRCODE = 'invalid_parameter_value',
-                              HINT = 'Give each property a string, number or boolean.';
-                END IF;
-                -- only connection, security (PEM strings, not files) and fetch
-                -- settings: the list is in C (src/kafka_consumer.c), where the
-                -- worker checks it again before librdkafka sees a property
-                PERFORM rail_stream._check_kafka_property(p, pv #>> '{}');
-            END LOOP;
-            result := result || jsonb_build_object(k,
-                (SELECT coalesce(jsonb_object_agg(e.key, e.value #>> '{}'), '{}')
-                 FROM jsonb_each(v) e));
+            result := result || jsonb_build_object(k, rail_stream._check_kafka_properties(v));
         ELSIF k = 'metadata' THEN
             -- columns of a json: feed's table that take the Kafka metadata;
             -- the names are checked with the feed (src/generic.c), which

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * alert_sender.c
- *	  The alert sender: POSTs the outbox's due alerts to their webhooks.
+ *	  The alert sender: sends the outbox's due alerts to their webhooks and
+ *	  Kafka topics.
  *
  * With shared_preload_libraries = 'rail_stream', the postmaster starts this
  * worker next to the launcher, in rail_stream.database.  A transaction that
@@ -10,25 +11,33 @@
  *
  * Each alert goes through the states of rail_stream.alerts:
  *
- *	pending --claim--> sending --2xx--> delivered
- *						  |----408, 429, 5xx, no response--> pending (retry)
- *						  `----other status, last attempt--> failed
+ *	pending --claim--> sending --2xx, acknowledged--> delivered
+ *						  |----408, 429, 5xx, no response, not acknowledged--> pending (retry)
+ *						  `----other status, refused record, last attempt--> failed
  *
- * Each round is one transaction: it writes back the outcomes of the requests
- * that finished, then claims due alerts (state 'sending', attempt counted)
- * while fewer than webhook_max_in_flight requests are in flight.  After the
- * commit the claimed requests start, and the sender waits for its latch,
- * their sockets and the next due retry at once.
+ * Each round is one transaction: it writes back the outcomes of the
+ * attempts that finished, then claims due alerts (state 'sending', attempt
+ * counted) while fewer than webhook_max_in_flight attempts are in flight.
+ * After the commit the claimed alerts go out: a rule with a webhook has its
+ * alert POSTed (http_client.c), a rule with a Kafka topic has it produced
+ * by an idempotent producer of that topic's brokers (kafka.c), keyed by the
+ * rule and the movement, "<rule id>/<msg_key>".  The sender then waits for
+ * its latch, the requests' sockets, the producers' delivery reports and the
+ * next due retry at once.
  * What an attempt makes of its alert is decided in one place, decide():
  * a retry waits for the response's Retry-After when it has one, otherwise
  * one second doubled per attempt up to webhook_backoff_max, less a random
  * part of up to a half (jitter), so that many alerts of a dead endpoint do
  * not come back all at once.  An endpoint that stops answering altogether
- * has its alerts held and probed by one of them (breaker.c).  The SQL only
- * records those decisions.  Alerts left 'sending' by a sender that died
- * (even with the server, kill -9) go back to pending when it starts again:
- * an alert is sent at least once, with the same Idempotency-Key on every
- * attempt, so that the receiver can drop the repeats.
+ * -- a webhook's host and port, or a Kafka topic on its brokers -- has its
+ * alerts held and probed by one of them (breaker.c).  The SQL only records
+ * those decisions.  Alerts left 'sending' by a sender that died (even with
+ * the server, kill -9) go back to pending when it starts again: an alert is
+ * sent at least once, with the same idempotency key on every attempt (the
+ * Idempotency-Key header of a request or of a Kafka record), so that the
+ * receiver can drop the repeats.  Webhooks and Kafka topics share the
+ * webhook_* parameters: attempts, backoff, in-flight limit, and the timeout
+ * of one attempt, which for a record is its message.timeout.ms.
  *
  * The sender's state is one AlertSender; next_wakeup() alone decides how
  * long it sleeps between rounds.
@@ -70,6 +79,7 @@
 #include "breaker.h"
 #include "guc.h"
 #include "http_client.h"
+#include "kafka.h"
 #include "plans.h"
 #include "shmem.h"
 #include "bgw.h"
@@ -83,7 +93,11 @@ typedef struct Claimed
 {
 	int64		id;
 	int			attempt;		/* counted by the claim */
-	char	   *url;			/* NULL: the rule has lost its webhook */
+	char	   *url;			/* the rule's webhook, or NULL */
+	char	   *topic;			/* or its Kafka topic, or NULL */
+	char	   *brokers;		/* the topic's brokers; NULL: rail_stream.brokers */
+	Jsonb	   *properties;		/* the producer's librdkafka properties */
+	char	   *key;			/* the Kafka key: rule id and movement */
 	char	   *body;
 	char	   *idempotency_key;
 } Claimed;
@@ -95,7 +109,7 @@ typedef struct Outcome
 	const char *state;			/* delivered, failed or pending (again) */
 	bool		uncounted;		/* held: the attempt was not made */
 	int			status;			/* 0: no HTTP response */
-	char		error[RS_HTTP_ERROR_LEN];	/* empty: none */
+	char		error[Max(RS_HTTP_ERROR_LEN, RS_KAFKA_ERROR_LEN)];	/* empty: none */
 	int64		delay_ms;		/* pending: due this long after finished_at */
 	TimestampTz finished_at;
 } Outcome;
@@ -104,14 +118,16 @@ typedef struct Outcome
 typedef enum Verdict
 {
 	VERDICT_DELIVERED,
-	VERDICT_RETRY,				/* no answer, 408, 429, 5xx */
-	VERDICT_FAILED,				/* any other answer; or it cannot be sent */
+	VERDICT_RETRY,				/* no answer, 408, 429, 5xx, no acknowledgement */
+	VERDICT_FAILED,				/* any other answer, a refused record; or it
+								 * cannot be sent */
 	VERDICT_HELD				/* not sent: its endpoint's breaker is open */
 } Verdict;
 
 typedef struct AlertSender
 {
 	RsHttpClient *http;			/* the requests in flight */
+	RsKafkaProducers *kafka;	/* the records in flight */
 	TimestampTz next_due_at;	/* earliest pending alert not claimed, or 0 */
 	bool		look;			/* look for due alerts in the next round */
 	TimestampTz last_round_at;
@@ -129,9 +145,14 @@ static void sender_round(void);
 static long next_wakeup(long until_round);
 static List *run_round(bool claim, int room);
 static List *claim_due(int limit);
+static Claimed *claimed_alert(HeapTuple t, TupleDesc d);
 static void resume_interrupted(void);
-static void start_request(Claimed *alert);
+static int	in_flight(void);
+static void start_attempt(Claimed *alert);
+static void post(Claimed *alert, RsEndpoint *ep);
+static void produce(Claimed *alert, RsEndpoint *ep);
 static void judge(const RsHttpResult *result);
+static void judge_delivery(const RsKafkaDelivery *delivery);
 static void decide(int64 id, Verdict verdict, int attempt, int status,
 				   const char *error, int64 retry_after_ms);
 static bool host_allowed(const char *url, char *why, size_t len);
@@ -141,6 +162,7 @@ static void write_outcomes(List *outcomes);
 static void read_next_due(void);
 static ArrayType *int64_array(Datum *values, int n);
 static void sender_detach(int code, Datum arg);
+static void close_producers(int code, Datum arg);
 
 void
 rs_alert_sender_main(Datum main_arg)
@@ -170,6 +192,8 @@ rs_alert_sender_main(Datum main_arg)
 	sender = MemoryContextAllocZero(TopMemoryContext, sizeof(AlertSender));
 	sender->look = true;
 	sender->http = rs_http_create(TopMemoryContext);
+	sender->kafka = rs_kafka_producers_create(TopMemoryContext);
+	before_shmem_exit(close_producers, (Datum) 0);
 	sender->outcome_cxt = AllocSetContextCreate(TopMemoryContext,
 												"rail_stream alert outcomes",
 												ALLOCSET_DEFAULT_SIZES);
@@ -192,13 +216,14 @@ rs_alert_sender_main(Datum main_arg)
 static void
 sender_round(void)
 {
-	int			room = rs_webhook_max_in_flight - rs_http_in_flight(sender->http);
+	int			room = rs_webhook_max_in_flight - in_flight();
 	TimestampTz now = GetCurrentTimestamp();
 	bool		claim = room > 0 && (sender->look ||
 									 (sender->next_due_at != 0 &&
 									  sender->next_due_at <= now));
 	long		until_round;
 	RsHttpResult result;
+	RsKafkaDelivery delivery;
 	ListCell   *lc;
 
 	/*
@@ -217,10 +242,11 @@ sender_round(void)
 		if (claim)				/* a full claim may have left more due */
 			sender->look = list_length(claimed) == room;
 		foreach(lc, claimed)
-			start_request(lfirst(lc));
+			start_attempt(lfirst(lc));
 	}
 
 	if (rs_http_wait(sender->http, next_wakeup(Max(until_round, 0)),
+					 rs_kafka_producers_wake_fd(sender->kafka),
 					 PG_WAIT_EXTENSION) & WL_LATCH_SET)
 	{
 		ResetLatch(MyLatch);
@@ -235,6 +261,17 @@ sender_round(void)
 	}
 	while (rs_http_next_result(sender->http, &result))
 		judge(&result);
+	rs_kafka_producers_serve(sender->kafka);
+	while (rs_kafka_next_delivery(sender->kafka, &delivery))
+		judge_delivery(&delivery);
+}
+
+/* Attempts in flight: requests and records */
+static int
+in_flight(void)
+{
+	return rs_http_in_flight(sender->http) +
+		rs_kafka_producers_in_flight(sender->kafka);
 }
 
 /*
@@ -247,14 +284,14 @@ sender_round(void)
 static long
 next_wakeup(long until_round)
 {
-	bool		full = rs_http_in_flight(sender->http) >= rs_webhook_max_in_flight;
+	bool		full = in_flight() >= rs_webhook_max_in_flight;
 
 	if (sender->look && !full)
 		return 0;
 	if (sender->unwritten != NIL)
 		return until_round;
 	if (full || sender->next_due_at == 0)
-		return IDLE_WAIT_MS;	/* only the requests can make room */
+		return IDLE_WAIT_MS;	/* only the attempts can make room */
 	return Min(IDLE_WAIT_MS,
 			   Max(until_round,
 				   TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
@@ -317,7 +354,6 @@ claim_due(int limit)
 	Datum		args[1] = {Int32GetDatum(limit)};
 	Oid			argtypes[1] = {INT4OID};
 	List	   *claimed = NIL;
-	bool		isnull;
 
 	if (sender->claim_plan == NULL)
 		sender->claim_plan = rs_keep_plan("WITH due AS ("
@@ -331,26 +367,42 @@ claim_due(int limit)
 							 " FROM due, rail_stream.alert_rules r"
 							 " WHERE a.id = due.id AND r.id = a.rule_id"
 							 " RETURNING a.id, r.webhook_url, a.body,"
-							 "     a.idempotency_key::text, a.attempts",
+							 "     a.idempotency_key::text, a.attempts,"
+							 "     r.kafka_topic, r.kafka_brokers, r.kafka_properties,"
+							 "     a.rule_id || '/' || a.msg_key",
 							 1, argtypes);
 	if (SPI_execute_plan(sender->claim_plan, args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not claim due alerts");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
 		MemoryContext spi = MemoryContextSwitchTo(rs_caller_context());
-		Claimed    *c = palloc0(sizeof(Claimed));
 
-		c->id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
-		c->url = SPI_getvalue(t, d, 2);
-		c->body = SPI_getvalue(t, d, 3);
-		c->idempotency_key = SPI_getvalue(t, d, 4);
-		c->attempt = DatumGetInt32(SPI_getbinval(t, d, 5, &isnull));
-		claimed = lappend(claimed, c);
+		claimed = lappend(claimed, claimed_alert(SPI_tuptable->vals[i],
+												 SPI_tuptable->tupdesc));
 		MemoryContextSwitchTo(spi);
 	}
 	return claimed;
+}
+
+/* A row that the claim returned, in the current memory context */
+static Claimed *
+claimed_alert(HeapTuple t, TupleDesc d)
+{
+	Claimed    *c = palloc0(sizeof(Claimed));
+	bool		isnull;
+	Datum		properties;
+
+	c->id = DatumGetInt64(SPI_getbinval(t, d, 1, &isnull));
+	c->url = SPI_getvalue(t, d, 2);
+	c->body = SPI_getvalue(t, d, 3);
+	c->idempotency_key = SPI_getvalue(t, d, 4);
+	c->attempt = DatumGetInt32(SPI_getbinval(t, d, 5, &isnull));
+	c->topic = SPI_getvalue(t, d, 6);
+	c->brokers = SPI_getvalue(t, d, 7);
+	properties = SPI_getbinval(t, d, 8, &isnull);
+	c->properties = isnull ? NULL : DatumGetJsonbPCopy(properties);
+	c->key = SPI_getvalue(t, d, 9);
+	return c;
 }
 
 /* When the next pending alert falls due (0: none pending) */
@@ -405,40 +457,72 @@ resume_interrupted(void)
 }
 
 /*
- * start_request
- *		Start POSTing a claimed alert; or, if it cannot be sent at all, note
+ * start_attempt
+ *		Send a claimed alert to its webhook or Kafka topic, unless its
+ *		endpoint's breaker holds it; or, if it cannot be sent at all, note
  *		the outcome that says why.
  */
 static void
-start_request(Claimed *alert)
+start_attempt(Claimed *alert)
 {
-	RsHttpRequestSpec spec;
 	char		why[RS_HTTP_ERROR_LEN];
+	RsEndpoint *ep;
+	int64		hold_ms;
 
-	if (alert->url == NULL || alert->body == NULL)
-		strlcpy(why, "the alert's rule has no webhook URL", sizeof(why));
-	else if (host_allowed(alert->url, why, sizeof(why)))
+	if (alert->body == NULL || (alert->url == NULL && alert->topic == NULL))
 	{
-		RsEndpoint *ep = rs_breaker_endpoint(alert->url);
-		int64		hold_ms;
-
-		if (!rs_breaker_allows(ep, alert->id, GetCurrentTimestamp(), &hold_ms))
-		{
-			decide(alert->id, VERDICT_HELD, alert->attempt, 0, "", hold_ms);
-			return;
-		}
-		spec.arg = ep;
-		spec.id = alert->id;
-		spec.attempt = alert->attempt;
-		spec.url = alert->url;
-		spec.body = alert->body;
-		spec.idempotency_key = alert->idempotency_key;
-		spec.connect_timeout_ms = Min(rs_webhook_connect_timeout, rs_webhook_timeout);
-		spec.timeout_ms = rs_webhook_timeout;
-		rs_http_post(sender->http, &spec);
+		decide(alert->id, VERDICT_FAILED, alert->attempt, 0,
+			   "the alert's rule has no webhook URL or Kafka topic", -1);
 		return;
 	}
-	decide(alert->id, VERDICT_FAILED, alert->attempt, 0, why, -1);
+	if (alert->url != NULL && !host_allowed(alert->url, why, sizeof(why)))
+	{
+		decide(alert->id, VERDICT_FAILED, alert->attempt, 0, why, -1);
+		return;
+	}
+	ep = rs_breaker_endpoint(alert->url, alert->topic, alert->brokers);
+	if (!rs_breaker_allows(ep, alert->id, GetCurrentTimestamp(), &hold_ms))
+		decide(alert->id, VERDICT_HELD, alert->attempt, 0, "", hold_ms);
+	else if (alert->url != NULL)
+		post(alert, ep);
+	else
+		produce(alert, ep);
+}
+
+/* POST an alert to its webhook */
+static void
+post(Claimed *alert, RsEndpoint *ep)
+{
+	RsHttpRequestSpec spec;
+
+	spec.arg = ep;
+	spec.id = alert->id;
+	spec.attempt = alert->attempt;
+	spec.url = alert->url;
+	spec.body = alert->body;
+	spec.idempotency_key = alert->idempotency_key;
+	spec.connect_timeout_ms = Min(rs_webhook_connect_timeout, rs_webhook_timeout);
+	spec.timeout_ms = rs_webhook_timeout;
+	rs_http_post(sender->http, &spec);
+}
+
+/* Produce an alert to its Kafka topic */
+static void
+produce(Claimed *alert, RsEndpoint *ep)
+{
+	RsKafkaRecordSpec spec;
+
+	spec.arg = ep;
+	spec.id = alert->id;
+	spec.attempt = alert->attempt;
+	spec.brokers = alert->brokers ? alert->brokers : rs_brokers;
+	spec.properties = alert->properties;
+	spec.topic = alert->topic;
+	spec.key = alert->key;
+	spec.value = alert->body;
+	spec.idempotency_key = alert->idempotency_key;
+	spec.timeout_ms = rs_webhook_timeout;
+	rs_kafka_produce(sender->kafka, &spec);
 }
 
 /*
@@ -471,6 +555,24 @@ judge(const RsHttpResult *result)
 }
 
 /*
+ * judge_delivery
+ *		An acknowledged record is delivered; one that no broker acknowledged
+ *		in time is retried, and its endpoint heard nothing; one refused for
+ *		good (too large, not allowed) has failed.
+ */
+static void
+judge_delivery(const RsKafkaDelivery *delivery)
+{
+	rs_breaker_result(delivery->arg, delivery->id,
+					  delivery->outcome == RS_KAFKA_UNDELIVERED ? RS_UNANSWERED :
+					  RS_ANSWERED, GetCurrentTimestamp());
+	decide(delivery->id,
+		   delivery->outcome == RS_KAFKA_DELIVERED ? VERDICT_DELIVERED :
+		   delivery->outcome == RS_KAFKA_UNDELIVERED ? VERDICT_RETRY : VERDICT_FAILED,
+		   delivery->attempt, 0, delivery->error, -1);
+}
+
+/*
  * decide
  *		The retry policy, whole: what an attempt's verdict makes of its alert,
  *		noted for the next round's transaction to record.  Delivered and
@@ -489,7 +591,7 @@ decide(int64 id, Verdict verdict, int attempt, int status, const char *error,
 
 	o->id = id;
 	o->status = status;
-	strlcpy(o->error, error, RS_HTTP_ERROR_LEN);
+	strlcpy(o->error, error, sizeof(o->error));
 	o->finished_at = GetCurrentTimestamp();
 	o->uncounted = (verdict == VERDICT_HELD);
 	if (verdict == VERDICT_DELIVERED)
@@ -654,7 +756,7 @@ write_outcomes(List *outcomes)
 										  " WHERE a.id = o.id AND a.state = 'sending'",
 										  7, argtypes);
 	if (SPI_execute_plan(sender->write_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not record webhook outcomes");
+		elog(ERROR, "could not record alert outcomes");
 }
 
 static ArrayType *
@@ -671,4 +773,15 @@ sender_detach(int code, Datum arg)
 	rs_shared->sender_pid = 0;
 	rs_shared->sender_latch = NULL;
 	LWLockRelease(rs_shared->lock);
+}
+
+/*
+ * At exit: librdkafka's threads stop before the process ends, rather than
+ * run on while it tears down.  Records in flight are dropped; their alerts
+ * are still 'sending', and are sent again by the next sender.
+ */
+static void
+close_producers(int code, Datum arg)
+{
+	rs_kafka_producers_close(sender->kafka);
 }

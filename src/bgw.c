@@ -9,9 +9,9 @@
  * SQL in transactions of its own, with the worker_spi sequence below.
  *
  * Each worker's loop waits in one place, rs_wait() (the alert sender in
- * rs_http_wait(), on its requests' sockets too), and then handles what
- * came in meanwhile with rs_handle_interrupts(): SIGTERM, a crashed
- * postmaster, a reload.  The ingest worker waits on its latch and on
+ * rs_http_wait(), on its requests' sockets and its Kafka producers' pipe
+ * too), and then handles what came in meanwhile with
+ * rs_handle_interrupts(): SIGTERM, a crashed postmaster, a reload.  The ingest worker waits on its latch and on
  * librdkafka's queue together (a pipe that librdkafka writes to when a
  * message comes), so that neither a message nor a signal waits for the
  * other.

@@ -1,12 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * breaker.c
- *	  A circuit breaker per webhook endpoint, for the alert sender.
+ *	  A circuit breaker per alert destination, for the alert sender.
  *
- * An endpoint is a webhook URL's scheme, host and port (as in
- * rail_stream.webhook_health).  When RS_BREAKER_FAILURES requests in a row
- * get no answer from it (no connection, a timeout, 408 or 5xx), it is
- * taken for down: its pending alerts are held -- their next attempt pushed
+ * A destination, or endpoint, is a webhook URL's scheme, host and port, or
+ * a Kafka topic on its brokers, "kafka://host:port,.../topic", as
+ * rail_stream.alert_endpoint() names it in SQL (in webhook_health, and to
+ * hold and release alerts) with the same code as here.  When
+ * RS_BREAKER_FAILURES requests in a row get no answer from it (no
+ * connection, a timeout, 408 or 5xx; a record that no broker acknowledged
+ * in time), it is taken for down: its pending alerts are held -- their next attempt pushed
  * to the end of a cool-down, without spending an attempt -- and then one
  * alert goes ahead as a probe.  If the probe fails, the cool-down doubles,
  * up to rail_stream.webhook_backoff_max; once any request gets an answer,
@@ -28,6 +31,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
@@ -38,7 +42,7 @@
 
 #define RS_BREAKER_FAILURES		3	/* unanswered requests in a row */
 #define RS_BREAKER_FIRST_MS		1000	/* the first cool-down */
-#define RS_ENDPOINT_LEN			256
+#define RS_ENDPOINT_LEN			512
 
 typedef enum BreakerState
 {
@@ -50,7 +54,7 @@ typedef enum BreakerState
 
 struct RsEndpoint
 {
-	char		key[RS_ENDPOINT_LEN];	/* hash key: scheme://host[:port] */
+	char		key[RS_ENDPOINT_LEN];	/* hash key: the destination */
 	BreakerState state;
 	int			failures;		/* unanswered requests in a row */
 	int64		cooldown_ms;
@@ -63,16 +67,20 @@ static HTAB *endpoints = NULL;
 static SPIPlanPtr hold_plan = NULL;
 static SPIPlanPtr release_plan = NULL;
 
-static bool endpoint_key(const char *url, char *key);
+PG_FUNCTION_INFO_V1(rs_alert_endpoint);
+
+static bool endpoint_key(const char *url, const char *topic, const char *brokers,
+						 char *key);
 static void run_for_endpoint(SPIPlanPtr *plan, const char *sql, RsEndpoint *ep,
 							 TimestampTz until);
 
 /*
  * rs_breaker_endpoint
- *		The breaker of a URL's endpoint, made closed when first seen.
+ *		The breaker of a webhook URL's endpoint, or of a Kafka topic on its
+ *		brokers (NULL: rail_stream.brokers), made closed when first seen.
  */
 RsEndpoint *
-rs_breaker_endpoint(const char *url)
+rs_breaker_endpoint(const char *url, const char *topic, const char *brokers)
 {
 	char		key[RS_ENDPOINT_LEN];
 	RsEndpoint *ep;
@@ -84,10 +92,10 @@ rs_breaker_endpoint(const char *url)
 
 		ctl.keysize = RS_ENDPOINT_LEN;
 		ctl.entrysize = sizeof(RsEndpoint);
-		endpoints = hash_create("rail_stream webhook endpoints", 16, &ctl,
+		endpoints = hash_create("rail_stream alert endpoints", 16, &ctl,
 								HASH_ELEM | HASH_STRINGS);
 	}
-	if (!endpoint_key(url, key))
+	if (!endpoint_key(url, topic, brokers, key))
 		return NULL;			/* too long to be one: no breaker */
 	ep = hash_search(endpoints, key, HASH_ENTER, &found);
 	if (!found)
@@ -188,10 +196,11 @@ rs_breaker_apply(void)
 							 " SET next_attempt_at = greatest(a.next_attempt_at, $2)"
 							 " FROM rail_stream.alert_rules r"
 							 " WHERE r.id = a.rule_id AND a.state = 'pending'"
-							 "   AND rail_stream.webhook_endpoint(r.webhook_url) = $1",
+							 "   AND rail_stream.alert_endpoint(r.webhook_url, r.kafka_topic,"
+							 "                                  r.kafka_brokers) = $1",
 							 ep, ep->open_until);
 			ereport(LOG,
-					(errmsg("rail_stream webhook endpoint %s does not answer: its alerts wait " INT64_FORMAT " ms",
+					(errmsg("rail_stream alert endpoint %s does not answer: its alerts wait " INT64_FORMAT " ms",
 							ep->key, ep->cooldown_ms),
 					 errdetail_plural("%llu pending alert is held.",
 									  "%llu pending alerts are held.",
@@ -207,11 +216,12 @@ rs_breaker_apply(void)
 							 " FROM rail_stream.alert_rules r"
 							 " WHERE r.id = a.rule_id AND a.state = 'pending'"
 							 "   AND a.next_attempt_at > now() AND a.next_attempt_at <= $2"
-							 "   AND rail_stream.webhook_endpoint(r.webhook_url) = $1",
+							 "   AND rail_stream.alert_endpoint(r.webhook_url, r.kafka_topic,"
+							 "                                  r.kafka_brokers) = $1",
 							 ep, TimestampTzPlusMilliseconds(ep->open_until,
 															 rs_webhook_timeout + 2 * ep->cooldown_ms));
 			ereport(LOG,
-					(errmsg("rail_stream webhook endpoint %s answers again", ep->key),
+					(errmsg("rail_stream alert endpoint %s answers again", ep->key),
 					 errdetail_plural("%llu held alert is due now.",
 									  "%llu held alerts are due now.",
 									  SPI_processed, (unsigned long long) SPI_processed)));
@@ -238,18 +248,43 @@ run_for_endpoint(SPIPlanPtr *plan, const char *sql, RsEndpoint *ep, TimestampTz 
 }
 
 /*
- * The endpoint of a URL: scheme, "://" and the authority, up to the first
- * '/', '?' or '#', as rail_stream.webhook_endpoint() cuts it in SQL.
+ * alert_endpoint(webhook_url text, kafka_topic text, kafka_brokers text)
+ * RETURNS text: the destination of a rule's alerts, as the breaker keys it;
+ * NULL for a rule with neither, or a key too long to have a breaker.
+ */
+Datum
+rs_alert_endpoint(PG_FUNCTION_ARGS)
+{
+	char	   *arg[3];
+	char		key[RS_ENDPOINT_LEN];
+
+	for (int i = 0; i < 3; i++)
+		arg[i] = PG_ARGISNULL(i) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(i));
+	if ((arg[0] == NULL && arg[1] == NULL) || !endpoint_key(arg[0], arg[1], arg[2], key))
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(key));
+}
+
+/*
+ * The endpoint of a webhook URL: scheme, "://" and the authority, up to the
+ * first '/', '?' or '#', as rail_stream.webhook_endpoint() cuts it in SQL;
+ * without a URL, "kafka://" brokers "/" topic, the brokers of
+ * rail_stream.brokers if none are given.  False if it is too long.
  */
 static bool
-endpoint_key(const char *url, char *key)
+endpoint_key(const char *url, const char *topic, const char *brokers, char *key)
 {
-	const char *p = strstr(url, "://");
-	size_t		len = p == NULL ? strlen(url) : (p - url) + 3 + strcspn(p + 3, "/?#");
+	const char *p;
+	size_t		len;
 
+	memset(key, 0, RS_ENDPOINT_LEN);
+	if (url == NULL)
+		return snprintf(key, RS_ENDPOINT_LEN, "kafka://%s/%s",
+						brokers ? brokers : rs_brokers, topic) < RS_ENDPOINT_LEN;
+	p = strstr(url, "://");
+	len = p == NULL ? strlen(url) : (p - url) + 3 + strcspn(p + 3, "/?#");
 	if (len >= RS_ENDPOINT_LEN)
 		return false;
-	memset(key, 0, RS_ENDPOINT_LEN);
 	memcpy(key, url, len);
 	return true;
 }

@@ -134,13 +134,17 @@ rs_guc_init(void)
 	MarkGUCPrefixReserved("rail_stream");
 }
 
-/* The alert sender's parameters; all take effect on reload. */
+/*
+ * The alert sender's parameters; all take effect on reload.  Named for
+ * webhooks, they apply to alerts sent to Kafka topics as well (the timeout
+ * to producers made after the reload).
+ */
 static void
 define_webhook_gucs(void)
 {
 	DefineCustomIntVariable("rail_stream.webhook_timeout",
-							gettext_noop("Sets the longest time one webhook request may take."),
-							gettext_noop("A request that takes longer is abandoned and retried."),
+							gettext_noop("Sets the longest time one webhook request, or one Kafka record's delivery, may take."),
+							gettext_noop("An attempt that takes longer is abandoned and retried."),
 							&rs_webhook_timeout,
 							10000, 100, 600000,
 							PGC_SIGHUP, GUC_UNIT_MS,
@@ -172,7 +176,7 @@ define_webhook_gucs(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("rail_stream.webhook_max_in_flight",
-							gettext_noop("Sets how many webhook requests the alert sender has in flight at once."),
+							gettext_noop("Sets how many webhook requests and Kafka records the alert sender has in flight at once."),
 							NULL,
 							&rs_webhook_max_in_flight,
 							100, 1, 1000,

@@ -7,7 +7,8 @@
  * signal) and for its requests' sockets at once, so this file drives
  * libcurl's "multi_socket" API: libcurl says which sockets to watch
  * (socket_changed) and when to call it back (timer_changed), and
- * rs_http_wait waits for all of those and the latch in one WaitEventSet.
+ * rs_http_wait waits for all of those and the latch in one WaitEventSet,
+ * and for one more descriptor of the caller's (the Kafka producers' pipe).
  * No request ever blocks the process: DNS lookups run in libcurl's resolver
  * thread, which calls nothing of PostgreSQL's.
  *
@@ -178,16 +179,19 @@ rs_http_in_flight(RsHttpClient *client)
 
 /*
  * rs_http_wait
- *		Wait up to timeout_ms for the latch or the requests, and move the
- *		requests on.  Returns WL_LATCH_SET when the latch was set; exits if
- *		the postmaster dies.
+ *		Wait up to timeout_ms for the latch, the requests or other_fd (-1:
+ *		none) to be readable, and move the requests on.  Returns
+ *		WL_LATCH_SET when the latch was set, WL_SOCKET_READABLE when other_fd
+ *		was readable; exits if the postmaster dies.
  */
 int
-rs_http_wait(RsHttpClient *client, long timeout_ms, uint32 wait_event_info)
+rs_http_wait(RsHttpClient *client, long timeout_ms, int other_fd,
+			 uint32 wait_event_info)
 {
 	WaitEventSet *set;
 	WaitEvent  *events;
-	int			nevents = client->nsockets + 2;
+	int			nevents = client->nsockets + 3;
+	int			other_pos = -1;
 	int			fired;
 	int			result = 0;
 	TimestampTz now = GetCurrentTimestamp();
@@ -199,6 +203,8 @@ rs_http_wait(RsHttpClient *client, long timeout_ms, uint32 wait_event_info)
 	set = rs_CreateWaitEventSet(nevents);
 	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	if (other_fd >= 0)
+		other_pos = AddWaitEventToSet(set, WL_SOCKET_READABLE, other_fd, NULL, NULL);
 	for (int i = 0; i < client->nsockets; i++)
 	{
 		int			what = client->sockets[i].what;
@@ -221,6 +227,11 @@ rs_http_wait(RsHttpClient *client, long timeout_ms, uint32 wait_event_info)
 		if (events[i].events & WL_LATCH_SET)
 		{
 			result |= WL_LATCH_SET;
+			continue;
+		}
+		if (events[i].pos == other_pos)
+		{
+			result |= WL_SOCKET_READABLE;
 			continue;
 		}
 		if (events[i].events & WL_SOCKET_READABLE)

@@ -45,7 +45,7 @@ typedef struct RsHttpResult
 extern RsHttpClient *rs_http_create(MemoryContext parent);
 extern void rs_http_post(RsHttpClient *client, const RsHttpRequestSpec *spec);
 extern int	rs_http_in_flight(RsHttpClient *client);
-extern int	rs_http_wait(RsHttpClient *client, long timeout_ms,
+extern int	rs_http_wait(RsHttpClient *client, long timeout_ms, int other_fd,
 						 uint32 wait_event_info);
 extern bool rs_http_next_result(RsHttpClient *client, RsHttpResult *result);
 extern bool rs_http_url_host(const char *url, char *host, size_t len,

@@ -65,7 +65,7 @@
 #include "feed_time.h"
 #include "guc.h"
 #include "ingest.h"
-#include "kafka_consumer.h"
+#include "kafka.h"
 #include "plans.h"
 #include "run_as.h"
 #include "shmem.h"

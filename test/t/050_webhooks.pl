@@ -22,22 +22,6 @@ my $url = "$rx->{url}/bot123:SECRET/sendMessage";
 my $rule = $node->safe_psql('postgres',
 	"SELECT rail_stream.add_alert_rule('LEEDS', 45, '$url')");
 
-# $n late movements at Leeds, in one transaction
-my $next_train = 1;
-sub late_at_leeds
-{
-	my ($n, $minutes) = @_;
-	my @frame;
-	for (1 .. $n)
-	{
-		push @frame, sprintf('{"header":{"msg_type":"0003","msg_queue_timestamp":"1722158477000"},"body":{"train_id":"WH%08d","planned_event_type":"ARRIVAL","loc_stanox":"17132","actual_timestamp":"1722162000000","variation_status":"LATE","timetable_variation":"%d","toc_id":"61"}}',
-			$next_train++, $minutes // 50);
-	}
-	$node->safe_psql('postgres',
-		"SELECT rail_stream.ingest_message('trust', '[" . join(',', @frame) . "]')");
-	return [ map { sprintf('WH%08d/ARRIVAL/17132', $_) } $next_train - $n .. $next_train - 1 ];
-}
-
 sub alerts_in
 {
 	my ($keys) = @_;
@@ -78,7 +62,7 @@ sub wait_states
 }
 
 # -- healthy: every alert once, with the right body and headers
-my $healthy = late_at_leeds(20);
+my $healthy = late_at_leeds($node, 'WH', 20);
 wait_states($healthy, "state = 'delivered'", 'a healthy receiver gets every alert');
 my $rows = alert_rows($healthy);
 my $by_key = requests_by_key();
@@ -98,10 +82,10 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM rail_stream.alerts WHERE i
 
 # -- 500, then healthy again: retried with the same key and body
 receiver_mode($rx, 'status:500');
-my $failing = late_at_leeds(5);
+my $failing = late_at_leeds($node, 'WH', 5);
 wait_states($failing, "attempts >= 1 AND state IN ('pending', 'sending') AND last_status = 500",
 	'a failing receiver\'s alerts wait to be retried');
-ok($node->wait_for_log(qr/rail_stream webhook endpoint \Q$rx->{url}\E does not answer/),
+ok($node->wait_for_log(qr/rail_stream alert endpoint \Q$rx->{url}\E does not answer/),
 	'its endpoint is taken for down, and its alerts held');
 my $error = alert_rows($failing)->{ $failing->[0] }{last_error};
 like($error, qr/^HTTP 500: \{"ok": false.* for \.\.\./, 'last_error keeps the start of the response');
@@ -119,7 +103,7 @@ is(scalar @same, 5, 'every attempt of an alert had the same idempotency key and 
 
 # -- slow past the timeout
 receiver_mode($rx, 'slow:8');
-my $slow = late_at_leeds(2);
+my $slow = late_at_leeds($node, 'WH', 2);
 wait_states($slow, "last_error LIKE '%timed out%' AND state <> 'delivered'",
 	'a slow receiver times out');
 receiver_mode($rx, 'ok');
@@ -127,7 +111,7 @@ wait_states($slow, "state = 'delivered'", 'and is retried');
 
 # -- refusing connections
 stop_receiver($rx);
-my $refused = late_at_leeds(2);
+my $refused = late_at_leeds($node, 'WH', 2);
 wait_states($refused, "last_error LIKE '%onnect%' AND state = 'pending'",
 	'a refusing receiver is retried');
 $rx = start_receiver($rx->{port});
@@ -135,7 +119,7 @@ wait_states($refused, "state = 'delivered'", 'until it listens again');
 
 # -- 429 with Retry-After
 receiver_mode($rx, 'retry-after:3');
-my $limited = late_at_leeds(1);
+my $limited = late_at_leeds($node, 'WH', 1);
 wait_states($limited, "last_status = 429", 'a 429 is recorded');
 ok($node->safe_psql('postgres', 'SELECT next_attempt_at - last_attempt_at >= interval \'2.9 s\'
 	FROM rail_stream.alerts WHERE id IN (' . alerts_in($limited) . ')') eq 't',
@@ -147,7 +131,7 @@ cmp_ok($tries->[-1]{t} - $tries->[0]{t}, '>=', 2.9, 'no sooner than Retry-After 
 
 # -- 400: a permanent failure, not retried
 receiver_mode($rx, 'status:400');
-my $refused_for_good = late_at_leeds(1);
+my $refused_for_good = late_at_leeds($node, 'WH', 1);
 wait_states($refused_for_good, "state = 'failed'", 'a 400 fails the alert');
 sleep 3;
 $rows = alert_rows($refused_for_good)->{ $refused_for_good->[0] };
@@ -157,7 +141,7 @@ is($rows->{attempts} . '/' . $rows->{last_status}, '1/400', 'after one attempt, 
 $node->append_conf('postgresql.conf', 'rail_stream.webhook_max_attempts = 3');
 $node->reload;
 receiver_mode($rx, 'status:503');
-my $exhausted = late_at_leeds(1);
+my $exhausted = late_at_leeds($node, 'WH', 1);
 wait_states($exhausted, "state = 'failed'", 'an alert fails after its last attempt');
 is(alert_rows($exhausted)->{ $exhausted->[0] }{attempts}, 3, 'which is webhook_max_attempts');
 receiver_mode($rx, 'ok');
@@ -173,14 +157,14 @@ like($err, qr/invalid value for parameter "rail_stream.webhook_allowed_hosts"/,
 $node->append_conf('postgresql.conf', "rail_stream.webhook_allowed_hosts = 'api.telegram.org'");
 $node->reload;
 my $count_before = scalar @{ receiver_requests($rx) };
-my $not_allowed = late_at_leeds(1);
+my $not_allowed = late_at_leeds($node, 'WH', 1);
 wait_states($not_allowed, "state = 'failed' AND last_error LIKE '%not in rail_stream.webhook_allowed_hosts'",
 	'a host outside webhook_allowed_hosts fails the alert');
 is(scalar @{ receiver_requests($rx) }, $count_before, 'without contacting it');
 # an entry without a port allows the scheme's default port only
 $node->append_conf('postgresql.conf', "rail_stream.webhook_allowed_hosts = '127.0.0.1'");
 $node->reload;
-my $wrong_port = late_at_leeds(1);
+my $wrong_port = late_at_leeds($node, 'WH', 1);
 wait_states($wrong_port,
 	"state = 'failed' AND last_error LIKE '%port $rx->{port} is not in rail_stream.webhook_allowed_hosts'",
 	'an allowed host on another port than its entry names fails the alert');
@@ -243,7 +227,7 @@ cmp_ok($node->safe_psql('postgres', "SELECT sum(attempts) $outage_keys"), '<', $
 $node->append_conf('postgresql.conf', "rail_stream.webhook_timeout = '30s'");
 $node->reload;
 receiver_mode($rx, 'slow:20');
-my $crashed = late_at_leeds(10);
+my $crashed = late_at_leeds($node, 'WH', 10);
 wait_states($crashed, "state = 'sending'", 'alerts in flight');
 crash_postmaster($node);
 receiver_mode($rx, 'ok');

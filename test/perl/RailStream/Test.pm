@@ -21,7 +21,7 @@ use Test::More;
 our @EXPORT = qw(brokers kafka_dir rail_node create_topic delete_topic produce produce_lines
   wait_for high_watermarks kafka_stop kafka_start trust_frames repo_path
   crash_postmaster group_offsets start_receiver stop_receiver receiver_mode
-  receiver_requests);
+  receiver_requests late_at_leeds);
 use JSON::PP ();
 
 my $repo = $ENV{RAIL_STREAM_REPO} // '.';
@@ -242,6 +242,24 @@ sub trust_frames
 		}
 	}
 	return \@frames;
+}
+
+# $n movements of new trains, "<prefix>00000001" on, LATE by $minutes (50)
+# at Leeds (STANOX 17132), written by one ingest_message() call, so in one
+# transaction.  Returns their msg_keys.
+my %next_train;
+sub late_at_leeds
+{
+	my ($node, $prefix, $n, $minutes) = @_;
+	my $first = $next_train{$prefix} //= 1;
+	my @frame = map {
+		sprintf('{"header":{"msg_type":"0003","msg_queue_timestamp":"1722158477000"},"body":{"train_id":"%s%08d","planned_event_type":"ARRIVAL","loc_stanox":"17132","actual_timestamp":"1722162000000","variation_status":"LATE","timetable_variation":"%d","toc_id":"61"}}',
+			$prefix, $_, $minutes // 50)
+	} $first .. $first + $n - 1;
+	$next_train{$prefix} += $n;
+	$node->safe_psql('postgres',
+		"SELECT rail_stream.ingest_message('trust', '[" . join(',', @frame) . "]')");
+	return [ map { sprintf('%s%08d/ARRIVAL/17132', $prefix, $_) } $first .. $first + $n - 1 ];
 }
 
 # A webhook receiver (test/webhook_receiver.py) on loopback, on the given
