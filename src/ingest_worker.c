@@ -142,6 +142,8 @@ static void wait_for_partitions(void);
 static void assign_partitions(void);
 static int64 start_offset(OwnedPartition *p, bool *times_known);
 static int64 resolve_offset(int32 partition, int64 offset);
+static void offsets_at_time(TimestampTz t, int64 *offsets);
+static void lookup_offsets_at_time(TimestampTz t, int64 *offsets);
 static void store_start_offsets(void);
 static int	collect_batch(int batch_size, int batch_ms);
 static int	poll_some(int batch_size, int n, size_t *bytes);
@@ -439,21 +441,13 @@ start_offset(OwnedPartition *p, bool *times_known)
 
 	if (!*times_known)
 	{
-		int32	   *parts = palloc(worker->nowned * sizeof(int32));
 		int64	   *offs = palloc(worker->nowned * sizeof(int64));
 
 		t = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
 													CStringGetDatum(start),
 													ObjectIdGetDatum(InvalidOid),
 													Int32GetDatum(-1)));
-		for (int i = 0; i < worker->nowned; i++)
-			parts[i] = worker->owned[i].partition;
-		while (!rs_kafka_offsets_for_time(worker->consumer, worker->nowned, parts,
-										  rs_timestamptz_to_utc_ms(t), offs, 10000))
-		{
-			note_kafka_error();
-			(void) rs_wait(-1, 1000);
-		}
+		offsets_at_time(t, offs);
 		for (int i = 0; i < worker->nowned; i++)
 		{
 			if (!worker->owned[i].stored)
@@ -462,6 +456,60 @@ start_offset(OwnedPartition *p, bool *times_known)
 		*times_known = true;
 	}
 	return p->next_offset;
+}
+
+/*
+ * offsets_at_time
+ *		For each owned partition, the offset of its first message as late as
+ *		t or later; for a partition that has none, its end.
+ *
+ * Kafka says -1 for "none yet", which must not be taken for "latest" and
+ * resolved later: a message sent in between would be skipped.  So the end
+ * of such a partition is read, and the lookup made again: if it still
+ * finds none, no message below that end is as late as t, and the partition
+ * starts there.
+ */
+static void
+offsets_at_time(TimestampTz t, int64 *offsets)
+{
+	int			n = worker->nowned;
+	int64	   *ends = palloc(n * sizeof(int64));
+	int64	   *again = palloc(n * sizeof(int64));
+	bool		none = false;
+
+	lookup_offsets_at_time(t, offsets);
+	for (int i = 0; i < n; i++)
+	{
+		if (offsets[i] < 0)
+		{
+			ends[i] = resolve_offset(worker->owned[i].partition, RS_OFFSET_END);
+			none = true;
+		}
+	}
+	if (!none)
+		return;
+	lookup_offsets_at_time(t, again);
+	for (int i = 0; i < n; i++)
+	{
+		if (offsets[i] < 0)
+			offsets[i] = again[i] >= 0 ? again[i] : ends[i];
+	}
+}
+
+/* Kafka's offsets for time t of the owned partitions, asking until it answers */
+static void
+lookup_offsets_at_time(TimestampTz t, int64 *offsets)
+{
+	int32	   *parts = palloc(worker->nowned * sizeof(int32));
+
+	for (int i = 0; i < worker->nowned; i++)
+		parts[i] = worker->owned[i].partition;
+	while (!rs_kafka_offsets_for_time(worker->consumer, worker->nowned, parts,
+									  rs_timestamptz_to_utc_ms(t), offsets, 10000))
+	{
+		note_kafka_error();
+		(void) rs_wait(-1, 1000);
+	}
 }
 
 /*
