@@ -80,8 +80,8 @@ regress-alone:
 dockercheck: deps
 	PG_CONFIG=$(PG_CONFIG) test/docker/run.sh
 
-# the feeder against a real Artemis and Kafka; not in make test while it
-# fails now and then (see README, Tests)
+# the feeder against a real Artemis and Kafka, alone (make test runs it
+# with the other TAP tests)
 feedercheck: deps
 	test/tap.sh docker/feeder/t/090_feeder.pl
 

@@ -4,7 +4,8 @@
 #      all files in one database, then each file alone in a database of its
 #      own (test/regress_alone.sh);
 #   2. the upgrade test (test/upgrade/run.sh) on the same server;
-#   3. the TAP tests (test/t) against a real Apache Kafka broker (test/tap.sh);
+#   3. the TAP tests (test/t, and the feeder's docker/feeder/t with a real
+#      Apache Artemis) against a real Apache Kafka broker (test/tap.sh);
 #   4. pg_regress again, built with AddressSanitizer and UndefinedBehavior-
 #      Sanitizer, on a private copy of PostgreSQL (test/sanitize.sh);
 #   5. libFuzzer over the transforms in a backend, for FUZZ_SECONDS
@@ -45,7 +46,7 @@ alone_status=0
 test/regress_alone.sh 2>&1 | tee "$tmp/regress-alone.log" || alone_status=$?
 
 tap_status=0
-test/tap.sh 2>&1 | tee "$tmp/tap.log" || tap_status=$?
+test/tap.sh test/t/*.pl docker/feeder/t/*.pl 2>&1 | tee "$tmp/tap.log" || tap_status=$?
 
 sanitize_status=0
 test/sanitize.sh 2>&1 | tee "$tmp/sanitize.log" || sanitize_status=$?
@@ -63,7 +64,7 @@ test/packages/run.sh 2>&1 | tee "$tmp/packages.log" || packages_status=$?
 # pg_regress says "name ... ok" up to PostgreSQL 15, "ok 1 - name" from 16
 passed=$(grep -cE ' \.\.\. ok |^ok [0-9]+ ' "$tmp/regress.log" || true)
 failed=$(grep -cE ' \.\.\. FAILED |^not ok [0-9]+ ' "$tmp/regress.log" || true)
-passed=$((passed + $(grep -cE '^\[[0-9:]+\] test/t/.* ok ' "$tmp/tap.log" || true)))
+passed=$((passed + $(grep -cE '^\[[0-9:]+\] (test|docker/feeder)/t/.* ok ' "$tmp/tap.log" || true)))
 # the other steps end with "<step>: N passed, N failed"
 for step in regress-alone upgrade sanitize fuzz docker packages; do
 	read -r p f < <(sed -n "s/^$step: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p" \
@@ -71,7 +72,7 @@ for step in regress-alone upgrade sanitize fuzz docker packages; do
 	passed=$((passed + ${p:-0}))
 	failed=$((failed + ${f:-0}))
 done
-failed=$((failed + $(grep -cE '^test/t/.*\(Wstat' "$tmp/tap.log" || true)))
+failed=$((failed + $(grep -cE '^(test|docker/feeder)/t/.*\(Wstat' "$tmp/tap.log" || true)))
 [ $tap_status -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 for st in $alone_status $upgrade_status $sanitize_status $fuzz_status $docker_status \
 	$packages_status; do

@@ -59,14 +59,14 @@ typedef struct LineSink
 } LineSink;
 
 static void
-on_delivery(void *opaque, bool ok, const char *errstr, void *arg)
+on_delivery(void *opaque, const DeliveryReport *dr, void *arg)
 {
 	LineSink   *sink = arg;
 
 	(void) opaque;
-	if (!ok && sink->failed++ == 0)
+	if (!dr->ok && sink->failed++ == 0)
 		snprintf(sink->error, sizeof(sink->error),
-				 "could not produce CIF line to Kafka: %s", errstr);
+				 "could not produce CIF line to Kafka: %s", dr->errstr);
 }
 
 /* Produce one line (without its end-of-line); skips empty lines */

@@ -141,8 +141,17 @@ extern void stomp_frame_free(StompFrame *frame);
 /* producer.c */
 typedef struct Producer Producer;
 
-/* called from producer_poll() once per message: ok, or why not */
-typedef void (*DeliveryFn) (void *msg_opaque, bool ok, const char *errstr,
+/* What Kafka said about one message */
+typedef struct DeliveryReport
+{
+	bool		ok;
+	const char *errstr;			/* why not, if not ok */
+	int32_t		partition;			/* where it went, if ok */
+	int64_t		offset;
+} DeliveryReport;
+
+/* called from producer_poll() once per message */
+typedef void (*DeliveryFn) (void *msg_opaque, const DeliveryReport *dr,
 							void *arg);
 
 /* called by producer_read_tail() for each message's header value */

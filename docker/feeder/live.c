@@ -3,11 +3,11 @@
  * live.c
  *	  The STOMP -> Kafka bridge: subscribe durably, produce, ack, reconnect.
  *
- * Each STOMP frame's body goes to Kafka unchanged, keyed by the frame's
- * message-id (the talk's ActiveMQ connector keyed by the JMS messageID),
- * with three headers: stomp-message-id, stomp-destination and
- * feeder-frame-id (below).  The frame is ACKed (ack:client-individual)
- * only from the delivery report that says Kafka has it.
+ * Each STOMP frame's body goes to Kafka unchanged, keyed by the frame's id
+ * (below), with three headers: stomp-message-id, stomp-destination and
+ * feeder-frame-id (the key again).  The frame is ACKed
+ * (ack:client-individual) only from the delivery report that says Kafka
+ * has it.
  *
  * Exactly once, and why.  The subscription is durable (CONNECT client-id,
  * SUBSCRIBE activemq.subscriptionName for ActiveMQ Classic, as Network
@@ -46,6 +46,26 @@
  * with a full window of new frames behind it.  Kafka's side is the
  * idempotent producer: a retried send is written once, in order.
  *
+ * Order.  Frames are produced in the order the broker delivers them, and
+ * each partition keeps it: the idempotent producer writes a partition's
+ * messages in the order produced or not at all, and never gives one up
+ * (message.timeout.ms is 0) to have it produced again behind newer ones.
+ * Across a crash this holds because every delivery of a frame goes to the
+ * same partition: the key, which chooses it, is the frame id.  Not STOMP's
+ * message-id (the talk's ActiveMQ connector keyed by the JMS messageID):
+ * Artemis changes it on redelivery, so a frame still on its way to Kafka
+ * when the feeder was killed came back under another key, went to another
+ * partition and was written there behind frames published after it, which
+ * the killed feeder had written to that partition (the test saw it).  With
+ * one partition per frame, a frame missing from its partition after a
+ * crash means every later frame of that partition is missing too, so the
+ * redelivered one lands right after what its partition holds.  The
+ * broker redelivers unACKed frames ahead of newer ones as long as it lets
+ * go of them before the next connection subscribes, which it does when it
+ * sees the old connection close; a broker that notices a dead connection
+ * only after the feeder has subscribed again may deliver newer frames
+ * first, and the feeder keeps the order in which it was given them.
+ *
  * Limits: two frames with the same body, destination and timestamp count
  * as one (a live frame holds up to 32 messages with their own times); a
  * frame unACKed across more lost connections than the read-back covers
@@ -61,6 +81,11 @@
  * stops sending when the window is full, and heart-beats go on.  An ERROR
  * frame about credentials, or failing to connect before the first success
  * connect_attempts times, ends the feeder with exit status 1.
+ *
+ * With --verbose (FEEDER_VERBOSE), every frame is logged as it comes (its
+ * id, message-id and redelivered header, and whether it is produced or
+ * skipped) and as Kafka confirms it (partition and offset), so a log shows
+ * how each frame went.
  *
  * Copyright (c) 2026, rail_stream developers
  *
@@ -134,17 +159,19 @@ send_ack(Live *live, const char *ack)
 
 /* Kafka's delivery report of one frame */
 static void
-on_delivery(void *opaque, bool ok, const char *errstr, void *arg)
+on_delivery(void *opaque, const DeliveryReport *dr, void *arg)
 {
 	Pending    *p = opaque;
 	Live	   *live = arg;
 	void	  **slot = idset_lookup(live->ids, p->frame_id, 32);
 
-	if (ok)
+	if (dr->ok)
 	{
 		if (slot != NULL)
 			*slot = NULL;		/* in Kafka now */
 		live->produced++;
+		log_debug("frame %s in Kafka at partition %d offset %lld",
+				  p->frame_id, (int) dr->partition, (long long) dr->offset);
 		if (p->conn_gen == live->conn_gen)
 			send_ack(live, p->ack);
 	}
@@ -152,7 +179,7 @@ on_delivery(void *opaque, bool ok, const char *errstr, void *arg)
 	{
 		/* no timeout is set: this is a permanent refusal */
 		log_error("could not produce frame \"%s\" to Kafka: %s",
-				  p->msgid, errstr);
+				  p->msgid, dr->errstr);
 		if (slot != NULL)
 			idset_remove(live->ids, p->frame_id, 32);
 		live->fatal = true;
@@ -226,7 +253,7 @@ produce_frame(Live *live, const char *topic, const StompFrame *f,
 	for (;;)
 	{
 		int			rc = producer_send(live->producer, topic,
-									   p->msgid, strlen(p->msgid),
+									   p->frame_id, 32,
 									   f->body, f->body_len, hdrs, 3, p,
 									   err, sizeof(err));
 
@@ -251,6 +278,7 @@ on_message(Live *live, const StompFrame *f)
 	const char *ack = stomp_header(f, "ack");
 	const char *dest = stomp_header(f, "destination");
 	const char *topic = kafka_topic_of(live, stomp_header(f, "subscription"));
+	const char *redelivered = stomp_header(f, "redelivered");
 	void	  **slot;
 	Pending    *p;
 	char		frame_id[33];
@@ -267,11 +295,13 @@ on_message(Live *live, const StompFrame *f)
 	idset_frame_id(dest, stomp_header(f, "timestamp"), f->body, f->body_len,
 				   frame_id);
 	slot = idset_lookup(live->ids, frame_id, 32);
+	log_debug("frame %s received: message-id \"%s\", redelivered %s, %s",
+			  frame_id, msgid, redelivered ? redelivered : "(none)",
+			  slot == NULL ? "producing it" :
+			  *slot ? "skipped, Kafka will have it" : "skipped, Kafka has it");
 	if (slot != NULL)
 	{
 		live->skipped++;
-		log_debug("frame %s (\"%s\") redelivered; Kafka %s", frame_id, msgid,
-				  *slot ? "will have it" : "has it");
 		if (*slot == NULL)
 			send_ack(live, ack);
 		else

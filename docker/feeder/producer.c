@@ -9,9 +9,10 @@
  * they were produced.  message.timeout.ms is 0 (no timeout): while Kafka is
  * away, messages wait in librdkafka's queue, librdkafka reconnects by
  * itself, and no delivery report says "failed" for a message that might
- * still get written.  A delivery report reaches the caller's DeliveryFn
- * from producer_poll(), on the caller's thread, with the opaque pointer
- * given to producer_send(); the caller acknowledges its source only then.
+ * still get written.  A delivery report (ok or why not, partition and
+ * offset) reaches the caller's DeliveryFn from producer_poll(), on the
+ * caller's thread, with the opaque pointer given to producer_send(); the
+ * caller acknowledges its source only then.
  * A fatal idempotence error (producer fenced, sequence out of order) is
  * reported by producer_fatal(); the caller must stop.
  *
@@ -59,10 +60,14 @@ static void
 dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
 	Producer   *p = opaque;
+	DeliveryReport dr;
 
 	(void) rk;
-	p->fn(msg->_private, msg->err == RD_KAFKA_RESP_ERR_NO_ERROR,
-		  rd_kafka_err2str(msg->err), p->arg);
+	dr.ok = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+	dr.errstr = rd_kafka_err2str(msg->err);
+	dr.partition = msg->partition;
+	dr.offset = msg->offset;
+	p->fn(msg->_private, &dr, p->arg);
 }
 
 /* rd_kafka_conf_set, with the failure in err */

@@ -63,13 +63,13 @@ typedef struct Replay
 } Replay;
 
 static void
-on_delivery(void *opaque, bool ok, const char *errstr, void *arg)
+on_delivery(void *opaque, const DeliveryReport *dr, void *arg)
 {
 	Replay	   *r = arg;
 
 	(void) opaque;
-	if (!ok && r->failed++ == 0)
-		log_error("could not produce replayed frame to Kafka: %s", errstr);
+	if (!dr->ok && r->failed++ == 0)
+		log_error("could not produce replayed frame to Kafka: %s", dr->errstr);
 }
 
 /* Read a whole file; NULL (logged) on failure */

@@ -52,14 +52,14 @@ unset CDPATH  # `cd` in $(...) must not print anything
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+# log, die, usage, the Maven fetch, processes, ports
+. "$REPO/test/lib.sh"
 
 KAFKA_VERSION=${KAFKA_VERSION:-4.1.2}
 CACHE=$(realpath -m "${RAIL_STREAM_CACHE:-$REPO/.cache}")
 KAFKA_HOME=$CACHE/kafka-$KAFKA_VERSION
 LIB=$KAFKA_HOME/lib
 M2_REPO=${RAIL_STREAM_M2_REPO:-$CACHE/m2}
-# Maven 3.8.7's super-POM does not pin maven-dependency-plugin; pin it.
-DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.6.1
 
 START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
@@ -77,14 +77,6 @@ COMMON_JVM_OPTS=(-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData
                  -Djava.awt.headless=true)
 TOOL_JVM_OPTS=(-Xmx256m "${COMMON_JVM_OPTS[@]}")
 
-log() { printf 'kafka.sh: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-usage() {
-    sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2
-    exit 2
-}
-
 is_kafka3() { [[ $KAFKA_VERSION == 3.* ]]; }
 
 # Logging backend differs: Kafka 4.x uses log4j2, 3.9 log4j 1 (reload4j).
@@ -100,34 +92,17 @@ log_jvm_opts() {
 
 have_jars() { [[ -f $KAFKA_HOME/.complete ]]; }
 
-cmd_fetch() {
-    have_jars && return 0
-    command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
-    mkdir -p "$CACHE"
-    # Serialise concurrent fetches (parallel test runs) on one lock file.
-    exec 9>"$CACHE/.kafka-fetch.lock"
-    flock 9
-    if ! have_jars; then
-        fetch_locked
-    fi
-    exec 9>&-
-}
+cmd_fetch() { fetch_once kafka have_jars fetch_locked; }
 
 fetch_locked() {
     local tmp logging=log4j2 t0=$SECONDS
     is_kafka3 && logging=reload4j
     tmp=$(mktemp -d "$CACHE/.kafka-$KAFKA_VERSION.XXXXXX")
     log "fetching Kafka $KAFKA_VERSION jars from Maven Central into $LIB"
-    # -Dmaven.repo.local keeps downloads in the cache, not in ~/.m2 (which
-    # may not exist or be writable, e.g. for the postgres user).
-    # Debian's Maven 3.8.7 prints bare ESC[0m sequences even with -B -q;
-    # the sed strips them (pipefail keeps mvn's exit status).
-    if ! mvn -B -q -ntp -f "$HERE/pom.xml" \
-            -Dmaven.repo.local="$M2_REPO" \
+    if ! mvn_quiet -f "$HERE/pom.xml" \
             -Dkafka.version="$KAFKA_VERSION" -Dkafka.logging="$logging" \
             "$DEP_PLUGIN:copy-dependencies" \
-            -DincludeScope=runtime -DoutputDirectory="$tmp/lib" 2>&1 |
-            sed -e 's/\x1b\[[0-9;]*m//g' -e '/^$/d' >&2; then
+            -DincludeScope=runtime -DoutputDirectory="$tmp/lib"; then
         rm -rf "$tmp"
         die "mvn failed to resolve Kafka $KAFKA_VERSION"
     fi
@@ -153,48 +128,7 @@ cmd_classpath() {
 
 # Pid of the broker running on <dir>, or failure.  Checks the command line
 # too, so a stale pid file whose pid was reused is not mistaken for Kafka.
-# Reads /proc instead of kill -0 so it also works for another user's broker.
-running_pid() {
-    local dir=$1 pid cmdline
-    [[ -f $dir/kafka.pid ]] || return 1
-    pid=$(<"$dir/kafka.pid")
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-    [[ $cmdline == *"kafka.Kafka $dir/server.properties"* ]] || return 1
-    echo "$pid"
-}
-
-# True while pid exists and is not a zombie.
-alive() {
-    local state
-    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-    [[ $state != Z ]]
-}
-
-# Wait until pid is gone (or a zombie); fail after $2 seconds.
-wait_gone() {
-    local pid=$1 deadline=$((SECONDS + $2))
-    while ((SECONDS < deadline)); do
-        alive "$pid" || return 0
-        sleep 0.2
-    done
-    return 1
-}
-
-# True if something accepts TCP connections on 127.0.0.1:port.
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# A random free port in 20000..44999, none of the arguments (racy, but
-# good enough for tests).
-free_port() {
-    local port
-    for _ in {1..100}; do
-        port=$((20000 + RANDOM % 25000))
-        [[ " $* " == *" $port "* ]] && continue
-        port_in_use "$port" || { echo "$port"; return; }
-    done
-    die "no free port found"
-}
+running_pid() { pid_running "$1/kafka.pid" "kafka.Kafka $1/server.properties"; }
 
 # The broker answers metadata requests and lists itself.
 broker_answers() {
@@ -218,15 +152,6 @@ secured_listeners_answer() {
     [[ $out == *"broker 1 at"* ]] || { log "kcat -F kcat-ssl.conf: $out"; return 1; }
     aport=$(<"$dir/sasl_ssl_bootstrap")
     port_in_use "${aport##*:}" || { log "nothing listens on $aport"; return 1; }
-}
-
-# Random letters and digits (a password that needs no quoting anywhere).
-random_word() {
-    local word=''
-    while ((${#word} < $1)); do
-        word+=$(head -c 64 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9')
-    done
-    echo "${word:0:$1}"
 }
 
 # Kafka Uuid: 16 random bytes, base64url without padding (22 chars).  Kafka
@@ -436,29 +361,25 @@ launch_broker() {
     echo $! >"$dir/kafka.pid"
 }
 
-wait_ready() {
-    local dir=$1 bootstrap=$2 deadline=$((SECONDS + START_TIMEOUT)) pid
-    pid=$(<"$dir/kafka.pid")
-    while ((SECONDS < deadline)); do
-        # Not running_pid: right after the fork the child may not have
-        # exec'd java yet, so its command line is still bash's.
-        if ! alive "$pid"; then
-            tail -n 30 "$dir/kafka.log" >&2
-            rm -f "$dir/kafka.pid"
-            die "broker exited during startup (see $dir/kafka.log)"
-        fi
-        if broker_answers "$bootstrap"; then
-            secured_listeners_answer "$dir" && return 0
-            tail -n 30 "$dir/kafka.log" >&2
-            cmd_stop "$dir"
-            die "the SSL or SASL_SSL listener does not answer kcat (see $dir/kafka.log)"
-        fi
-        sleep 0.5
-    done
-    log "broker did not answer on $bootstrap within $START_TIMEOUT s; stopping it"
+wait_broker() {
+    local dir=$1 bootstrap=$2 rc=0
+    # the pid, not running_pid: right after the fork the child may not have
+    # exec'd java yet, so its command line is still bash's
+    wait_ready "$(<"$dir/kafka.pid")" "$START_TIMEOUT" broker_answers "$bootstrap" || rc=$?
+    if ((rc == 2)); then
+        tail -n 30 "$dir/kafka.log" >&2
+        rm -f "$dir/kafka.pid"
+        die "broker exited during startup (see $dir/kafka.log)"
+    elif ((rc == 1)); then
+        log "broker did not answer on $bootstrap within $START_TIMEOUT s; stopping it"
+        tail -n 30 "$dir/kafka.log" >&2
+        cmd_stop "$dir"
+        exit 1
+    fi
+    secured_listeners_answer "$dir" && return 0
     tail -n 30 "$dir/kafka.log" >&2
     cmd_stop "$dir"
-    exit 1
+    die "the SSL or SASL_SSL listener does not answer kcat (see $dir/kafka.log)"
 }
 
 cmd_start() {
@@ -481,7 +402,7 @@ cmd_start() {
     printf '\n=== kafka.sh start %s (Kafka %s) ===\n' "$(date -Is)" \
         "$KAFKA_VERSION" >>"$dir/kafka.log"
     launch_broker "$dir"
-    wait_ready "$dir" "127.0.0.1:$port"
+    wait_broker "$dir" "127.0.0.1:$port"
     log "broker pid $(<"$dir/kafka.pid") ready in $((SECONDS - t0)) s"
     echo "127.0.0.1:$port"
 }
@@ -499,12 +420,7 @@ cmd_stop() {
     fi
     # SIGTERM = controlled shutdown (flushes logs, writes a clean-shutdown
     # marker so the next start skips log recovery).
-    kill -TERM "$pid"
-    if ! wait_gone "$pid" "$STOP_TIMEOUT"; then
-        log "pid $pid still alive after $STOP_TIMEOUT s; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        wait_gone "$pid" 10 || die "pid $pid survived SIGKILL"
-    fi
+    stop_pid "$pid" "$STOP_TIMEOUT"
     rm -f "$dir/kafka.pid"
     log "stopped pid $pid"
 }

@@ -38,51 +38,31 @@ unset CDPATH
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+# log, die, usage, the Maven fetch, processes, ports
+. "$REPO/test/lib.sh"
 
 ARTEMIS_VERSION=${ARTEMIS_VERSION:-2.40.0}
 CACHE=$(realpath -m "${RAIL_STREAM_CACHE:-$REPO/.cache}")
 ARTEMIS_HOME=$CACHE/artemis-$ARTEMIS_VERSION
 M2_REPO=${RAIL_STREAM_M2_REPO:-$CACHE/m2}
-# Maven 3.8.7's super-POM does not pin maven-dependency-plugin; pin it.
-DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.6.1
 START_TIMEOUT=${ARTEMIS_START_TIMEOUT:-90}
 STOP_TIMEOUT=${ARTEMIS_STOP_TIMEOUT:-30}
 HEAP=${ARTEMIS_HEAP:--Xms64m -Xmx384m}
-
-log() { printf 'artemis.sh: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-usage() {
-    sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2
-    exit 2
-}
 
 # ---------------------------------------------------------------- fetch ----
 
 have_dist() { [[ -f $ARTEMIS_HOME/.complete ]]; }
 
-cmd_fetch() {
-    have_dist && return 0
-    command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
-    mkdir -p "$CACHE"
-    # Serialise concurrent fetches on one lock file.
-    exec 9>"$CACHE/.artemis-fetch.lock"
-    flock 9
-    have_dist || fetch_locked
-    exec 9>&-
-}
+cmd_fetch() { fetch_once artemis have_dist fetch_locked; }
 
 fetch_locked() {
     local tmp t0=$SECONDS
     tmp=$(mktemp -d "$CACHE/.artemis-$ARTEMIS_VERSION.XXXXXX")
     log "fetching Artemis $ARTEMIS_VERSION from Maven Central into $ARTEMIS_HOME"
-    # No POM needed: dependency:copy takes the artifact's coordinates.  The
-    # sed strips the bare ESC[0m sequences of Debian's Maven 3.8.7.
-    if ! mvn -B -q -ntp -Dmaven.repo.local="$M2_REPO" \
-            "$DEP_PLUGIN:copy" \
+    # No POM needed: dependency:copy takes the artifact's coordinates.
+    if ! mvn_quiet "$DEP_PLUGIN:copy" \
             -Dartifact="org.apache.activemq:apache-artemis:$ARTEMIS_VERSION:tar.gz:bin" \
-            -DoutputDirectory="$tmp" 2>&1 |
-            sed -e 's/\x1b\[[0-9;]*m//g' -e '/^$/d' >&2; then
+            -DoutputDirectory="$tmp"; then
         rm -rf "$tmp"
         die "mvn failed to fetch Artemis $ARTEMIS_VERSION"
     fi
@@ -104,50 +84,7 @@ ensure_dist() {
 
 # Pid of the broker running on <dir>, checked against its command line so a
 # reused pid is not taken for the broker.
-running_pid() {
-    local dir=$1 pid cmdline
-    [[ -f $dir/artemis.pid ]] || return 1
-    pid=$(<"$dir/artemis.pid")
-    [[ $pid =~ ^[0-9]+$ ]] || return 1
-    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-    [[ $cmdline == *"-Dartemis.instance=$dir/broker "* ]] || return 1
-    echo "$pid"
-}
-
-alive() {
-    local state
-    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-    [[ $state != Z ]]
-}
-
-wait_gone() {
-    local pid=$1 deadline=$((SECONDS + $2))
-    while ((SECONDS < deadline)); do
-        alive "$pid" || return 0
-        sleep 0.2
-    done
-    return 1
-}
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-free_port() {
-    local port
-    for _ in {1..100}; do
-        port=$((20000 + RANDOM % 25000))
-        [[ " $* " == *" $port "* ]] && continue
-        port_in_use "$port" || { echo "$port"; return; }
-    done
-    die "no free port found"
-}
-
-random_word() {
-    local word=''
-    while ((${#word} < $1)); do
-        word+=$(head -c 64 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9')
-    done
-    echo "${word:0:$1}"
-}
+running_pid() { pid_running "$1/artemis.pid" "-Dartemis.instance=$1/broker "; }
 
 # The STOMP port answers a CONNECT with the instance's user by CONNECTED.
 stomp_answers() {
@@ -159,6 +96,17 @@ stomp_answers() {
         timeout 5 head -c 9 <&3
     ) 2>/dev/null || return 1
     [[ $reply == CONNECTED ]]
+}
+
+# Ready: the STOMP port answers.  The script execs java: its pid goes to
+# artemis.pid as soon as it has, so that stop finds a broker still starting.
+broker_ready() {
+    local dir=$1 pid=$2 stomp=$3
+    if [[ ! -f $dir/artemis.pid ]] &&
+            [[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) == *"-Dartemis.instance="* ]]; then
+        echo "$pid" >"$dir/artemis.pid"
+    fi
+    port_in_use "$stomp" && stomp_answers "$stomp" "$dir"
 }
 
 # ---------------------------------------------------------------- start ----
@@ -210,7 +158,7 @@ choose_ports() {
 
 cmd_start() {
     [[ $# -eq 1 ]] || die "usage: start <dir>"
-    local dir=$1 stomp core pid deadline t0=$SECONDS
+    local dir=$1 stomp core pid rc=0 t0=$SECONDS
     ensure_dist
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd -P)
@@ -222,26 +170,15 @@ cmd_start() {
     # setsid: its own session, so a signal to the caller's group misses it.
     setsid "$dir/broker/bin/artemis" run >>"$dir/artemis.log" 2>&1 </dev/null &
     pid=$!
-    deadline=$((SECONDS + START_TIMEOUT))
-    while ((SECONDS < deadline)); do
-        if ! alive "$pid"; then
-            tail -n 30 "$dir/artemis.log" >&2
-            die "broker exited during startup (see $dir/artemis.log)"
-        fi
-        # the script execs java: remember java's pid once it has
-        if [[ ! -f $dir/artemis.pid ]] &&
-                [[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) == *"-Dartemis.instance="* ]]; then
-            echo "$pid" >"$dir/artemis.pid"
-        fi
-        if port_in_use "$stomp" && stomp_answers "$stomp" "$dir"; then
-            echo "$pid" >"$dir/artemis.pid"
-            log "broker pid $pid ready in $((SECONDS - t0)) s"
-            echo "$stomp"
-            return 0
-        fi
-        sleep 0.3
-    done
+    wait_ready "$pid" "$START_TIMEOUT" broker_ready "$dir" "$pid" "$stomp" || rc=$?
+    if ((rc == 0)); then
+        echo "$pid" >"$dir/artemis.pid"
+        log "broker pid $pid ready in $((SECONDS - t0)) s"
+        echo "$stomp"
+        return 0
+    fi
     tail -n 30 "$dir/artemis.log" >&2
+    ((rc == 2)) && die "broker exited during startup (see $dir/artemis.log)"
     echo "$pid" >"$dir/artemis.pid"
     cmd_stop "$dir"
     die "broker did not answer on STOMP port $stomp within $START_TIMEOUT s"
@@ -256,12 +193,7 @@ cmd_stop() {
         log "not running"
         return 0
     fi
-    kill -TERM "$pid"
-    if ! wait_gone "$pid" "$STOP_TIMEOUT"; then
-        log "pid $pid still alive after $STOP_TIMEOUT s; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        wait_gone "$pid" 10 || die "pid $pid survived SIGKILL"
-    fi
+    stop_pid "$pid" "$STOP_TIMEOUT"
     rm -f "$dir/artemis.pid"
     log "stopped pid $pid"
 }

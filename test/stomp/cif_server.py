@@ -10,7 +10,8 @@ extract gzipped (application/octet-stream, as a .gz file, no
 Content-Encoding), as Network Rail redirects to a signed storage URL.
 Wrong or missing credentials get 401 with a WWW-Authenticate challenge.
 Each request is logged as one JSON line (path, whether an Authorization
-header came, status).  Port 0 picks a free port; the chosen one is written
+header came, status), before it is answered, so the lines are in the
+order of the requests.  Port 0 picks a free port; the chosen one is written
 on the first line of the log file's sibling FILE.port.
 """
 import argparse
@@ -42,17 +43,19 @@ def main():
             pass
 
         def answer(self, status, headers, payload=b""):
+            # logged before answering: the redirect's line must precede
+            # that of the request following it (a thread per request)
+            with lock, open(args.log, "a") as log:
+                log.write(json.dumps({
+                    "path": self.path,
+                    "authorization": "Authorization" in self.headers,
+                    "status": status}) + "\n")
             self.send_response(status)
             for k, v in headers.items():
                 self.send_header(k, v)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
-            with lock, open(args.log, "a") as log:
-                log.write(json.dumps({
-                    "path": self.path,
-                    "authorization": "Authorization" in self.headers,
-                    "status": status}) + "\n")
 
         def do_GET(self):
             if self.path.startswith("/ntrod/CifFileAuthenticate"):

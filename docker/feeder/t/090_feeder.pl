@@ -5,8 +5,13 @@
 #    STOMP while the feeder runs, across a restart of the STOMP broker and
 #    a kill -9 of the feeder (frames published while it is dead wait in its
 #    durable subscription): each frame is in Kafka exactly once, compared by
-#    content, in publishing order within each partition, and the broker's
-#    subscription queue is left empty;
+#    content, in publishing order within each partition, keyed by its
+#    frame id, and the broker's subscription queue is left empty.  The
+#    feeders log every frame (FEEDER_VERBOSE): a frame out of order is shown
+#    with what their logs say about it and about the frame before it, and a
+#    failed run keeps the logs and the topic's dump (kafka_frames.log, one
+#    line per message: frame number, partition, offset, headers) in
+#    tmp_check/log;
 #  - the CIF download from a real HTTP server with basic authentication, a
 #    redirect and a gzipped body lands line for line;
 #  - bad credentials (STOMP and HTTP) and unreachable hosts end the feeder
@@ -35,6 +40,14 @@ my (%children, $cif_server);
 
 END
 {
+	# the feeders' and the broker's logs go where test/tap.sh keeps them
+	# when a test fails
+	if ($ENV{TESTLOGDIR} && $tmp)
+	{
+		system('mkdir', '-p', $ENV{TESTLOGDIR});
+		system('cp', (grep { -e } glob("$tmp/*.log"), "$art/artemis.log"),
+			$ENV{TESTLOGDIR});
+	}
 	kill 'KILL', $_ for keys %children;
 	kill 'TERM', $cif_server if $cif_server;
 	IPC::Run::run([ $artemis_sh, 'stop', $art ], '>', \my $o, '2>', \my $e)
@@ -117,9 +130,10 @@ sub wait_until
 	die "timed out after $timeout s waiting for $what";
 }
 
-# Frames the broker holds for the durable subscription to a topic,
-# delivered and not ACKed included (artemis.sh queue-stat), or "no queue"
-sub frames_left
+# The broker's queue of the durable subscription to a topic (artemis.sh
+# queue-stat): (consumers, frames held, delivered and not ACKed included),
+# or ('no queue', 'no queue')
+sub subscription_queue
 {
 	my ($topic) = @_;
 	my $stat = '';
@@ -127,8 +141,10 @@ sub frames_left
 	my ($row) = grep { my @f = map { s/^\s+|\s+$//gr } split /\|/; @f > 4 && $f[2] eq $topic }
 	  split /\n/, $stat;
 	my @cols = $row ? (map { s/^\s+|\s+$//gr } split /\|/, $row) : ();
-	return $cols[4] // 'no queue';
+	return @cols ? @cols[ 3, 4 ] : ('no queue', 'no queue');
 }
+
+sub frames_left { return (subscription_queue(@_))[1]; }
 
 # Messages in a Kafka topic: the sum of its partitions' end offsets
 sub kafka_count
@@ -142,16 +158,19 @@ sub kafka_count
 	return $n;
 }
 
-# Every message of a topic: [ [partition, key length, value], ... ]
+# Every message of a topic:
+# [ [partition, key length, value, offset, headers, key], ... ]
 sub consume
 {
 	my ($topic) = @_;
 	my $out = '';
 	IPC::Run::run([ 'kcat', '-C', '-b', $bootstrap, '-t', $topic, '-e', '-q',
-		'-f', "%p\t%K\t%s\x1e" ], '>', \$out, '2>', \my $kcat_err)
+		'-f', "%p\t%K\t%o\t%k\t%h\t%s\x1e" ], '>', \$out, '2>', \my $kcat_err)
 	  or die "kcat failed";
 	# ASCII RS ends each message: replayed sample frames span lines
-	return [ map { [ split /\t/, $_, 3 ] } split /\x1e/, $out ];
+	return [
+		map { my @f = split /\t/, $_, 6; [ @f[ 0, 1, 5, 2, 4, 3 ] ] }
+		  split /\x1e/, $out ];
 }
 
 # ------------------------------------------------------------ the broker ----
@@ -238,7 +257,8 @@ my %live = (
 	NR_TOPICS => "$stomp_topic=$kafka_topic",
 	NR_CLIENT_ID => 't090',
 	NR_HEARTBEAT_MS => 2000,
-	NR_BACKOFF_MAX_MS => 2000);
+	NR_BACKOFF_MAX_MS => 2000,
+	FEEDER_VERBOSE => 1);
 
 my $log1 = "$tmp/feeder1.log";
 my $t0 = time;
@@ -268,6 +288,13 @@ ok($at_kill < 14_000, 'the feeder was killed with frames still to produce');
 
 # last third while no feeder runs: the durable subscription keeps them
 publish($stomp_topic, \@frames, 14_000, $n_frames - 1);
+# The broker takes the killed feeder's unACKed frames back when it sees its
+# connection close, and then redelivers them ahead of the newer frames.
+# Had the next feeder subscribed before that, the broker would have given
+# it newer frames first: wait until it has, so that the order the broker
+# gives the frames is the publishing order (see the order check below).
+wait_until(sub { (subscription_queue($stomp_topic))[0] eq '0' }, 60,
+	'the broker to drop the killed feeder\'s subscription');
 my $log2 = "$tmp/feeder2.log";
 $pid = start_feeder($log2, %live);
 wait_until(sub { kafka_count($kafka_topic, 3) >= $n_frames }, 120, "$n_frames frames in Kafka");
@@ -286,8 +313,19 @@ note "redelivered frames skipped: first feeder (broker restart) "
   . (slurp($log1) =~ /.*\b(\d+) redelivered and skipped/s ? $1 : 'n/a')
   . ", restarted feeder (after kill -9) " . ($skipped2 // 'n/a');
 
+# What a user must get: each frame once, and within each partition in the
+# order the broker gave the frames.  Here that order is the publishing
+# order: one publisher, one subscriber at a time, and the broker
+# redelivers unACKed frames ahead of newer ones (after its restart, and
+# after the kill once it has dropped the dead subscription, waited for
+# above).  A frame's position is its only copy's (no duplicates, checked
+# too).  The feeder keeps this order across the kill only because every
+# delivery of a frame goes to the same partition (its key is the frame
+# id): keyed by STOMP's message-id, which Artemis changes on redelivery, a
+# frame lost with the killed feeder came back to another partition, behind
+# newer frames the feeder had written there (docker/feeder/live.c, Order).
 my $got = consume($kafka_topic);
-my (%seen, $dups, $unknown, %last_in_partition, $out_of_order);
+my (%seen, $dups, $unknown, %last_in_partition, $out_of_order, @overtaken);
 $dups = $unknown = $out_of_order = 0;
 for my $m (@$got)
 {
@@ -295,17 +333,42 @@ for my $m (@$got)
 	my $i = $published{$value};
 	if (!defined $i) { $unknown++; next; }
 	$dups++ if $seen{$i}++;
-	$out_of_order++
-	  if defined $last_in_partition{$partition} && $i <= $last_in_partition{$partition};
-	$last_in_partition{$partition} = $i;
+	if (defined $last_in_partition{$partition} && $i <= $last_in_partition{$partition}->[0])
+	{
+		$out_of_order++;
+		push @overtaken, [ $m, $i, @{ $last_in_partition{$partition} } ];
+	}
+	$last_in_partition{$partition} = [ $i, $m ];
+}
+# how a frame came behind a later one: the two messages, and what each
+# feeder's log says about them (FEEDER_VERBOSE logs every frame)
+for my $o (@overtaken)
+{
+	my ($m, $i, $j, $prev) = @$o;
+	diag sprintf('frame %d at partition %d offset %d comes after frame %d at offset %d',
+		$i, $m->[0], $m->[3], $j, $prev->[3]);
+	for my $x ([ $i, $m ], [ $j, $prev ])
+	{
+		my ($id) = $x->[1][4] =~ /feeder-frame-id=([0-9a-f]+)/;
+		diag "  frame $x->[0]: $x->[1][4]";
+		for my $log ($log1, $log2)
+		{
+			diag "    $_" for grep { /\Q$id\E/ } split /\n/, slurp($log);
+		}
+	}
 }
 my $missing = grep { !$seen{$_} } 0 .. $n_frames - 1;
+# the topic as the test read it, kept with the logs of a failed run
+open my $dump, '>', "$tmp/kafka_frames.log" or die;
+print $dump join("\t", $published{ $_->[2] } // 'unknown', @$_[ 0, 3, 4 ]), "\n" for @$got;
+close $dump;
 is(scalar @$got, $n_frames, "Kafka holds $n_frames messages");
 is($dups, 0, 'no frame twice');
 is($missing, 0, 'no frame missing');
 is($unknown, 0, 'every message is a published frame, unchanged');
 is($out_of_order, 0, 'each partition holds its frames in publishing order');
-is(scalar(grep { $_->[1] <= 0 } @$got), 0, 'every message has a key (the STOMP message-id)');
+is(scalar(grep { $_->[4] !~ /feeder-frame-id=\Q$_->[5]\E(,|$)/ } @$got), 0,
+	'every message is keyed by its frame id');
 note sprintf('%d frames through STOMP, a broker restart and a kill -9 in %.1f s; %d partitions used',
 	$n_frames, $elapsed, scalar keys %last_in_partition);
 
