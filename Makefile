@@ -16,12 +16,12 @@ OBJS         = src/rail_stream.o src/guc.o src/json.o src/decode.o \
                src/sql_api.o src/shmem.o src/kafka.o \
                src/bgw.o src/ingest_worker.o src/launcher.o src/object_access.o \
                src/http_client.o src/breaker.o src/alert_sender.o \
-               src/alert_body.o src/enrich.o
+               src/alert_body.o src/enrich.o src/backfill.o
 PGFILEDESC   = "rail_stream - Kafka to PostgreSQL streaming ETL"
 
 # The install script is assembled from the parts under sql/, in this order.
 SQL_PARTS    = sql/machinery.sql sql/rail_model.sql sql/reference_data.sql \
-               sql/enrichment.sql sql/punctuality.sql \
+               sql/enrichment.sql sql/punctuality.sql sql/backfill.sql \
                sql/subscriptions.sql sql/alerts.sql
 # Releases: a fresh install runs the assembled script of the current
 # version; an installed 1.0 (sql/rail_stream--1.0.sql, kept as released)

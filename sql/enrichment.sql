@@ -5,8 +5,10 @@
 -- a movement's location (by STANOX), TOC, activation (by train_id) and
 -- schedule (by the activation's schedule key); a cancellation's reason and
 -- location; an activation's origin; a schedule's origin and destination
--- names.  A movement whose activation is unknown gets the talk's marker
--- 'no_schedule_activation_found'.
+-- names.  A movement whose activation is unknown, or is of another run of
+-- its train_id (queued more than a week apart: TRUST reuses train_ids
+-- monthly), gets the talk's marker 'no_schedule_activation_found'; an
+-- activation or schedule written later fills it in (sql/backfill.sql).
 --
 -- The trigger functions are in C (src/enrich.c): they return what the SQL
 -- helpers below return (rail._location_by_stanox, rail._location_by_tiploc,

@@ -1065,3 +1065,41 @@ BEGIN
     RETURN NULL;
 END;
 $$;
+
+-- Late activations back-fill (issue 12) ----------------------------------
+-- An activation or a schedule written after movements of its train fills
+-- them in the same transaction (src/backfill.c has the design); the C
+-- enrichment takes an activation only for the messages of its run.
+
+-- backfill.sql
+-- The rows that wait, and only those: a row enriched on arrival never
+-- enters these indexes.
+CREATE INDEX movements_waiting ON rail.movements (schedule_key, train_id)
+    WHERE schedule_num_stops IS NULL;
+CREATE INDEX cancellations_waiting ON rail.cancellations (train_id)
+    WHERE schedule_key IS NULL;
+
+CREATE FUNCTION rail._backfill_from_activations() RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'rs_backfill_from_activations';
+
+CREATE FUNCTION rail._backfill_from_schedules() RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'rs_backfill_from_schedules';
+
+REVOKE EXECUTE ON FUNCTION rail._backfill_from_activations(),
+    rail._backfill_from_schedules() FROM PUBLIC;
+
+-- a trigger with transition tables serves one event
+CREATE TRIGGER backfill_insert AFTER INSERT ON rail.activations
+    REFERENCING NEW TABLE AS new_activations
+    FOR EACH STATEMENT EXECUTE FUNCTION rail._backfill_from_activations();
+CREATE TRIGGER backfill_update AFTER UPDATE ON rail.activations
+    REFERENCING NEW TABLE AS new_activations
+    FOR EACH STATEMENT EXECUTE FUNCTION rail._backfill_from_activations();
+CREATE TRIGGER backfill_insert AFTER INSERT ON rail.schedules
+    REFERENCING NEW TABLE AS new_schedules
+    FOR EACH STATEMENT EXECUTE FUNCTION rail._backfill_from_schedules();
+CREATE TRIGGER backfill_update AFTER UPDATE ON rail.schedules
+    REFERENCING NEW TABLE AS new_schedules
+    FOR EACH STATEMENT EXECUTE FUNCTION rail._backfill_from_schedules();

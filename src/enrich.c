@@ -64,6 +64,16 @@
  * command's changes, as PL/pgSQL's CommandCounterIncrement before each query
  * did.
  *
+ * Runs.  TRUST gives a train the same train_id on the same day of the next
+ * month, and rail.activations keeps the latest row per train_id: a
+ * movement or cancellation takes the activation of its train_id only if
+ * they were queued (msg_queue_timestamp) at most a week apart
+ * (rs_same_run()), else it is written as if there were none, and waits for
+ * its own.  The back-fill (backfill.c) fills such rows when their
+ * activation or schedule comes, by writing them again: this trigger then
+ * computes their values, so that they are what the row gets when written
+ * after them.
+ *
  * Privileges.  The functions run as the invoker, like the PL/pgSQL ones: a
  * table is used through the cache or the index only if the current user may
  * SELECT from it and row-level security does not apply to it; otherwise
@@ -120,7 +130,9 @@
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
+#include "enrich.h"
 #include "pg_compat.h"
 
 PG_FUNCTION_INFO_V1(rs_enrich_movement);
@@ -163,7 +175,7 @@ typedef struct ColumnSpec
  */
 enum
 {
-	MV_LOC_STANOX, MV_TOC_ID, MV_TRAIN_ID,
+	MV_LOC_STANOX, MV_TOC_ID, MV_TRAIN_ID, MV_MSG_QUEUE_TIMESTAMP,
 	MV_LOC_NAME, MV_LOC_TIPLOC, MV_LOC_CRS, MV_LOC_LAT, MV_LOC_LON,
 	MV_TOC_NAME, MV_SCHEDULE_KEY, MV_TRAIN_UID,
 	MV_POWER_TYPE, MV_TRAIN_CATEGORY, MV_NUM_STOPS, MV_ORIGIN_TIPLOC,
@@ -175,6 +187,7 @@ enum
 
 static const ColumnSpec movement_columns[MV_NCOLS] = {
 	{"loc_stanox", TEXTOID}, {"toc_id", TEXTOID}, {"train_id", TEXTOID},
+	{"msg_queue_timestamp", TIMESTAMPTZOID},
 	{"loc_name", TEXTOID}, {"loc_tiploc", TEXTOID}, {"loc_crs", TEXTOID},
 	{"loc_lat", FLOAT8OID}, {"loc_lon", FLOAT8OID},
 	{"toc_name", TEXTOID}, {"schedule_key", TEXTOID}, {"train_uid", TEXTOID},
@@ -188,6 +201,7 @@ static const ColumnSpec movement_columns[MV_NCOLS] = {
 enum
 {
 	CX_LOC_STANOX, CX_TOC_ID, CX_TRAIN_ID, CX_CANX_REASON_CODE,
+	CX_MSG_QUEUE_TIMESTAMP,
 	CX_TOC_NAME, CX_CANX_REASON, CX_CANX_ABBREV, CX_LOC_NAME, CX_LOC_TIPLOC,
 	CX_LOC_LAT, CX_LOC_LON, CX_SCHEDULE_KEY, CX_TRAIN_UID,
 	CX_NCOLS
@@ -196,7 +210,7 @@ enum
 
 static const ColumnSpec cancellation_columns[CX_NCOLS] = {
 	{"loc_stanox", TEXTOID}, {"toc_id", TEXTOID}, {"train_id", TEXTOID},
-	{"canx_reason_code", TEXTOID},
+	{"canx_reason_code", TEXTOID}, {"msg_queue_timestamp", TIMESTAMPTZOID},
 	{"toc_name", TEXTOID}, {"canx_reason", TEXTOID}, {"canx_abbrev", TEXTOID},
 	{"loc_name", TEXTOID}, {"loc_tiploc", TEXTOID},
 	{"loc_lat", FLOAT8OID}, {"loc_lon", FLOAT8OID},
@@ -235,11 +249,26 @@ static const ColumnSpec schedule_columns[SC_NCOLS] = {
 	{"destination_lat", FLOAT8OID}, {"destination_lon", FLOAT8OID}
 };
 
-/* rail.activations by train_id: schedule_key, train_uid */
-#define ACTIVATION_NVALUES 2
-static const ColumnSpec activation_lookup_columns[1 + ACTIVATION_NVALUES] = {
-	{"train_id", TEXTOID}, {"schedule_key", TEXTOID}, {"train_uid", TEXTOID}
+/*
+ * rail.activations by train_id: schedule_key, train_uid, and the time
+ * that tells whether the activation is of the message's run
+ */
+enum
+{
+	ACT_SCHEDULE_KEY, ACT_TRAIN_UID, ACT_MSG_QUEUE_TIMESTAMP,
+	ACTIVATION_NVALUES
 };
+static const ColumnSpec activation_lookup_columns[1 + ACTIVATION_NVALUES] = {
+	{"train_id", TEXTOID}, {"schedule_key", TEXTOID}, {"train_uid", TEXTOID},
+	{"msg_queue_timestamp", TIMESTAMPTZOID}
+};
+
+/*
+ * An activation serves the messages of its train_id queued at most a week
+ * before or after it: TRUST gives a train the same train_id on the same
+ * day of the next month.
+ */
+#define SAME_RUN_USECS	((int64) 7 * USECS_PER_DAY)
 
 /* rail.schedules by schedule_key: what a movement takes, in its order */
 #define SCHEDULE_NVALUES 9
@@ -442,7 +471,7 @@ static const char *const fallback_sql[Q_COUNT] = {
 	"SELECT rail_stream.toc_name($1)",
 	"SELECT r.canx_reason, r.canx_abbrev FROM rail.cancellation_reasons r"
 	" WHERE r.canx_reason_code OPERATOR(pg_catalog.=) $1",
-	"SELECT a.schedule_key, a.train_uid FROM rail.activations a"
+	"SELECT a.schedule_key, a.train_uid, a.msg_queue_timestamp FROM rail.activations a"
 	" WHERE a.train_id OPERATOR(pg_catalog.=) $1",
 	"SELECT s.power_type_desc, s.train_category_desc, s.num_stops,"
 	" s.origin_tiploc, s.origin_name, s.origin_public_departure,"
@@ -1176,6 +1205,52 @@ end_lookups(Lookups *lk)
 }
 
 /*
+ * rs_same_run
+ *		Whether a TRUST message queued at "message" is of the run of its
+ *		train_id activated at "activation" (see SAME_RUN_USECS).
+ */
+bool
+rs_same_run(TimestampTz activation, TimestampTz message)
+{
+	TimestampTz lo = activation;
+	TimestampTz hi = activation;
+
+	/* an infinite time has no week around it (nor may it overflow) */
+	if (!TIMESTAMP_NOT_FINITE(activation))
+	{
+		lo = activation - SAME_RUN_USECS;
+		hi = activation + SAME_RUN_USECS;
+	}
+	return message >= lo && message <= hi;
+}
+
+/*
+ * activation_of
+ *		The activation of the train of a TRUST message (its train_id, and
+ *		when it was queued): schedule_key and train_uid into values[0..1];
+ *		NULL when there is none, or only one of another run (see
+ *		SAME_RUN_USECS).  The values point into the row, as
+ *		lookup_by_key()'s.
+ */
+static void
+activation_of(Datum train_id, bool train_id_null, Datum queued, bool queued_null,
+			  Datum *values, bool *nulls, Lookups *lk)
+{
+	Datum		act[ACTIVATION_NVALUES];
+	bool		actnull[ACTIVATION_NVALUES];
+	bool		found;
+
+	lookup_by_key(RT_ACTIVATIONS, train_id, train_id_null, act, actnull, lk);
+	found = (queued_null || actnull[ACT_MSG_QUEUE_TIMESTAMP] ||
+			 rs_same_run(DatumGetTimestampTz(act[ACT_MSG_QUEUE_TIMESTAMP]),
+						 DatumGetTimestampTz(queued)));
+	values[0] = act[ACT_SCHEDULE_KEY];
+	nulls[0] = actnull[ACT_SCHEDULE_KEY] || !found;
+	values[1] = act[ACT_TRAIN_UID];
+	nulls[1] = actnull[ACT_TRAIN_UID] || !found;
+}
+
+/*
  * location_by_stanox
  *		rail._location_by_stanox(stanox): tiploc, crs, name, latitude,
  *		longitude.  The values point into the cache or the current memory
@@ -1427,9 +1502,9 @@ end_trigger(TriggerData *trigdata, TupleTableSlot *slot, TableInfo *info,
 	 nulls[col] = slot->tts_isnull[info->attnum[col] - 1])
 
 /*
- * rail._enrich_movement(): location by STANOX, TOC name, activation by
- * train_id (or the talk's marker 'no_schedule_activation_found'), and the
- * activation's schedule.
+ * rail._enrich_movement(): location by STANOX, TOC name, the activation of
+ * the train's run (or the talk's marker 'no_schedule_activation_found'),
+ * and the activation's schedule.
  */
 Datum
 rs_enrich_movement(PG_FUNCTION_ARGS)
@@ -1441,13 +1516,14 @@ rs_enrich_movement(PG_FUNCTION_ARGS)
 										  "_enrich_movement", &slot, &info);
 	Datum		values[MV_NCOLS];
 	bool		nulls[MV_NCOLS];
-	Datum		act[ACTIVATION_NVALUES];
-	bool		actnull[ACTIVATION_NVALUES];
+	Datum		act[2];
+	bool		actnull[2];
 	LocationResult loc;
 
 	INPUT(MV_LOC_STANOX);
 	INPUT(MV_TOC_ID);
 	INPUT(MV_TRAIN_ID);
+	INPUT(MV_MSG_QUEUE_TIMESTAMP);
 
 	/* in the order of the old queries, which decides the first error */
 	location_by_stanox(values[MV_LOC_STANOX], nulls[MV_LOC_STANOX], &loc);
@@ -1456,10 +1532,11 @@ rs_enrich_movement(PG_FUNCTION_ARGS)
 	toc_name(values[MV_TOC_ID], nulls[MV_TOC_ID],
 			 &values[MV_TOC_NAME], &nulls[MV_TOC_NAME]);
 
-	lookup_by_key(RT_ACTIVATIONS, values[MV_TRAIN_ID], nulls[MV_TRAIN_ID],
+	activation_of(values[MV_TRAIN_ID], nulls[MV_TRAIN_ID],
+				  values[MV_MSG_QUEUE_TIMESTAMP], nulls[MV_MSG_QUEUE_TIMESTAMP],
 				  act, actnull, &lk);
 	values[MV_SCHEDULE_KEY] = actnull[0] ?
-		CStringGetTextDatum("no_schedule_activation_found") : act[0];
+		CStringGetTextDatum(RS_NO_ACTIVATION) : act[0];
 	nulls[MV_SCHEDULE_KEY] = false;
 	values[MV_TRAIN_UID] = act[1];
 	nulls[MV_TRAIN_UID] = actnull[1];
@@ -1472,7 +1549,7 @@ rs_enrich_movement(PG_FUNCTION_ARGS)
 
 /*
  * rail._enrich_cancellation(): location by STANOX, TOC name, reason and
- * activation.
+ * the activation of the train's run.
  */
 Datum
 rs_enrich_cancellation(PG_FUNCTION_ARGS)
@@ -1490,6 +1567,7 @@ rs_enrich_cancellation(PG_FUNCTION_ARGS)
 	INPUT(CX_TOC_ID);
 	INPUT(CX_TRAIN_ID);
 	INPUT(CX_CANX_REASON_CODE);
+	INPUT(CX_MSG_QUEUE_TIMESTAMP);
 
 	location_by_stanox(values[CX_LOC_STANOX], nulls[CX_LOC_STANOX], &loc);
 	put_location(&loc, values, nulls, CX_LOC_NAME, CX_LOC_TIPLOC, -1,
@@ -1498,7 +1576,8 @@ rs_enrich_cancellation(PG_FUNCTION_ARGS)
 			 &values[CX_TOC_NAME], &nulls[CX_TOC_NAME]);
 	cancellation_reason(values[CX_CANX_REASON_CODE], nulls[CX_CANX_REASON_CODE],
 						&values[CX_CANX_REASON], &nulls[CX_CANX_REASON]);
-	lookup_by_key(RT_ACTIVATIONS, values[CX_TRAIN_ID], nulls[CX_TRAIN_ID],
+	activation_of(values[CX_TRAIN_ID], nulls[CX_TRAIN_ID],
+				  values[CX_MSG_QUEUE_TIMESTAMP], nulls[CX_MSG_QUEUE_TIMESTAMP],
 				  &values[CX_SCHEDULE_KEY], &nulls[CX_SCHEDULE_KEY], &lk);
 
 	return end_trigger(trigdata, slot, info, CX_FIRST_OUTPUT, CX_NCOLS,
