@@ -4,7 +4,7 @@
  *	  libFuzzer inside a real backend: the transforms of rail_stream under
  *	  AddressSanitizer, driven by rail_stream_fuzz.run(text[]).
  *
- * The transforms (transform.c, trust.c, cif.c, generic.c, json.c,
+ * The transforms (transform.c, trust.c, cif.c with VSTP, generic.c, json.c,
  * feed_time.c, decode.c) and the template renderer (alert_body.c) are
  * backend code: they palloc, ereport, build jsonb and look up tables.  So
  * they are fuzzed where they run, in a backend (test/fuzz/run.sh starts
@@ -90,6 +90,7 @@ typedef struct FuzzTarget
 static FuzzTarget targets[] = {
 	{'t', "trust", false},
 	{'c', "cif", false},
+	{'v', "vstp", false},
 	{'r', "reference:cancellation_reasons", true},
 	{'e', "json:rail_stream_fuzz.events", true},
 	{'p', "json:rail_stream_fuzz.readings", true},

@@ -2,7 +2,8 @@
 """Build the seed corpus of the fuzzer (test/fuzz/corpus) from data/.
 
 Each seed is one input of fuzz_driver.c: a first byte naming the target,
-then the message.  t: a TRUST frame; c: one CIF record; r, e, p, l:
+then the message.  t: a TRUST frame; c: one CIF record; v: one VSTP
+message; r, e, p, l:
 "key\\nvalue" for reference:cancellation_reasons and the json: tables of
 run.sh (no newline: a tombstone); a: "template\\0payload".  The seeds are
 real messages from data/ (whole frames, single messages, a sample of the
@@ -61,6 +62,12 @@ for f in sorted(os.listdir(os.path.join(DATA, "cif"))):
                     continue
                 stp.add(s)
         seed("cif-%s-%d" % (f.rsplit(".", 1)[0], i), "c", line)
+
+# VSTP: every message of the samples
+for f in sorted(os.listdir(os.path.join(DATA, "vstp"))):
+    with open(os.path.join(DATA, "vstp", f), "rb") as fh:
+        for i, line in enumerate(l.strip() for l in fh if l.strip()):
+            seed("vstp-%s-%d" % (f.rsplit(".", 1)[0], i), "v", line)
 
 # reference: the kcat -K: form, key and value; then a tombstone
 with open(os.path.join(DATA, "reference", "canx_reason_code.dat"), "rb") as fh:
