@@ -33,7 +33,7 @@ int			rs_batch_size = 1000;
 int			rs_batch_ms = 100;
 int			rs_max_workers = 8;
 int			rs_restart_backoff_max = 60;
-int			rs_queue_kbytes = 32768;
+int			rs_queue_kbytes = 0;
 int			rs_webhook_timeout = 10000;
 int			rs_webhook_connect_timeout = 5000;
 int			rs_webhook_max_attempts = 10;
@@ -44,6 +44,7 @@ char	   *rs_telegram_chat_id = NULL;
 
 static void define_webhook_gucs(void);
 static bool check_host_list(char **newval, void **extra, GucSource source);
+static bool check_queue_kbytes(int *newval, void **extra, GucSource source);
 
 /*
  * rs_guc_init
@@ -103,11 +104,12 @@ rs_guc_init(void)
 
 	DefineCustomIntVariable("rail_stream.queue_kbytes",
 							gettext_noop("Sets how much fetched Kafka data an ingest worker may hold before it is written."),
-							gettext_noop("This is librdkafka's queued.max.messages.kbytes; it bounds the worker's memory."),
+							gettext_noop("This is librdkafka's queued.max.messages.kbytes; it bounds the worker's memory. "
+										 "0 chooses by librdkafka's version: 8MB from 2.3 on, 32MB before."),
 							&rs_queue_kbytes,
-							32768, 1024, 1024 * 1024,
+							0, 0, 1024 * 1024,
 							PGC_SIGHUP, GUC_UNIT_KB,
-							NULL, NULL, NULL);
+							check_queue_kbytes, NULL, NULL);
 
 	define_webhook_gucs();
 
@@ -223,4 +225,16 @@ check_host_list(char **newval, void **extra, GucSource source)
 	list_free(hosts);
 	pfree(copy);
 	return ok;
+}
+
+/* rail_stream.queue_kbytes: 0 (chosen by librdkafka's version) or 1MB up */
+static bool
+check_queue_kbytes(int *newval, void **extra, GucSource source)
+{
+	if (*newval != 0 && *newval < 1024)
+	{
+		GUC_check_errdetail("Give 0, for a size chosen by librdkafka's version, or at least 1MB.");
+		return false;
+	}
+	return true;
 }

@@ -17,7 +17,7 @@
 #      in the ActiveMQ envelope {"text":"[...]"} (make_partitions.py); the
 #      files are cached in bench/e2e/out/data/;
 #   3. starts its own Kafka 4.1 broker (test/kafka/kafka.sh) and its own
-#      PostgreSQL 15 with rail_stream preloaded (test/pg_tmp.sh) on fresh
+#      PostgreSQL (15, or the version PGBIN names) with rail_stream preloaded (test/pg_tmp.sh) on fresh
 #      ports in a temporary directory, loads the locations, creates a topic
 #      of E2E_PARTITIONS partitions and produces the data to it once (kcat),
 #      plus a warm-up topic (the first 1/20 of each partition) and, when
@@ -96,10 +96,15 @@
 #   E2E_TIMEOUT=1800        seconds a single rail_stream run may take
 #   E2E_NO_BUILD=1          do not build: use the installed rail_stream.so
 #   E2E_KEEP_DATA=0         1 keeps the temp dir (broker and cluster data)
-#   PG_CONFIG, PGBIN        the PostgreSQL 15 to build against, install into
-#                           and run: PGBIN, else PG_CONFIG's --bindir, else
-#                           pg_config's in PATH; the build installs with
-#                           make PG_CONFIG=$PGBIN/pg_config, into that one
+#   PG_CONFIG, PGBIN        the PostgreSQL (15 or later) to build against,
+#                           install into and run: PGBIN, else PG_CONFIG's
+#                           --bindir, else pg_config's in PATH; the build
+#                           installs with make PG_CONFIG=$PGBIN/pg_config,
+#                           into that one (a copy made with test/pg_tmp.sh
+#                           copy works: the server reads that copy's share/)
+#   TMPDIR=/tmp             where the broker's and the cluster's data go
+#                           (test/matrix/run.sh's bench step: on disk, not
+#                           its chroot's tmpfs /tmp)
 set -euo pipefail
 unset CDPATH
 
@@ -152,14 +157,15 @@ for tool in kcat jq psql java /usr/bin/time python3; do
 	command -v "$tool" >/dev/null || die "$tool not found"
 done
 
-WORK=$(mktemp -d /tmp/rail_stream_e2e.XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/rail_stream_e2e.XXXXXX")
 chmod 755 "$WORK"
 
 # Stop what this script started, keep the logs, remove the temp dir.
 COPROC_PID=
 SAMPLER_PID=
 PERF_PID=
-PG_PRIVATE=$WORK/pg15
+PG_PRIVATE=$WORK/pgcopy
+PG_PRIVATE_BIN=$PG_PRIVATE/bin
 cleanup() {
 	local rc=$?
 	set +e
@@ -169,7 +175,7 @@ cleanup() {
 		exec {POLL_IN}>&- {POLL_OUT}<&-
 		kill "$COPROC_PID" 2>/dev/null
 	fi
-	[[ -d $WORK/pg ]] && PGBIN=$PG_PRIVATE/bin "$ROOT/test/pg_tmp.sh" stop "$WORK/pg"
+	[[ -d $WORK/pg ]] && PGBIN=$PG_PRIVATE_BIN "$ROOT/test/pg_tmp.sh" stop "$WORK/pg"
 	[[ -f $WORK/pg/server.log ]] && cp "$WORK/pg/server.log" "$OUT/server.log"
 	[[ -d $WORK/kafka ]] && "$KAFKA_SH" stop "$WORK/kafka" 2>>"$OUT/run.log"
 	[[ -f $WORK/kafka/kafka.log ]] && tail -n 200 "$WORK/kafka/kafka.log" >"$OUT/kafka.log"
@@ -211,13 +217,26 @@ fi
 # the middle of a run would otherwise change the code under the running
 # server (it did: workers crashed with SIGSEGV).  The extension's SQL and
 # control files are still read from the shared share/ directory.
-PG_PRIVATE=$WORK/pg15
-mkdir -p "$PG_PRIVATE/lib"
-cp -a "$PGBIN" "$PG_PRIVATE/bin"
-cp -a "$("$PGBIN/pg_config" --pkglibdir)"/*.so "$PG_PRIVATE/lib/"
-cp "$BUILT_SO" "$PG_PRIVATE/lib/rail_stream.so"
-[[ $("$PG_PRIVATE/bin/pg_config" --pkglibdir) == "$PG_PRIVATE/lib" ]] ||
+#
+# The copy keeps the paths of bin/, lib/ and share/ below $PG_PRIVATE, with
+# share/ a symbolic link to PGBIN's: PostgreSQL finds share/ relative to its
+# binary only where the layout is the one it was built with, and otherwise
+# falls back to the built-in path.  A bare bin/ + lib/ copy of a copy made
+# by test/pg_tmp.sh copy read the extension's SQL from /usr/share, that is
+# from whatever was last installed there, not this build's.
+PG_SRC_BIN=$(cd "$PGBIN" && pwd -P)
+PG_SRC_LIB=$("$PGBIN/pg_config" --pkglibdir)
+PG_SRC_SHARE=$("$PGBIN/pg_config" --sharedir)
+PG_PRIVATE_BIN=$PG_PRIVATE$PG_SRC_BIN
+mkdir -p "$PG_PRIVATE$PG_SRC_LIB" "$(dirname "$PG_PRIVATE_BIN")" "$(dirname "$PG_PRIVATE$PG_SRC_SHARE")"
+cp -a "$PG_SRC_BIN" "$PG_PRIVATE_BIN"
+cp -a "$PG_SRC_LIB"/*.so "$PG_PRIVATE$PG_SRC_LIB/"
+cp "$BUILT_SO" "$PG_PRIVATE$PG_SRC_LIB/rail_stream.so"
+ln -s "$PG_SRC_SHARE" "$PG_PRIVATE$PG_SRC_SHARE"
+[[ $("$PG_PRIVATE_BIN/pg_config" --pkglibdir) == "$PG_PRIVATE$PG_SRC_LIB" ]] ||
 	die "the private PostgreSQL copy does not use its own lib/"
+[[ $("$PG_PRIVATE_BIN/pg_config" --sharedir) == "$PG_PRIVATE$PG_SRC_SHARE" ]] ||
+	die "the private PostgreSQL copy does not use PGBIN's share/ ($PG_SRC_SHARE)"
 
 # 2. Workload ----------------------------------------------------------------
 # Cached per size and partition count; regenerated when either generator
@@ -256,7 +275,7 @@ max_worker_processes = 16
 jit = off
 max_wal_size = '8GB'
 ${E2E_PG_CONF:-}"
-eval "$(PGBIN=$PG_PRIVATE/bin "$ROOT/test/pg_tmp.sh" start "$WORK/pg" "$PG_PORT")"
+eval "$(PGBIN=$PG_PRIVATE_BIN "$ROOT/test/pg_tmp.sh" start "$WORK/pg" "$PG_PORT")"
 export PGHOST PGPORT PGUSER PGDATABASE
 log "PostgreSQL on port $PGPORT"
 
@@ -270,7 +289,7 @@ CREATE EXTENSION rail_stream;
 SQL
 q "VACUUM (ANALYZE) rail.locations" >/dev/null
 # the extension's SQL came from the shared share/ directory: was it this build's?
-EXT_SQL=$(ls "$("$PGBIN/pg_config" --sharedir)"/extension/rail_stream--"$(q "SELECT extversion FROM pg_extension WHERE extname = 'rail_stream'")".sql)
+EXT_SQL=$(ls "$("$PG_PRIVATE_BIN/pg_config" --sharedir)"/extension/rail_stream--"$(q "SELECT extversion FROM pg_extension WHERE extname = 'rail_stream'")".sql)
 if [[ -f $WORK/build/sql/$(basename "$EXT_SQL") ]] &&
 	! cmp -s "$EXT_SQL" "$WORK/build/sql/$(basename "$EXT_SQL")"; then
 	log "WARNING: the installed $(basename "$EXT_SQL") is not this build's (someone installed since)"
@@ -337,7 +356,7 @@ else
 fi
 
 # 4. Context ------------------------------------------------------------------
-SO=$PG_PRIVATE/lib/rail_stream.so
+SO=$PG_PRIVATE$PG_SRC_LIB/rail_stream.so
 SO_MD5=$(md5sum "$SO" | cut -c1-12)
 {
 	echo "run: $run_id"
@@ -401,6 +420,17 @@ proc_sample() {
 }
 CLK_TCK=$(getconf CLK_TCK)
 
+# "cpu_ns runqueue_ns" of a process's main thread (/proc/<pid>/schedstat:
+# time on a CPU, time runnable but waiting for one), or failure.  What is
+# left of the run's time is the time the worker's main thread slept: waiting
+# for messages, for a fsync, for a lock.  Unlike msgs/s, that does not grow
+# when others load the machine.
+sched_sample() {
+	local a b _
+	read -r a b _ <"/proc/$1/schedstat" 2>/dev/null || return 1
+	echo "$a $b"
+}
+
 # Fresh target before each run: empty tables, a checkpoint, buffers synced.
 fresh_target() {
 	q "TRUNCATE rail.movements, rail.daily_movement_counts, rail_stream.dead_letters" >/dev/null
@@ -408,7 +438,12 @@ fresh_target() {
 	sync
 }
 wal_lsn() { q "SELECT pg_current_wal_lsn()"; }
-ckpt_req() { q "SELECT checkpoints_req FROM pg_stat_bgwriter"; }
+# requested checkpoints: pg_stat_checkpointer's from PostgreSQL 17 on
+if (($(q "SHOW server_version_num") >= 170000)); then
+	ckpt_req() { q "SELECT num_requested FROM pg_stat_checkpointer"; }
+else
+	ckpt_req() { q "SELECT checkpoints_req FROM pg_stat_bgwriter"; }
+fi
 
 # After a run: CSV fields rows,dead,md5_key,md5_full,md5_counts,counted
 check_run() {
@@ -439,7 +474,7 @@ client_usage() {
 	awk '{ cpu += $2 + $3; if ($4 > rss) rss = $4 } END { printf "%.2f,%d", cpu, rss }' "$@"
 }
 
-RESULTS_HEADER="measure,phase,pair,variant,batch_size,parallelism,triggers,messages,expected_rows,seconds,msgs_per_s,phase1_s,rows,dead,md5_key,md5_full,md5_counts,counted,server_cpu_s,server_rss_anon_peak_kb,server_vmhwm_kb,client_cpu_s,client_maxrss_kb,ckpt_req,wal_mb,load1,server_errors"
+RESULTS_HEADER="measure,phase,pair,variant,batch_size,parallelism,triggers,messages,expected_rows,seconds,msgs_per_s,phase1_s,rows,dead,md5_key,md5_full,md5_counts,counted,server_cpu_s,server_rss_anon_peak_kb,server_vmhwm_kb,client_cpu_s,client_maxrss_kb,ckpt_req,wal_mb,load1,server_errors,main_cpu_s,main_runq_s,main_sleep_s"
 echo "$RESULTS_HEADER" >"$RESULTS"
 
 # run_baseline KIND TOPIC MESSAGES: sets FIELDS, the CSV fields from
@@ -506,7 +541,7 @@ run_rail_stream() {
 	local topic=$1 msgs=$2 rows=$3 batch=$4 par=$5 ends=$6 tag=$7
 	local name="e2e_${run_id}_$tag" values='' po t0 now secs first='' parts pids committed
 	local samples=$OUT/samples/$tag.csv c0 l0 pid s anon hwm cpu fields
-	local -A peak_anon=() last_hwm=() last_cpu=()
+	local -A peak_anon=() last_hwm=() last_cpu=() last_sched=()
 	name=${name//[^A-Za-z0-9_.-]/_}
 	for po in $ends; do values+="${values:+,}(${po%%:*},${po#*:})"; done
 	c0=$(ckpt_req)
@@ -541,6 +576,7 @@ run_rail_stream() {
 				last_cpu[$pid]=$cpu
 				echo "$(elapsed "$t0" "$now"),$parts,$committed,$pid,$anon,$hwm,$cpu" >>"$samples"
 			fi
+			s=$(sched_sample "$pid") && last_sched[$pid]=$s
 		done
 		[[ -z $first && $committed -gt 0 ]] && first=$(elapsed "$t0" "$now")
 		if ((parts == PARTITIONS)); then
@@ -561,6 +597,7 @@ run_rail_stream() {
 			last_hwm[$pid]=$hwm
 			last_cpu[$pid]=$cpu
 		fi
+		s=$(sched_sample "$pid") && last_sched[$pid]=$s
 	done
 	if [[ -n $PERF_PID ]]; then
 		kill -INT "$PERF_PID" 2>/dev/null
@@ -583,6 +620,12 @@ run_rail_stream() {
 	done
 	fields+=",$(awk -v c="$cpu" -v t="$CLK_TCK" 'BEGIN { printf "%.2f", c / t }'),$anon,$hwm,,"
 	fields+=",$(($(ckpt_req) - c0)),$(q "SELECT round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$l0') / 1e6)")"
+	# main threads' CPU, run-queue wait and sleep, summed over the workers
+	# (sleep: the run's seconds times the workers, less the other two)
+	SCHED_FIELDS=$(printf '%s\n' "${last_sched[@]}" |
+		awk -v secs="$secs" -v n="${#last_sched[@]}" '
+			NF == 2 { c += $1; r += $2 }
+			END { if (n) printf "%.2f,%.2f,%.2f", c / 1e9, r / 1e9, secs * n - (c + r) / 1e9; else printf ",," }')
 	# wait for the workers to go, so that the next run starts alone
 	for pid in "${!last_cpu[@]}"; do
 		for _ in {1..300}; do
@@ -616,6 +659,7 @@ measure() {
 	l=$(load1)
 	log0=$(wc -l <"$WORK/pg/server.log")
 	tag="${MEASURE}_${phase}${pair}_${variant}_t${trig}${batch:+_b$batch}${par:+_p$par}"
+	SCHED_FIELDS=,,
 	if [[ $variant == baseline* ]]; then
 		run_baseline "$(baseline_kind "$variant")" "$topic" "$msgs"
 	else
@@ -624,8 +668,8 @@ measure() {
 	fields=$FIELDS
 	# errors the server logged meanwhile (a worker's failed batch: it restarts)
 	errors=$(tail -n +"$((log0 + 1))" "$WORK/pg/server.log" | grep -c 'ERROR:' || true)
-	echo "$MEASURE,$phase,$pair,$variant,$batch,$par,$trig,$msgs,$rows,$fields,$l,$errors" >>"$RESULTS"
-	log "$tag: ${fields%%,*} s ($(cut -d, -f2 <<<"$fields") msgs/s), rows/md5: $(cut -d, -f4-6 <<<"$fields"), server errors: $errors"
+	echo "$MEASURE,$phase,$pair,$variant,$batch,$par,$trig,$msgs,$rows,$fields,$l,$errors,$SCHED_FIELDS" >>"$RESULTS"
+	log "$tag: ${fields%%,*} s ($(cut -d, -f2 <<<"$fields") msgs/s), rows/md5: $(cut -d, -f4-6 <<<"$fields"), server errors: $errors, main thread cpu/runq/sleep s: ${SCHED_FIELDS//,//}"
 }
 
 # 6. Measurements ---------------------------------------------------------------

@@ -148,11 +148,15 @@ def main():
         for r in extra:
             vs = ", ".join("%s %.2fx" % (BASELINES[v][0], baseline_median[(v, r["triggers"], r["msgs"])] / r["s"])
                            for v in BASELINES if (v, r["triggers"], r["msgs"]) in baseline_median) or "-"
+            # main thread: CPU / waiting for a CPU / asleep (results of older
+            # runs have no such columns)
+            sched = ("  main thread %s/%s/%s s cpu/runq/sleep" % (r["main_cpu_s"], r["main_runq_s"], r["main_sleep_s"])
+                     if r.get("main_sleep_s") else "")
             print("  batch_size %-6s parallelism %-2s triggers %-3s %d msgs %8.2f s  %7s msgs/s  vs %s  peak RssAnon %s, VmHWM %s, "
-                  "CPU %s s  rows/md5 %s/%s%s"
+                  "CPU %s s%s  rows/md5 %s/%s%s"
                   % (r["batch_size"], r["parallelism"], r["triggers"], r["msgs"], r["s"], fmt_rate(r["msgs"] / r["s"]),
                      vs, mib(r["server_rss_anon_peak_kb"]),
-                     mib(r["server_vmhwm_kb"]), r["server_cpu_s"], r["rows"], r["md5_full"],
+                     mib(r["server_vmhwm_kb"]), r["server_cpu_s"], sched, r["rows"], r["md5_full"],
                      "  SERVER ERRORS: %s (worker batches failed and were retried; see server.log)" % r["server_errors"]
                      if r["server_errors"] not in ("", "0") else ""))
         print()

@@ -6,7 +6,12 @@
 # broker).  Ends with "matrix: N passed, N failed", where a test is the
 # build, a pg_regress file, a check of the upgrade test or a TAP file.
 #
-#   MATRIX_STEPS   any of "regress upgrade tap" (default: all three)
+#   MATRIX_STEPS   any of "regress upgrade tap bench" (default: the first
+#                  three)
+#   MATRIX_BENCH_MESSAGES  bench: bench/e2e/run.sh's MESSAGES (default
+#                  200000); its E2E_* settings come from the environment,
+#                  its results go to bench/e2e/out/ (which test/matrix/run.sh
+#                  mounts from the host)
 set -eo pipefail
 cd "$(dirname "$0")/../.."
 steps=${MATRIX_STEPS:-regress upgrade tap}
@@ -83,5 +88,22 @@ if has_step tap; then
 	passed=$((passed + p))
 	failed=$((failed + f))
 	echo "tap: $p passed, $f failed ($((SECONDS - t0)) s)"
+fi
+# The end-to-end benchmark against this version's server and librdkafka,
+# with the build installed above (the copied tree has no .git to build
+# from).  Its broker's and cluster's data go to the chroot's disk, as on
+# the host, not to the tmpfs /tmp (where fsync costs nothing).
+if has_step bench; then
+	t0=$SECONDS
+	echo "bench: librdkafka $(dpkg-query -W -f '${Version}' librdkafka1 2>/dev/null || echo '?'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+	mkdir -p /build/tmp
+	if TMPDIR=/build/tmp E2E_NO_BUILD=1 PGBIN=$("$PG_CONFIG" --bindir) \
+		bench/e2e/run.sh "${MATRIX_BENCH_MESSAGES:-200000}"; then
+		passed=$((passed + 1))
+		echo "bench: ok ($((SECONDS - t0)) s)"
+	else
+		failed=$((failed + 1))
+		echo "bench: FAILED ($((SECONDS - t0)) s)"
+	fi
 fi
 finish

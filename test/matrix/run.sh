@@ -22,7 +22,8 @@
 #      namespaces (so that mounts, servers and brokers all go away with it):
 #      build with that version's pg_config and -Werror, pg_regress on a
 #      temporary cluster, the upgrade test, the TAP tests against a real
-#      Kafka broker (MATRIX_STEPS selects steps: "regress upgrade tap");
+#      Kafka broker, and, when asked for, bench/e2e/run.sh (MATRIX_STEPS
+#      selects steps: "regress upgrade tap bench");
 #   4. one line: "pgNN: N passed, N failed".
 # Exits non-zero if anything failed.  Logs of each version are kept in
 # $RAIL_STREAM_CHROOTS/logs/pgNN.log.
@@ -34,7 +35,12 @@
 #                        about 2 GB per version, most of it the LLVM that
 #                        postgresql-server-dev-NN needs for JIT bitcode)
 #   DEBIAN_MIRROR        default http://deb.debian.org/debian
-#   MATRIX_STEPS         default "regress upgrade tap"
+#   MATRIX_STEPS         default "regress upgrade tap"; "bench" runs the
+#                        end-to-end benchmark (bench/e2e/run.sh) in the
+#                        chroot, with the E2E_* variables of this
+#                        environment and MATRIX_BENCH_MESSAGES (default
+#                        200000); its results, and its cached data, are
+#                        kept in $RAIL_STREAM_CHROOTS/bench/pgNN/
 #   MATRIX_TAP_TESTS     TAP files to run (default test/t/*.pl)
 #   MATRIX_UPDATE        1: apt-get upgrade a cached chroot before using it
 # Needs root (debootstrap, chroot, mounts) and debootstrap itself.
@@ -70,7 +76,7 @@ suite_of() {
 }
 
 # The jars are fetched here, with the host's Maven: the chroots need no Maven.
-if [[ " $steps " == *" tap "* ]]; then
+if [[ " $steps " == *" tap "* || " $steps " == *" bench "* ]]; then
 	test/kafka/kafka.sh fetch >/dev/null
 	test/stomp/artemis.sh fetch >/dev/null
 fi
@@ -79,12 +85,13 @@ mkdir -p "$chroots/logs"
 
 # run a command in a chroot, in new mount and PID namespaces: /proc, /sys,
 # /dev and the Kafka jars are mounted for it alone, and whatever it leaves
-# running (a server, a broker) dies with it.
+# running (a server, a broker) dies with it.  With BENCH_OUT set, that
+# directory of the host is bench/e2e/out of the chroot's tree.
 in_chroot() {
 	local root=$1
 	shift
 	unshare --mount --pid --fork --propagation private \
-		env ROOT="$root" CACHE="$RAIL_STREAM_CACHE" bash -euc '
+		env ROOT="$root" CACHE="$RAIL_STREAM_CACHE" BENCH_OUT="${BENCH_OUT:-}" bash -euc '
 		mount -t proc proc "$ROOT/proc"
 		mount -t sysfs sys "$ROOT/sys"
 		mount --rbind /dev "$ROOT/dev"
@@ -96,6 +103,10 @@ in_chroot() {
 			mkdir -p "$ROOT/cache/${d##*/}"
 			mount --bind -o ro "$d" "$ROOT/cache/${d##*/}"
 		done
+		if [ -n "$BENCH_OUT" ]; then
+			mkdir -p "$ROOT/build/rail_stream/bench/e2e/out"
+			mount --bind "$BENCH_OUT" "$ROOT/build/rail_stream/bench/e2e/out"
+		fi
 		cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
 		exec chroot "$ROOT" /usr/bin/env -i \
 			PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
@@ -184,9 +195,20 @@ for v in "${versions[@]}"; do
 	fi
 	root=$chroots/pg$v
 	copy_tree "$root/build/rail_stream"
+	# the bench step's settings (env -i drops them) and its results
+	bench_env=(MATRIX_BENCH_MESSAGES="${MATRIX_BENCH_MESSAGES:-}")
+	while IFS= read -r name; do
+		bench_env+=("$name=${!name}")
+	done < <(compgen -e | grep '^E2E_' || true)
+	bench_out=
+	if [[ " $steps " == *" bench "* ]]; then
+		bench_out=$chroots/bench/pg$v
+		mkdir -p "$bench_out"
+	fi
 	status=0
-	in_chroot "$root" env PG_CONFIG=/usr/lib/postgresql/$v/bin/pg_config \
+	BENCH_OUT=$bench_out in_chroot "$root" env PG_CONFIG=/usr/lib/postgresql/$v/bin/pg_config \
 		MATRIX_STEPS="$steps" MATRIX_TAP_TESTS="${MATRIX_TAP_TESTS:-}" \
+		"${bench_env[@]}" \
 		/build/rail_stream/test/matrix/inside.sh \
 		2>&1 | sed -u "s/^/pg$v| /" | tee -a "$log" || status=$?
 	line=$(sed -n 's/^pg[0-9]*| matrix: \([0-9]* passed, [0-9]* failed\)$/\1/p' "$log" | tail -1)
