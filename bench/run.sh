@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# rail_stream SQL-level benchmark: explode_movements and ingest_message against
+# rail_stream SQL-level benchmark: explode_movements and ingest_messages against
 # the plain SQL a user would write instead, measured in the same run.
 #
 #   bench/run.sh [MESSAGES]          (default 100000 TRUST 0003 messages)
@@ -24,9 +24,13 @@
 #                          (msg_type, header, body) on both sides
 #        explode_jsonb     explode_movements(jsonb envelope)
 #                          vs jsonb_array_elements((envelope->>'text')::jsonb)
-#        ingest_notrig     ingest_message vs bench/sql/baseline_upsert.sql, with
-#                          the user triggers of rail.movements disabled
+#        ingest_notrig     ingest_messages (bench/sql/ingest_messages.sql) vs
+#                          bench/sql/baseline_upsert.sql, with the user
+#                          triggers of rail.movements disabled
 #        ingest            the same with the triggers on (enrichment + counts)
+#        ingest_each       ingest_message once per frame, in the same batches
+#                          (bench/sql/ingest_batch.sql), triggers on: the
+#                          statement triggers then fire once per frame
 #      then, once each, a batch-size sweep of "ingest" on the first 10,000
 #      messages, and callgrind instruction counts per row for explode;
 #   5. writes bench/out/<run>/ (results.csv, context.txt, summary.txt, logs)
@@ -182,7 +186,8 @@ FRAMES=$(q "SELECT count(*) FROM bench_frames")
 LOADED=$(q "SELECT sum(msgs) FROM bench_frame_sizes")
 [ "$LOADED" -eq "$MESSAGES" ] || { log "loaded $LOADED messages, expected $MESSAGES"; exit 1; }
 
-# psql script of one ingest run: "path" is ingest_batch or baseline_upsert;
+# psql script of one ingest run: "path" is ingest_messages, ingest_batch or
+# baseline_upsert;
 # batches of ~$2 messages (whole frames), over the first $3 messages.  The
 # time is taken on the server, from before the first batch to after the last
 # (client round trips between batches included, connection set-up excluded).
@@ -343,7 +348,7 @@ pairs explode_jsonb explode \
 
 # (b) ingest -------------------------------------------------------------------
 BASE_ALL=$(make_ingest_script baseline_upsert "$BATCH" "$MESSAGES")
-RS_ALL=$(make_ingest_script ingest_batch "$BATCH" "$MESSAGES")
+RS_ALL=$(make_ingest_script ingest_messages "$BATCH" "$MESSAGES")
 log "ingest, triggers off: $MESSAGES messages in batches of ~$BATCH"
 q "ALTER TABLE rail.movements DISABLE TRIGGER USER"
 pairs ingest_notrig ingest "$BASE_ALL" "$RS_ALL" "$MESSAGES"
@@ -352,6 +357,10 @@ q "ALTER TABLE rail.movements ENABLE TRIGGER USER"
 log "ingest, triggers on: $MESSAGES messages in batches of ~$BATCH"
 pairs ingest ingest "$BASE_ALL" "$RS_ALL" "$MESSAGES"
 
+log "ingest, triggers on, ingest_message per frame: $MESSAGES messages in batches of ~$BATCH"
+pairs ingest_each ingest "$BASE_ALL" \
+	"$(make_ingest_script ingest_batch "$BATCH" "$MESSAGES")" "$MESSAGES"
+
 # batch-size sweep, one pair each, no warm-up (caches are warm by now)
 for b in $SWEEP; do
 	size=$b
@@ -359,7 +368,7 @@ for b in $SWEEP; do
 	log "sweep: first $SWEEP_MSGS messages, batches of ~$size, triggers on"
 	pairs "sweep_b$b" ingest \
 		"$(make_ingest_script baseline_upsert "$size" "$SWEEP_MSGS")" \
-		"$(make_ingest_script ingest_batch "$size" "$SWEEP_MSGS")" \
+		"$(make_ingest_script ingest_messages "$size" "$SWEEP_MSGS")" \
 		"$(q "SELECT sum(msgs) FROM bench_frame_sizes WHERE before < $SWEEP_MSGS")" 1 0
 done
 

@@ -20,6 +20,7 @@ LEGEND = {
     "explode_jsonb": "explode, jsonb envelope, count(*)",
     "ingest_notrig": "ingest, triggers off (transform+upsert)",
     "ingest": "ingest, triggers on (enrichment+counts)",
+    "ingest_each": "ingest, triggers on, ingest_message per frame",
 }
 
 
@@ -134,7 +135,7 @@ def main():
     print("Times: median [min-max] of the measured runs; speed ratio: median [min-max] over pairs of"
           " t(baseline)/t(rail_stream), above 1 = rail_stream faster.")
     print("baseline = plain SQL (jsonb_array_elements; bench/sql/baseline_upsert.sql for ingest),"
-          " rail_stream = explode_movements / ingest_message.")
+          " rail_stream = explode_movements / ingest_messages (ingest_message per frame where named).")
     print("msgs/s = TRUST movement messages per second at the median time; ingest writes them"
           " as upserts into rail.movements.")
     print()

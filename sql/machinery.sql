@@ -73,6 +73,20 @@ AS 'MODULE_PATHNAME', 'rs_ingest_message_bytea';
 COMMENT ON FUNCTION rail_stream.ingest_message(text, bytea, text) IS
     'Run one message, as raw bytes, through the transform and upsert path; returns the rows written';
 
+CREATE FUNCTION rail_stream.ingest_messages(feed text, messages text[], keys text[] DEFAULT NULL)
+RETURNS bigint
+LANGUAGE c CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'rs_ingest_messages';
+COMMENT ON FUNCTION rail_stream.ingest_messages(text, text[], text[]) IS
+    'Run many messages through the transform and upsert path as a worker''s batch (one statement per table per batch_size messages); returns the rows written';
+
+CREATE FUNCTION rail_stream.ingest_messages(feed text, messages bytea[], keys text[] DEFAULT NULL)
+RETURNS bigint
+LANGUAGE c CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'rs_ingest_messages';
+COMMENT ON FUNCTION rail_stream.ingest_messages(text, bytea[], text[]) IS
+    'Run many messages, as raw bytes, through the transform and upsert path as a worker''s batch; returns the rows written';
+
 -- Transforms ------------------------------------------------------------
 
 CREATE FUNCTION rail_stream.explode_movements(envelope text,

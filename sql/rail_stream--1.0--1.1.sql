@@ -1103,3 +1103,19 @@ CREATE TRIGGER backfill_insert AFTER INSERT ON rail.schedules
 CREATE TRIGGER backfill_update AFTER UPDATE ON rail.schedules
     REFERENCING NEW TABLE AS new_schedules
     FOR EACH STATEMENT EXECUTE FUNCTION rail._backfill_from_schedules();
+
+-- ingest_messages: many messages written as one batch, as a worker writes
+-- them (statement triggers run once per batch, not once per message)
+CREATE FUNCTION rail_stream.ingest_messages(feed text, messages text[], keys text[] DEFAULT NULL)
+RETURNS bigint
+LANGUAGE c CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'rs_ingest_messages';
+COMMENT ON FUNCTION rail_stream.ingest_messages(text, text[], text[]) IS
+    'Run many messages through the transform and upsert path as a worker''s batch (one statement per table per batch_size messages); returns the rows written';
+
+CREATE FUNCTION rail_stream.ingest_messages(feed text, messages bytea[], keys text[] DEFAULT NULL)
+RETURNS bigint
+LANGUAGE c CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'rs_ingest_messages';
+COMMENT ON FUNCTION rail_stream.ingest_messages(text, bytea[], text[]) IS
+    'Run many messages, as raw bytes, through the transform and upsert path as a worker''s batch; returns the rows written';

@@ -3,11 +3,12 @@
  * ingest.c
  *	  Run one message through transform and sink; keep what fails.
  *
- * This is the path of every message, from ingest_message() and from the
- * Kafka workers alike.  A bad message must neither be lost nor take its
+ * This is the path of every message, from ingest_message(),
+ * ingest_messages() and the Kafka workers alike.  A bad message must neither be lost nor take its
  * neighbours down, and the good path must stay fast, so:
  *
- *	0. A worker's batch of Kafka messages is written in one subtransaction
+ *	0. A worker's batch of Kafka messages, or a chunk of ingest_messages()'s
+ *	   array, is written in one subtransaction
  *	   (rs_ingest_batch): each message is parsed and transformed in a
  *	   memory context reset after it, and its rows go to a sink (sink.c),
  *	   which writes them with one statement per table when it fills up and

@@ -49,6 +49,9 @@ typedef struct RsMessage
 	TimestampTz event_time;
 } RsMessage;
 
+/* A batch ends at this many bytes of values, whatever batch_size says */
+#define RS_BATCH_MAX_BYTES		(4 * 1024 * 1024)
+
 extern uint64 rs_ingest(RsMessage *msg, int *dead_letters);
 extern uint64 rs_ingest_batch(RsMessage *msgs, int n, int *dead_letters);
 extern void rs_check_sql_version(void);

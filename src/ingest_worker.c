@@ -125,9 +125,7 @@ static WorkerState *worker = NULL;
 /* How often a worker asks the brokers about its topic's partitions */
 #define RS_METADATA_INTERVAL	(10 * USECS_PER_SEC)
 
-/* A batch ends at this many bytes of values, whatever batch_size says */
-#define RS_BATCH_MAX_BYTES		(4 * 1024 * 1024)
-/* and it is polled this many messages at a time */
+/* A batch (RS_BATCH_MAX_BYTES, ingest.h) is polled this many messages at a time */
 #define RS_POLL_CHUNK			16
 /* an idle worker publishes its status this often (publish_status) */
 #define RS_IDLE_WAIT_MS			1000

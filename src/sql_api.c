@@ -23,6 +23,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
@@ -44,6 +45,7 @@
 
 PG_FUNCTION_INFO_V1(rs_ingest_message_text);
 PG_FUNCTION_INFO_V1(rs_ingest_message_bytea);
+PG_FUNCTION_INFO_V1(rs_ingest_messages);
 PG_FUNCTION_INFO_V1(rs_explode_movements_text);
 PG_FUNCTION_INFO_V1(rs_explode_movements_jsonb);
 PG_FUNCTION_INFO_V1(rs_decode_power_type);
@@ -79,7 +81,9 @@ static bool check_feed(FunctionCallInfo fcinfo, const char *feed);
 static void explode_frame(ReturnSetInfo *rsinfo, const char *data, size_t len);
 static void put_message(ReturnSetInfo *rsinfo, const RsJson *message);
 static Datum decode(FunctionCallInfo fcinfo, RsCodeList list);
-static void value_argument(FunctionCallInfo fcinfo, RsMessage *msg);
+static int	array_argument(ArrayType *array, const char *name, Datum **values,
+						   bool **nulls);
+static void message_value(struct varlena *raw, RsMessage *msg);
 static bool is_compressed(struct varlena *raw);
 static uint8 *sha256_by_slices(struct varlena *raw, Size len);
 static void check_replay(int64 id);
@@ -130,10 +134,96 @@ ingest(FunctionCallInfo fcinfo)
 	rs_check_sql_version();
 	/* only those who may read dead letters leave them; others get the error */
 	msg.raise_errors = !check_feed(fcinfo, msg.feed.name);
-	value_argument(fcinfo, &msg);
+	msg.isnull = PG_ARGISNULL(1);
+	if (!msg.isnull)
+		message_value((struct varlena *) PG_GETARG_POINTER(1), &msg);
 	rows = rs_ingest(&msg, &dead);
 	SPI_finish();
 	PG_RETURN_INT64((int64) rows);
+}
+
+/*
+ * ingest_messages(feed text, messages text[]|bytea[], keys text[])
+ *	 RETURNS bigint
+ *
+ * ingest_message() for many messages, written as a worker writes a batch
+ * (rs_ingest_batch): in array order, rail_stream.batch_size messages (or
+ * RS_BATCH_MAX_BYTES of values) at a time, with one statement per table
+ * each time, so that statement triggers such as the daily counts run once
+ * per batch and not once per message.  A bad message is still kept alone
+ * in the dead letters, or raised, as by ingest_message().  keys, if not
+ * NULL, has one key per message; NULL messages are tombstones.
+ */
+Datum
+rs_ingest_messages(PG_FUNCTION_ARGS)
+{
+	RsFeed		feed;
+	RsMessage  *msgs;
+	Datum	   *values;
+	bool	   *nulls;
+	Datum	   *keys = NULL;
+	bool	   *keynulls = NULL;
+	int			n;
+	bool		raise_errors;
+	int			dead = 0;
+	uint64		rows = 0;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("feed must not be null")));
+	if (PG_ARGISNULL(1))
+		PG_RETURN_INT64(0);
+	rs_feed_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)), &feed);
+	n = array_argument(PG_GETARG_ARRAYTYPE_P(1), "messages", &values, &nulls);
+	if (!PG_ARGISNULL(2) &&
+		array_argument(PG_GETARG_ARRAYTYPE_P(2), "keys", &keys, &keynulls) != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("keys must have one element per message")));
+
+	SPI_connect();
+	rs_check_sql_version();
+	raise_errors = !check_feed(fcinfo, feed.name);
+	msgs = palloc0_array(RsMessage, Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		msgs[i].feed = feed;
+		msgs[i].raise_errors = raise_errors;
+		msgs[i].isnull = nulls[i];
+		if (!nulls[i])
+			message_value((struct varlena *) DatumGetPointer(values[i]), &msgs[i]);
+		if (keys != NULL && !keynulls[i])
+			msgs[i].key = TextDatumGetCString(keys[i]);
+	}
+	for (int first = 0, next; first < n; first = next)
+	{
+		Size		bytes = 0;
+
+		for (next = first; next < n && next - first < rs_batch_size &&
+			 bytes < RS_BATCH_MAX_BYTES; next++)
+			bytes += msgs[next].len;
+		rows += rs_ingest_batch(msgs + first, next - first, &dead);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_finish();
+	PG_RETURN_INT64((int64) rows);
+}
+
+/* The elements of a one-dimensional text or bytea array; returns how many */
+static int
+array_argument(ArrayType *array, const char *name, Datum **values,
+			   bool **nulls)
+{
+	int			n;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", name)));
+	deconstruct_array(array, ARR_ELEMTYPE(array), -1, false, TYPALIGN_INT,
+					  values, nulls, &n);
+	return n;
 }
 
 /*
@@ -180,28 +270,23 @@ check_feed(FunctionCallInfo fcinfo, const char *feed)
 }
 
 /*
- * value_argument
- *		Point msg at the value argument, without reading more of one over
+ * message_value
+ *		Point msg at a value, without reading more of one over
  *		rail_stream.max_message_size than the dead letter keeps: then msg
  *		holds that prefix, the whole length and (unless the value is stored
  *		compressed, where reading it piecewise would not bound the work) its
  *		SHA-256.
  */
 static void
-value_argument(FunctionCallInfo fcinfo, RsMessage *msg)
+message_value(struct varlena *raw, RsMessage *msg)
 {
-	struct varlena *raw;
 	Size		len;
 	Size		keep;
 
-	msg->isnull = PG_ARGISNULL(1);
-	if (msg->isnull)
-		return;
-	raw = (struct varlena *) PG_GETARG_POINTER(1);
 	len = toast_raw_datum_size(PointerGetDatum(raw)) - VARHDRSZ;
 	if (len <= (Size) rs_max_message_size * 1024)
 	{
-		raw = PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(1));
+		raw = PG_DETOAST_DATUM_PACKED(PointerGetDatum(raw));
 		msg->data = VARDATA_ANY(raw);
 		msg->len = VARSIZE_ANY_EXHDR(raw);
 		return;

@@ -99,6 +99,43 @@ FROM rail.movements WHERE msg_queue_timestamp_ms = 1511528232000;
 SELECT rail_stream.ingest_message('trust', :'frame_2024') AS rows_rewritten;
 SELECT count(*), count(*) = :trust_movements AS no_movement_added FROM rail.movements;
 
+-- ingest_messages writes many messages as a worker writes a batch: the
+-- same rows and counts as ingest_message one message at a time, and a bad
+-- message among them is kept alone in the dead letters, under its key.
+CREATE TEMP TABLE one_by_one AS
+SELECT to_jsonb(m) - 'ingested_at' AS movement FROM rail.movements m;
+CREATE TEMP TABLE one_by_one_counts AS TABLE rail.daily_movement_counts;
+TRUNCATE rail.activations, rail.cancellations, rail.movements,
+    rail.reinstatements, rail.changes_of_origin, rail.changes_of_identity,
+    rail.changes_of_location, rail.daily_movement_counts;
+SELECT rail_stream.ingest_messages('trust',
+    ARRAY[:'frame_2024', 'not json', :'frame_2017', :'examples'],
+    ARRAY['f2024', 'in-a-batch', 'f2017', 'examples']) AS batch_rows,
+       :trust_0001 + :trust_0002 + :trust_0003 + :trust_0005
+           + :trust_0006 + :trust_0007 + :trust_0008 AS sample_messages;
+SELECT (SELECT count(*) FROM rail.movements) = :trust_movements AS all_movements_landed,
+       NOT EXISTS (SELECT to_jsonb(m) - 'ingested_at' FROM rail.movements m
+                   EXCEPT SELECT movement FROM one_by_one) AS same_movements,
+       NOT EXISTS (TABLE rail.daily_movement_counts EXCEPT TABLE one_by_one_counts)
+       AND NOT EXISTS (TABLE one_by_one_counts EXCEPT TABLE rail.daily_movement_counts)
+           AS same_counts;
+SELECT key, sqlstate, error_message FROM rail_stream.dead_letters
+WHERE feed = 'trust' ORDER BY id;
+-- NULL messages are tombstones, as for ingest_message; an empty array
+-- writes nothing; keys, if given, go one per message
+SELECT rail_stream.ingest_messages('trust', ARRAY[NULL, convert_to(
+    '[{"header":{"msg_type":"0003","msg_queue_timestamp":"1722158477000"},
+       "body":{"train_id":"999X99MB28","planned_event_type":"ARRIVAL",
+               "loc_stanox":"17132","actual_timestamp":"1722162000000",
+               "variation_status":"LATE","timetable_variation":"3",
+               "toc_id":"61"}}]', 'UTF8')]) AS with_tombstone,
+       rail_stream.ingest_messages('trust', '{}'::text[]) AS empty,
+       rail_stream.ingest_messages('trust', NULL::text[]) AS null_array;
+SELECT rail_stream.ingest_messages('trust', ARRAY['[]', '[]'], ARRAY['only-one']);
+SELECT rail_stream.ingest_messages('trust', ARRAY[['[]'], ['[]']]);
+SELECT rail_stream.ingest_messages(NULL, ARRAY['[]']);
+DELETE FROM rail.movements WHERE train_id = '999X99MB28';
+
 -- A field the feed may add one day is kept, not dropped.
 SELECT rail_stream.ingest_message('trust',
     '[{"header":{"msg_type":"0003","msg_queue_timestamp":"1722158477000"},

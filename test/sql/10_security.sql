@@ -120,6 +120,7 @@ ORDER BY p.oid::regprocedure::text;
 SET ROLE mallory;
 SELECT rail_stream.ingest_message('trust', '[]', 'no-rights');
 SELECT rail_stream.ingest_message('json:public.sec_events', 'not json', 'garbage');
+SELECT rail_stream.ingest_messages('json:public.sec_events', ARRAY['not json'], ARRAY['garbage-batch']);
 RESET ROLE;
 ALTER TABLE public.sec_events ENABLE ROW LEVEL SECURITY;
 CREATE POLICY low_ids ON public.sec_events USING (true) WITH CHECK (id < 100);
@@ -129,7 +130,7 @@ SELECT rail_stream.ingest_message('json:public.sec_events', '{"id": 1, "body": "
 SELECT rail_stream.ingest_message('json:public.sec_events', '{"id": 500, "body": "refused"}', 'rls');
 RESET ROLE;
 SELECT key, sqlstate, error_message, written_as FROM rail_stream.dead_letters
-WHERE key IN ('no-rights', 'garbage', 'rls', 'ok');
+WHERE key IN ('no-rights', 'garbage', 'garbage-batch', 'rls', 'ok');
 -- a superuser's replay writes with boss's rights: the policy refuses again
 SELECT * FROM rail_stream.replay_dead_letters(ids => ARRAY(
     SELECT id FROM rail_stream.dead_letters WHERE key = 'rls'));
