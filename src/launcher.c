@@ -67,6 +67,7 @@ static bool slots_logged_full = false;
 
 static long until_next_restart(void);
 static List *read_wanted(void);
+static void publish_owners(void);
 static void reap_workers(void);
 static void stop_unwanted(List *wanted);
 static void start_wanted(List *wanted);
@@ -195,9 +196,40 @@ read_wanted(void)
 			wanted = lappend(wanted, w);
 			MemoryContextSwitchTo(spi);
 		}
+		publish_owners();
 	}
+	else
+		rs_set_owners(NULL, 0, true);
 	rs_commit_transaction();
 	return wanted;
+}
+
+/*
+ * publish_owners
+ *		Put the owners of every subscription, paused or not, in shared
+ *		memory, for DROP ROLE in other databases (object_access.c).
+ */
+static void
+publish_owners(void)
+{
+	RsOwner		owners[RS_MAX_OWNERS];
+	int			n;
+	bool		isnull;
+
+	if (SPI_execute("SELECT owner::oid, min(id) FROM rail_stream.subscriptions"
+					" GROUP BY 1 ORDER BY 1",
+					true, RS_MAX_OWNERS + 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read rail_stream.subscriptions");
+	n = Min(SPI_processed, RS_MAX_OWNERS);
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+
+		owners[i].role = DatumGetObjectId(SPI_getbinval(t, d, 1, &isnull));
+		owners[i].subscription_id = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
+	}
+	rs_set_owners(owners, n, SPI_processed <= RS_MAX_OWNERS);
 }
 
 /* Notice workers that have exited, and schedule their restart. */

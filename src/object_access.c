@@ -14,7 +14,11 @@
  *	  postmaster does not restart them), so that the drop goes through;
  *	- DROP ROLE of a role that owns a subscription: refused, as its workers
  *	  connect as it.  PostgreSQL cannot record the dependency itself: a
- *	  subscription is a row, not an object of its catalogs.
+ *	  subscription is a row, not an object of its catalogs.  The owners of
+ *	  the launcher's database, paused subscriptions included, are in shared
+ *	  memory (published by the launcher), so DROP ROLE run from any database
+ *	  sees them; those of the database where DROP ROLE runs are read from
+ *	  its table.
  *
  * Copyright (c) 2026, rail_stream developers
  *
@@ -86,6 +90,7 @@ release_dropped_database(ObjectAccessType access, Oid classId, Oid objectId,
 	if (rs_shared->launcher_database == objectId && rs_shared->launcher_pid != 0)
 	{
 		rs_shared->dropping_database = objectId;
+		rs_shared->nowners = 0; /* its subscriptions go with it */
 		latch = rs_shared->launcher_latch;
 		sender_latch = rs_shared->sender_latch;
 		for (int i = 0; i < rs_shared->nslots; i++)
@@ -110,21 +115,10 @@ static void
 refuse_dropping_owner(Oid role)
 {
 	char	   *where = NULL;
-	int64		id = 0;
+	int64		id = rs_owned_subscription(role);
 
-	if (rs_shared != NULL)
-	{
-		LWLockAcquire(rs_shared->lock, LW_SHARED);
-		for (int i = 0; i < rs_shared->nslots && id == 0; i++)
-		{
-			if (rs_shared->slots[i].state != RS_STATE_FREE &&
-				rs_shared->slots[i].owner == role)
-				id = rs_shared->slots[i].subscription_id;
-		}
-		LWLockRelease(rs_shared->lock);
-		if (id != 0)
-			where = get_database_name(rs_shared->launcher_database);
-	}
+	if (id != 0)
+		where = get_database_name(rs_shared->launcher_database);
 	if (id == 0 && OidIsValid(get_extension_oid("rail_stream", true)))
 	{
 		Oid			types[1] = {OIDOID};

@@ -19,7 +19,9 @@
  * rail_stream.subscription_status reads them without a broker call.  One
  * LWLock protects it all; every holder keeps it for a few stores only.
  * The launcher's and the alert sender's latches are there too, so that a
- * transaction can wake them when it commits.
+ * transaction can wake them when it commits, and the list of subscription
+ * owners the launcher last read, so that DROP ROLE in any database sees a
+ * paused subscription's owner too.
  *
  * Copyright (c) 2026, rail_stream developers
  *
@@ -95,6 +97,52 @@ rs_shmem_init(void)
 	shmem_request_hook = shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = shmem_startup;
+}
+
+/*
+ * rs_set_owners
+ *		The launcher publishes the owners of its database's subscriptions,
+ *		paused ones included; complete is false when there were more than
+ *		RS_MAX_OWNERS of them.
+ */
+void
+rs_set_owners(const RsOwner *owners, int n, bool complete)
+{
+	Assert(n >= 0 && n <= RS_MAX_OWNERS);
+	LWLockAcquire(rs_shared->lock, LW_EXCLUSIVE);
+	if (n > 0)
+		memcpy(rs_shared->owners, owners, n * sizeof(RsOwner));
+	rs_shared->nowners = n;
+	rs_shared->owners_complete = complete;
+	LWLockRelease(rs_shared->lock);
+}
+
+/*
+ * rs_owned_subscription
+ *		A subscription of the launcher's database that the role owns, as a
+ *		slot or the published owners say; 0 when none is known.
+ */
+int64
+rs_owned_subscription(Oid role)
+{
+	int64		id = 0;
+
+	if (rs_shared == NULL)
+		return 0;
+	LWLockAcquire(rs_shared->lock, LW_SHARED);
+	for (int i = 0; i < rs_shared->nowners && id == 0; i++)
+	{
+		if (rs_shared->owners[i].role == role)
+			id = rs_shared->owners[i].subscription_id;
+	}
+	for (int i = 0; i < rs_shared->nslots && id == 0; i++)
+	{
+		if (rs_shared->slots[i].state != RS_STATE_FREE &&
+			rs_shared->slots[i].owner == role)
+			id = rs_shared->slots[i].subscription_id;
+	}
+	LWLockRelease(rs_shared->lock);
+	return id;
 }
 
 RsWorkerSlot *

@@ -62,6 +62,19 @@ typedef struct RsWorkerSlot
 	RsPartitionStatus partitions[RS_MAX_PARTITIONS];
 } RsWorkerSlot;
 
+/*
+ * The owners of the launcher's database's subscriptions, running or not, as
+ * the launcher last read them, so that DROP ROLE in any database can refuse
+ * to drop one (a paused subscription has no slot).
+ */
+#define RS_MAX_OWNERS 64
+
+typedef struct RsOwner
+{
+	Oid			role;
+	int64		subscription_id;	/* the first one it owns */
+} RsOwner;
+
 typedef struct RsShared
 {
 	LWLock	   *lock;			/* protects everything below */
@@ -78,6 +91,9 @@ typedef struct RsShared
 	 * exits.  Kept here, as restarted launchers clear the slots.
 	 */
 	uint64		last_generation;
+	int			nowners;
+	bool		owners_complete;	/* false: more than RS_MAX_OWNERS */
+	RsOwner		owners[RS_MAX_OWNERS];
 	int			nslots;
 	RsWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } RsShared;
@@ -109,6 +125,8 @@ extern void rs_slot_count(RsPartitionStatus *part, int64 messages,
 						  TimestampTz now);
 extern double rs_slot_rate(const RsPartitionStatus *part, TimestampTz now);
 extern RsPartitionStatus *rs_slot_partition(RsWorkerSlot *slot, int32 partition);
+extern void rs_set_owners(const RsOwner *owners, int n, bool complete);
+extern int64 rs_owned_subscription(Oid role);
 extern void rs_wake_launcher_at_commit(void);
 extern void rs_wake_sender_at_commit(void);
 

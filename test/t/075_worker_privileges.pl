@@ -4,8 +4,9 @@
 #   - a librdkafka property written past the API by a superuser (as a
 #     restored dump or a careless UPDATE could) never reaches librdkafka:
 #     the worker refuses it and says so in the status;
-#   - DROP ROLE of an owner is refused; one dropped anyway (its subscription
-#     paused, from another database) is explained in the status.
+#   - DROP ROLE of an owner is refused, from any database, its subscription
+#     running or paused; one dropped anyway (while rail_stream was not
+#     loaded) is explained in the status.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -84,11 +85,20 @@ like($err, qr/HINT:  Drop the subscription, or, as a superuser, give it another 
 like($err, qr/cannot be dropped because it owns a rail_stream subscription/,
 	'also from another database, while its worker runs');
 
-# an owner dropped where nothing could see it (its subscription paused,
-# from another database): the status says why nothing runs
+# paused, the subscription has no worker, and its owner is still known
 $node->safe_psql('postgres', q{SELECT rail_stream.pause_subscription('guarded')});
 wait_for($node, q{SELECT count(*) FROM rail_stream._worker_status()}, '0', 'the paused worker is gone');
+($ret, $out, $err) = $node->psql('template1', 'DROP ROLE feeder');
+like($err, qr/role "feeder" cannot be dropped because it owns a rail_stream subscription.*\n.*Subscription \d+ in database "postgres"/,
+	'also from another database, while its subscription is paused');
+
+# an owner dropped where nothing could see it (rail_stream not loaded):
+# the status says why nothing runs
+$node->adjust_conf('postgresql.conf', 'shared_preload_libraries', "''");
+$node->restart;
 $node->safe_psql('template1', 'DROP ROLE feeder');
+$node->adjust_conf('postgresql.conf', 'shared_preload_libraries', "'rail_stream'");
+$node->restart;
 $node->safe_psql('postgres', q{SELECT rail_stream.resume_subscription('guarded')});
 wait_for($node,
 	q{SELECT state || ': ' || last_error FROM rail_stream.subscription_status WHERE subscription = 'guarded'},
