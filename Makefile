@@ -16,13 +16,14 @@ OBJS         = src/rail_stream.o src/guc.o src/json.o src/decode.o \
                src/sql_api.o src/shmem.o src/kafka.o \
                src/bgw.o src/ingest_worker.o src/launcher.o src/object_access.o \
                src/http_client.o src/breaker.o src/alert_sender.o \
-               src/alert_body.o src/enrich.o src/backfill.o
+               src/alert_body.o src/enrich.o src/backfill.o \
+               src/avro_decode.o src/schema_registry.o
 PGFILEDESC   = "rail_stream - Kafka to PostgreSQL streaming ETL"
 
 # The install script is assembled from the parts under sql/, in this order.
 SQL_PARTS    = sql/machinery.sql sql/rail_model.sql sql/reference_data.sql \
                sql/enrichment.sql sql/punctuality.sql sql/backfill.sql \
-               sql/subscriptions.sql sql/alerts.sql
+               sql/subscriptions.sql sql/schema_registries.sql sql/alerts.sql
 # Releases: a fresh install runs the assembled script of the current
 # version; an installed 1.0 (sql/rail_stream--1.0.sql, kept as released)
 # moves up through the update scripts sql/rail_stream--X--Y.sql, which
@@ -30,12 +31,12 @@ SQL_PARTS    = sql/machinery.sql sql/rail_model.sql sql/reference_data.sql \
 DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA         = sql/$(EXTENSION)--1.0.sql $(wildcard sql/$(EXTENSION)--*--*.sql)
 
-# librdkafka and libcurl: flags from pkg-config (packages that install them
+# librdkafka, libcurl and libavro: flags from pkg-config (packages that install them
 # elsewhere than /usr say where)
 PKG_CONFIG  ?= pkg-config
 PG_CPPFLAGS  = -I$(srcdir)/src -DRS_EXTVERSION='"$(EXTVERSION)"' \
-               $(shell $(PKG_CONFIG) --cflags rdkafka libcurl)
-SHLIB_LINK   = $(shell $(PKG_CONFIG) --libs rdkafka libcurl)
+               $(shell $(PKG_CONFIG) --cflags rdkafka libcurl avro-c)
+SHLIB_LINK   = $(shell $(PKG_CONFIG) --libs rdkafka libcurl avro-c)
 
 # pg_regress: tests in test/sql, expected output in expected/ (design card;
 # test/expected is a symbolic link to it, as PostgreSQL 15's pg_regress reads

@@ -1119,3 +1119,310 @@ LANGUAGE c CALLED ON NULL INPUT VOLATILE
 AS 'MODULE_PATHNAME', 'rs_ingest_messages';
 COMMENT ON FUNCTION rail_stream.ingest_messages(text, bytea[], text[]) IS
     'Run many messages, as raw bytes, through the transform and upsert path as a worker''s batch; returns the rows written';
+
+-- Avro values with a schema registry (issue 12): feed options
+-- "value_format" and "schema_registry" (src/transform.c), which a
+-- subscription's options may also give, as "metadata"; the registries; and
+-- decode_avro() for looking into Avro dead letters
+DROP FUNCTION rail_stream._feed_with_metadata(text, jsonb, boolean);
+
+CREATE FUNCTION rail_stream._feed_with_options(feed text, options jsonb,
+    replace boolean DEFAULT false)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    -- the feed up to its options: the first "{" outside a quoted name
+    head text := rtrim(substring(feed FROM '^((?:[^"{]|"[^"]*")*)'));
+    given jsonb := nullif(btrim(substr(feed, length(head) + 1)), '')::jsonb;
+    wanted jsonb := jsonb_strip_nulls(jsonb_build_object(
+        'value_format', options -> 'value_format',
+        'schema_registry', options -> 'schema_registry',
+        'metadata', options -> 'metadata'));
+    k text;
+BEGIN
+    IF wanted = '{}' THEN
+        RETURN feed;
+    END IF;
+    IF jsonb_typeof(given) = 'object' THEN
+        FOR k IN SELECT jsonb_object_keys(wanted) LOOP
+            IF given ? k AND NOT replace THEN
+                RAISE EXCEPTION 'feed "%" already has option "%"', feed, k
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Give a feed option either after the feed''s table or among the subscription''s options, not both.';
+            END IF;
+        END LOOP;
+    ELSE
+        given := '{}';
+    END IF;
+    -- JSON values need no registry; no metadata is {}
+    IF wanted ->> 'value_format' = 'json' THEN
+        given := given - 'schema_registry';
+    END IF;
+    given := given || wanted;
+    IF given -> 'metadata' = '{}' THEN
+        given := given - 'metadata';
+    END IF;
+    RETURN head || CASE WHEN given = '{}' THEN '' ELSE ' ' || given::text END;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION rail_stream._check_options(options jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k text;
+    v jsonb;
+    result jsonb := '{}';
+    n numeric;
+    limits constant jsonb := jsonb_build_object(
+        'batch_size', jsonb_build_array(1, 100000),
+        'batch_ms', jsonb_build_array(1, 60000),
+        'parallelism', jsonb_build_array(1, coalesce(current_setting('rail_stream.max_workers', true)::int, 256)));
+BEGIN
+    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'subscription options must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR k, v IN SELECT * FROM jsonb_each(options) LOOP
+        IF k = 'start' THEN
+            IF jsonb_typeof(v) <> 'string' THEN
+                RAISE EXCEPTION 'invalid value for option "start": %', v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Use "earliest", "latest" or a timestamp.';
+            ELSIF v #>> '{}' IN ('earliest', 'latest') THEN
+                result := result || jsonb_build_object(k, v);
+            ELSE
+                BEGIN
+                    result := result || jsonb_build_object(k,
+                        to_char((v #>> '{}')::timestamptz AT TIME ZONE 'UTC',
+                                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+                EXCEPTION WHEN data_exception THEN
+                    RAISE EXCEPTION 'invalid value for option "start": %', v
+                        USING ERRCODE = 'invalid_parameter_value',
+                              HINT = 'Use "earliest", "latest" or a timestamp.';
+                END;
+            END IF;
+        ELSIF limits ? k THEN
+            IF jsonb_typeof(v) <> 'number' OR (v #>> '{}')::numeric <> trunc((v #>> '{}')::numeric)
+               OR (v #>> '{}')::numeric NOT BETWEEN (limits -> k ->> 0)::numeric AND (limits -> k ->> 1)::numeric THEN
+                RAISE EXCEPTION 'invalid value for option "%": %', k, v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = format('Use an integer from %s to %s.', limits -> k ->> 0, limits -> k ->> 1);
+            END IF;
+            result := result || jsonb_build_object(k, v);
+        ELSIF k = 'kafka' THEN
+            IF jsonb_typeof(v) <> 'object' THEN
+                RAISE EXCEPTION 'invalid value for option "kafka": %', v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Give librdkafka properties as an object, as in {"security.protocol": "ssl"}.';
+            END IF;
+            result := result || jsonb_build_object(k, rail_stream._check_kafka_properties(v));
+        ELSIF k IN ('value_format', 'schema_registry') THEN
+            -- feed options, checked with the feed (src/transform.c)
+            IF jsonb_typeof(v) <> 'string' THEN
+                RAISE EXCEPTION 'invalid value for option "%": %', k, v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = CASE k WHEN 'value_format' THEN 'Use "json" or "avro".'
+                                 ELSE 'Name a registry made with rail_stream.create_schema_registry().' END;
+            END IF;
+            result := result || jsonb_build_object(k, v);
+        ELSIF k = 'metadata' THEN
+            -- columns of a json: feed's table that take the Kafka metadata;
+            -- the names are checked with the feed (src/generic.c), which
+            -- keeps them after its table
+            IF jsonb_typeof(v) <> 'object' THEN
+                RAISE EXCEPTION 'invalid value for option "metadata": %', v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Give an object of columns and what each holds, as in {"kafka_offset": "offset"}.';
+            END IF;
+            result := result || jsonb_build_object(k, v);
+        ELSE
+            RAISE EXCEPTION 'unrecognized subscription option "%"', k
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'The options are start, batch_size, batch_ms, parallelism, kafka, value_format, schema_registry and metadata.';
+        END IF;
+    END LOOP;
+    RETURN result;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION rail_stream.create_subscription(name text, topic text, feed text,
+    brokers text DEFAULT NULL, options jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o jsonb;
+    new_id bigint;
+BEGIN
+    PERFORM rail_stream._require_admin();
+    IF name IS NULL OR topic IS NULL OR feed IS NULL THEN
+        RAISE EXCEPTION 'name, topic and feed must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    o := rail_stream._check_options(coalesce(options, '{}'));
+    -- the feed is checked for the owner by the trigger _check_subscription
+    INSERT INTO rail_stream.subscriptions AS s (name, topic, feed, brokers,
+        start_position, batch_size, batch_ms, parallelism, kafka_properties)
+    VALUES (name, topic, rail_stream._feed_name(rail_stream._feed_with_options(feed, o)), brokers,
+            coalesce(o ->> 'start', 'earliest'),
+            (o ->> 'batch_size')::int, (o ->> 'batch_ms')::int,
+            coalesce((o ->> 'parallelism')::int, 1), coalesce(o -> 'kafka', '{}'))
+    RETURNING s.id INTO new_id;
+    RETURN new_id;
+EXCEPTION
+    WHEN unique_violation THEN
+        RAISE EXCEPTION 'subscription "%" already exists', name
+            USING ERRCODE = 'duplicate_object';
+    WHEN check_violation THEN
+        RAISE EXCEPTION 'invalid subscription name "%"', name
+            USING ERRCODE = 'invalid_name',
+                  DETAIL = 'A name has 1 to 100 letters, digits, dots, dashes and underscores; it names the Kafka consumer group.';
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION rail_stream.alter_subscription(name text, topic text DEFAULT NULL,
+    feed text DEFAULT NULL, brokers text DEFAULT NULL, options jsonb DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s rail_stream.subscriptions;
+    o jsonb;
+BEGIN
+    PERFORM rail_stream._require_admin();
+    s := rail_stream._subscription(name);
+    o := rail_stream._check_options(coalesce(options, '{}'));
+    UPDATE rail_stream.subscriptions u SET
+        topic = coalesce(alter_subscription.topic, u.topic),
+        feed = CASE WHEN o ?| ARRAY['value_format', 'schema_registry', 'metadata']
+                    THEN rail_stream._feed_name(rail_stream._feed_with_options(
+                        coalesce(alter_subscription.feed, u.feed), o, true))
+                    ELSE coalesce(rail_stream._feed_name(alter_subscription.feed), u.feed) END,
+        brokers = coalesce(alter_subscription.brokers, u.brokers),
+        start_position = coalesce(o ->> 'start', u.start_position),
+        batch_size = coalesce((o ->> 'batch_size')::int, u.batch_size),
+        batch_ms = coalesce((o ->> 'batch_ms')::int, u.batch_ms),
+        parallelism = coalesce((o ->> 'parallelism')::int, u.parallelism),
+        kafka_properties = coalesce(o -> 'kafka', u.kafka_properties),
+        config_version = u.config_version + 1
+    WHERE u.id = s.id;
+    -- offsets belong to the topic they were read from
+    IF alter_subscription.topic IS NOT NULL AND alter_subscription.topic <> s.topic THEN
+        DELETE FROM rail_stream.subscription_offsets WHERE subscription_id = s.id;
+    END IF;
+END;
+$$;
+
+
+-- Schema registries: where Avro feeds get the schema of a value's id.
+--
+-- A feed reads Avro values when its options say so, as in
+--   json:public.readings {"value_format": "avro", "schema_registry": "local"}
+-- (src/schema_registry.c).  A registry is a row here: its URL (the
+-- Confluent-compatible API) and credentials, which only its owner's members
+-- (and superusers) read or change, as for subscriptions; a feed may name it
+-- only if the role that writes the feed is a member of its owner.
+
+CREATE TABLE rail_stream.schema_registries (
+    name        text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_.-]{1,100}$'),
+    url         text NOT NULL CHECK (url ~ '^https?://[^/?#@]+([/?#]|$)'),
+    username    text,
+    password    text,
+    owner       regrole NOT NULL DEFAULT CURRENT_USER::regrole,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CHECK (password IS NULL OR username IS NOT NULL)
+);
+COMMENT ON TABLE rail_stream.schema_registries IS
+    'Schema registries of Avro feeds (password is a credential)';
+ALTER TABLE rail_stream.schema_registries ENABLE ROW LEVEL SECURITY;
+-- as for subscriptions: administrators see and change the registries of
+-- roles they are members of; superusers all
+CREATE POLICY managers_only ON rail_stream.schema_registries
+    USING (rail_stream._may_manage(owner))
+    WITH CHECK (rail_stream._is_admin() AND rail_stream._may_manage(owner));
+REVOKE ALL ON rail_stream.schema_registries FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON rail_stream.schema_registries TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('rail_stream.schema_registries', '');
+
+CREATE FUNCTION rail_stream.create_schema_registry(name text, url text,
+    username text DEFAULT NULL, password text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM rail_stream._require_admin();
+    INSERT INTO rail_stream.schema_registries (name, url, username, password)
+    VALUES (name, rtrim(url, '/'), username, password);
+EXCEPTION
+    WHEN unique_violation THEN
+        RAISE EXCEPTION 'schema registry "%" already exists', name
+            USING ERRCODE = 'duplicate_object';
+    WHEN check_violation THEN
+        RAISE EXCEPTION 'invalid schema registry "%"', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A name has 1 to 100 letters, digits, dots, dashes and underscores; the URL starts with http:// or https:// and has no credentials in it; a password needs a username.';
+END;
+$$;
+COMMENT ON FUNCTION rail_stream.create_schema_registry(text, text, text, text) IS
+    'Name a schema registry (its Confluent-compatible API) for Avro feeds';
+
+CREATE FUNCTION rail_stream.alter_schema_registry(name text, url text DEFAULT NULL,
+    username text DEFAULT NULL, password text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM rail_stream._require_admin();
+    UPDATE rail_stream.schema_registries r SET
+        url = coalesce(rtrim(alter_schema_registry.url, '/'), r.url),
+        username = coalesce(alter_schema_registry.username, r.username),
+        password = coalesce(alter_schema_registry.password, r.password)
+    WHERE r.name = alter_schema_registry.name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'schema registry "%" does not exist', name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+EXCEPTION
+    WHEN check_violation THEN
+        RAISE EXCEPTION 'invalid schema registry "%"', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The URL starts with http:// or https:// and has no credentials in it; a password needs a username.';
+END;
+$$;
+COMMENT ON FUNCTION rail_stream.alter_schema_registry(text, text, text, text) IS
+    'Change a schema registry''s URL or credentials; workers ask it for new schemas only';
+
+CREATE FUNCTION rail_stream.drop_schema_registry(name text, if_exists boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM rail_stream._require_admin();
+    DELETE FROM rail_stream.schema_registries r WHERE r.name = drop_schema_registry.name;
+    IF NOT FOUND AND NOT if_exists THEN
+        RAISE EXCEPTION 'schema registry "%" does not exist', name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION rail_stream.drop_schema_registry(text, boolean) IS
+    'Forget a schema registry; feeds that name it stop reading Avro values';
+
+-- An Avro binary value (without the wire format's 5-byte header) as JSON,
+-- as an Avro feed reads it: for looking into dead letters, as in
+--   SELECT rail_stream.decode_avro(substr(value, 6), '<schema>') FROM ...
+CREATE FUNCTION rail_stream.decode_avro(value bytea, schema text)
+RETURNS jsonb
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'rs_decode_avro';
+COMMENT ON FUNCTION rail_stream.decode_avro(bytea, text) IS
+    'An Avro binary value, written with the given schema, as the JSON an Avro feed reads';

@@ -261,11 +261,13 @@ BEGIN
 END;
 $$;
 
--- A feed with the "metadata" option of a subscription written after its
--- table, as in 'json:public.events {"metadata": {"kafka_offset": "offset"}}',
--- the form that the worker, ingest_message() and replays read.  With
--- replace, options the feed has already give way; else they are an error.
-CREATE FUNCTION rail_stream._feed_with_metadata(feed text, metadata jsonb,
+-- A feed with the feed options of a subscription ("value_format",
+-- "schema_registry", "metadata") written after its table, as in
+-- 'json:public.events {"metadata": {"kafka_offset": "offset"}}', the form
+-- that the worker, ingest_message() and replays read.  With replace,
+-- options the feed has already give way; else naming one twice is an
+-- error.  The result is checked and made canonical by _feed_name().
+CREATE FUNCTION rail_stream._feed_with_options(feed text, options jsonb,
     replace boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE
@@ -274,19 +276,36 @@ AS $$
 DECLARE
     -- the feed up to its options: the first "{" outside a quoted name
     head text := rtrim(substring(feed FROM '^((?:[^"{]|"[^"]*")*)'));
+    given jsonb := nullif(btrim(substr(feed, length(head) + 1)), '')::jsonb;
+    wanted jsonb := jsonb_strip_nulls(jsonb_build_object(
+        'value_format', options -> 'value_format',
+        'schema_registry', options -> 'schema_registry',
+        'metadata', options -> 'metadata'));
+    k text;
 BEGIN
-    IF metadata IS NULL THEN
+    IF wanted = '{}' THEN
         RETURN feed;
     END IF;
-    IF head <> rtrim(feed) AND NOT replace THEN
-        RAISE EXCEPTION 'feed "%" already has options', feed
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Give the metadata either after the feed''s table or as option "metadata", not both.';
+    IF jsonb_typeof(given) = 'object' THEN
+        FOR k IN SELECT jsonb_object_keys(wanted) LOOP
+            IF given ? k AND NOT replace THEN
+                RAISE EXCEPTION 'feed "%" already has option "%"', feed, k
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Give a feed option either after the feed''s table or among the subscription''s options, not both.';
+            END IF;
+        END LOOP;
+    ELSE
+        given := '{}';
     END IF;
-    IF metadata = '{}' THEN
-        RETURN head;
+    -- JSON values need no registry; no metadata is {}
+    IF wanted ->> 'value_format' = 'json' THEN
+        given := given - 'schema_registry';
     END IF;
-    RETURN head || ' ' || jsonb_build_object('metadata', metadata)::text;
+    given := given || wanted;
+    IF given -> 'metadata' = '{}' THEN
+        given := given - 'metadata';
+    END IF;
+    RETURN head || CASE WHEN given = '{}' THEN '' ELSE ' ' || given::text END;
 END;
 $$;
 
@@ -343,6 +362,15 @@ BEGIN
                           HINT = 'Give librdkafka properties as an object, as in {"security.protocol": "ssl"}.';
             END IF;
             result := result || jsonb_build_object(k, rail_stream._check_kafka_properties(v));
+        ELSIF k IN ('value_format', 'schema_registry') THEN
+            -- feed options, checked with the feed (src/transform.c)
+            IF jsonb_typeof(v) <> 'string' THEN
+                RAISE EXCEPTION 'invalid value for option "%": %', k, v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = CASE k WHEN 'value_format' THEN 'Use "json" or "avro".'
+                                 ELSE 'Name a registry made with rail_stream.create_schema_registry().' END;
+            END IF;
+            result := result || jsonb_build_object(k, v);
         ELSIF k = 'metadata' THEN
             -- columns of a json: feed's table that take the Kafka metadata;
             -- the names are checked with the feed (src/generic.c), which
@@ -356,7 +384,7 @@ BEGIN
         ELSE
             RAISE EXCEPTION 'unrecognized subscription option "%"', k
                 USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'The options are start, batch_size, batch_ms, parallelism, kafka and metadata.';
+                      HINT = 'The options are start, batch_size, batch_ms, parallelism, kafka, value_format, schema_registry and metadata.';
         END IF;
     END LOOP;
     RETURN result;
@@ -398,7 +426,7 @@ BEGIN
     -- the feed is checked for the owner by the trigger _check_subscription
     INSERT INTO rail_stream.subscriptions AS s (name, topic, feed, brokers,
         start_position, batch_size, batch_ms, parallelism, kafka_properties)
-    VALUES (name, topic, rail_stream._feed_name(rail_stream._feed_with_metadata(feed, o -> 'metadata')), brokers,
+    VALUES (name, topic, rail_stream._feed_name(rail_stream._feed_with_options(feed, o)), brokers,
             coalesce(o ->> 'start', 'earliest'),
             (o ->> 'batch_size')::int, (o ->> 'batch_ms')::int,
             coalesce((o ->> 'parallelism')::int, 1), coalesce(o -> 'kafka', '{}'))
@@ -432,9 +460,9 @@ BEGIN
     o := rail_stream._check_options(coalesce(options, '{}'));
     UPDATE rail_stream.subscriptions u SET
         topic = coalesce(alter_subscription.topic, u.topic),
-        feed = CASE WHEN o ? 'metadata'
-                    THEN rail_stream._feed_name(rail_stream._feed_with_metadata(
-                        coalesce(alter_subscription.feed, u.feed), o -> 'metadata', true))
+        feed = CASE WHEN o ?| ARRAY['value_format', 'schema_registry', 'metadata']
+                    THEN rail_stream._feed_name(rail_stream._feed_with_options(
+                        coalesce(alter_subscription.feed, u.feed), o, true))
                     ELSE coalesce(rail_stream._feed_name(alter_subscription.feed), u.feed) END,
         brokers = coalesce(alter_subscription.brokers, u.brokers),
         start_position = coalesce(o ->> 'start', u.start_position),

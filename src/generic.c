@@ -89,7 +89,6 @@ const RsFeedType rs_reference_feed = {
 	.keyed = true,
 	.transform = generic_transform,
 	.privileges = generic_privileges,
-	.takes_options = true,
 };
 
 /* JSON objects into any table, found along the search_path */
@@ -98,7 +97,6 @@ const RsFeedType rs_json_feed = {
 	.keyed = true,
 	.transform = generic_transform,
 	.privileges = generic_privileges,
-	.takes_options = true,
 };
 
 /*
@@ -320,35 +318,21 @@ static const char *const metadata_names[] = {
 };
 
 /*
- * rs_generic_parse_options
- *		Check the options of a json: or reference: feed into table relid,
- *		given as a JSON object; returns its metadata columns (List of
- *		RsMetadataColumn *) and sets *canonical to the options as they are
- *		written back in the feed's name (NULL when there are none).
+ * rs_generic_parse_metadata
+ *		Check the "metadata" option of a json: or reference: feed into table
+ *		relid; returns its columns (List of RsMetadataColumn *) and appends
+ *		the option as it is written back in the feed's name to canonical
+ *		(nothing when it names no column).
  */
 List *
-rs_generic_parse_options(Oid relid, const char *options, char **canonical)
+rs_generic_parse_metadata(Oid relid, const RsJson *metadata,
+						  StringInfo canonical)
 {
-	const RsJson *json = rs_json_parse(options, strlen(options), "feed options");
-	const RsJson *metadata;
 	Relation	rel;
 	TupleDesc	tupdesc;
 	List	   *columns = NIL;
-	StringInfoData buf;
 
-	*canonical = NULL;
-	if (rs_json_type(json) != RS_JSON_OBJECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("feed options are a JSON %s, not an object",
-						rs_json_type_name(json))));
-	metadata = rs_json_get(json, "metadata");
-	if (rs_json_size(json) != (metadata != NULL ? 1 : 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unrecognized feed option in %s", options),
-				 errhint("The only feed option is \"metadata\".")));
-	if (metadata == NULL || rs_json_type(metadata) == RS_JSON_NULL)
+	if (rs_json_type(metadata) == RS_JSON_NULL)
 		return NIL;
 	if (rs_json_type(metadata) != RS_JSON_OBJECT)
 		ereport(ERROR,
@@ -361,8 +345,7 @@ rs_generic_parse_options(Oid relid, const char *options, char **canonical)
 
 	rel = relation_open(relid, AccessShareLock);
 	tupdesc = RelationGetDescr(rel);
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"metadata\": {");
+	appendStringInfoString(canonical, "\"metadata\": {");
 	rs_json_foreach(metadata, add_metadata_column, &columns);
 	for (int i = 0; i < list_length(columns); i++)
 	{
@@ -384,13 +367,12 @@ rs_generic_parse_options(Oid relid, const char *options, char **canonical)
 		meta->attnum = attnum;
 		meta->column = pstrdup(NameStr(attr->attname));
 		if (i > 0)
-			appendStringInfoString(&buf, ", ");
-		escape_json(&buf, meta->column);
-		appendStringInfo(&buf, ": \"%s\"", metadata_names[meta->field]);
+			appendStringInfoString(canonical, ", ");
+		escape_json(canonical, meta->column);
+		appendStringInfo(canonical, ": \"%s\"", metadata_names[meta->field]);
 	}
-	appendStringInfoString(&buf, "}}");
+	appendStringInfoChar(canonical, '}');
 	relation_close(rel, AccessShareLock);
-	*canonical = buf.data;
 	return columns;
 }
 

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * http_client.c
- *	  Many HTTP POSTs in flight at once, with libcurl's multi interface.
+ *	  Many HTTP POSTs in flight at once, with libcurl's multi interface;
+ *	  and single GETs that wait for their answer.
  *
  * The alert sender must wait for its latch (a commit queued alerts, a
  * signal) and for its requests' sockets at once, so this file drives
@@ -11,6 +12,12 @@
  * and for one more descriptor of the caller's (the Kafka producers' pipe).
  * No request ever blocks the process: DNS lookups run in libcurl's resolver
  * thread, which calls nothing of PostgreSQL's.
+ *
+ * A schema registry's answer is needed before the message it describes can
+ * be read, so rs_http_get waits for it with libcurl's easy interface: a
+ * cancel or a shutdown signal ends the wait (a progress callback sees
+ * InterruptPending, and the caller's CHECK_FOR_INTERRUPTS acts on it), and
+ * the answer is bounded by the caller's max_len.
  *
  * Only http and https are spoken, redirects are not followed, and signals
  * are not used (CURLOPT_NOSIGNAL).  libcurl's callbacks run inside
@@ -88,6 +95,115 @@ static void keep_url_secrets(Request *req, const char *url, MemoryContext cxt);
 static void reserve_sockets(RsHttpClient *client, int n);
 static bool append_header(Request *req, const char *header);
 static void socket_action(RsHttpClient *client, curl_socket_t fd, int events);
+static void init_curl(void);
+static int	stop_if_interrupted(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+								curl_off_t ultotal, curl_off_t ulnow);
+static size_t keep_body(char *data, size_t size, size_t nmemb, void *arg);
+
+/* The answer of a GET, as its callbacks fill it */
+typedef struct GetBody
+{
+	char	   *data;
+	size_t		len;
+	size_t		max_len;
+	bool		too_long;
+} GetBody;
+
+/* Once per process, before any other thread exists */
+static void
+init_curl(void)
+{
+	if (!curl_initialized)
+	{
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			elog(ERROR, "could not initialize libcurl");
+		curl_initialized = true;
+	}
+}
+
+/*
+ * rs_http_get
+ *		GET spec->url and wait for the answer, which goes into body; result
+ *		says how it went, as for a POST.  Returns early, with the interrupt
+ *		pending, if one arrives meanwhile.
+ */
+void
+rs_http_get(const RsHttpGetSpec *spec, StringInfo body, RsHttpResult *result)
+{
+	GetBody		answer = {palloc(spec->max_len + 1), 0, spec->max_len, false};
+	Request		req = {0};
+	CURL	   *easy;
+	CURLcode	code;
+	long		status = 0;
+
+	init_curl();
+	memset(result, 0, sizeof(*result));
+	result->retry_after_s = -1;
+	easy = curl_easy_init();
+	if (easy == NULL)
+		elog(ERROR, "out of memory for a libcurl request");
+	curl_easy_setopt(easy, CURLOPT_URL, spec->url);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, RS_HTTP_USER_AGENT);
+	if (spec->username != NULL)
+	{
+		curl_easy_setopt(easy, CURLOPT_USERNAME, spec->username);
+		curl_easy_setopt(easy, CURLOPT_PASSWORD,
+						 spec->password ? spec->password : "");
+	}
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) spec->connect_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) spec->timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, req.curl_error);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, keep_body);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &answer);
+	curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, stop_if_interrupted);
+	code = curl_easy_perform(easy);
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(easy);
+
+	result->status = (int) status;
+	if (answer.too_long)
+		snprintf(result->error, RS_HTTP_ERROR_LEN,
+				 "the answer is longer than %zu bytes", spec->max_len);
+	else
+	{
+		memcpy(req.snippet, answer.data, Min(answer.len, RS_HTTP_SNIPPET_LEN));
+		req.snippet_len = Min(answer.len, RS_HTTP_SNIPPET_LEN);
+		describe_failure(&req, code, result);
+	}
+	if (answer.too_long || code != CURLE_OK)
+		result->transport_error = true;
+	appendBinaryStringInfo(body, answer.data, answer.len);
+	pfree(answer.data);
+}
+
+/* libcurl's progress callback: stop waiting when an interrupt is pending */
+static int
+stop_if_interrupted(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+					curl_off_t ultotal, curl_off_t ulnow)
+{
+	return InterruptPending ? 1 : 0;
+}
+
+/* libcurl's write callback of a GET: into the buffer made ready for it */
+static size_t
+keep_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	GetBody    *answer = arg;
+	size_t		n = size * nmemb;
+
+	if (n > answer->max_len - answer->len)
+	{
+		answer->too_long = true;
+		return 0;				/* libcurl stops the transfer */
+	}
+	memcpy(answer->data + answer->len, data, n);
+	answer->len += n;
+	return n;
+}
 
 /*
  * rs_http_create
@@ -98,13 +214,7 @@ rs_http_create(MemoryContext parent)
 {
 	RsHttpClient *client;
 
-	if (!curl_initialized)
-	{
-		/* once per process, before any other thread exists */
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			elog(ERROR, "could not initialize libcurl");
-		curl_initialized = true;
-	}
+	init_curl();
 	client = MemoryContextAllocZero(parent, sizeof(RsHttpClient));
 	client->cxt = AllocSetContextCreate(parent, "rail_stream http",
 										ALLOCSET_DEFAULT_SIZES);

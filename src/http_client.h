@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * http_client.h
- *	  Many HTTP POSTs in flight at once, waited on together with the latch.
+ *	  Many HTTP POSTs in flight at once, waited on together with the latch;
+ *	  and single GETs that wait for their answer.
  *
  * Copyright (c) 2026, rail_stream developers
  *
@@ -12,6 +13,8 @@
  */
 #ifndef RAIL_STREAM_HTTP_CLIENT_H
 #define RAIL_STREAM_HTTP_CLIENT_H
+
+#include "lib/stringinfo.h"
 
 #define RS_HTTP_ERROR_LEN	256
 
@@ -42,6 +45,19 @@ typedef struct RsHttpResult
 	char		error[RS_HTTP_ERROR_LEN];	/* empty after a 2xx */
 } RsHttpResult;
 
+/* One GET, waited for: of a schema registry */
+typedef struct RsHttpGetSpec
+{
+	const char *url;
+	const char *username;		/* basic authentication, or NULL */
+	const char *password;
+	int			connect_timeout_ms;
+	int			timeout_ms;
+	size_t		max_len;		/* a longer response is an error */
+} RsHttpGetSpec;
+
+extern void rs_http_get(const RsHttpGetSpec *spec, StringInfo body,
+						RsHttpResult *result);
 extern RsHttpClient *rs_http_create(MemoryContext parent);
 extern void rs_http_post(RsHttpClient *client, const RsHttpRequestSpec *spec);
 extern int	rs_http_in_flight(RsHttpClient *client);

@@ -448,6 +448,7 @@ is_message_error(const RsMessage *msg, const ErrorData *edata)
 {
 	switch (ERRCODE_TO_CATEGORY(edata->sqlerrcode))
 	{
+		case ERRCODE_CONNECTION_EXCEPTION:	/* a schema registry's */
 		case ERRCODE_INVALID_TRANSACTION_STATE: /* read-only transaction */
 		case ERRCODE_TRANSACTION_ROLLBACK:	/* deadlock, serialization */
 		case ERRCODE_INSUFFICIENT_RESOURCES:	/* out of memory, disk full */

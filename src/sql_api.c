@@ -33,6 +33,7 @@
 #include "utils/timestamp.h"
 
 #include "commands/trigger.h"
+#include "avro_decode.h"
 #include "decode.h"
 #include "guc.h"
 #include "feed_time.h"
@@ -48,6 +49,7 @@ PG_FUNCTION_INFO_V1(rs_ingest_message_bytea);
 PG_FUNCTION_INFO_V1(rs_ingest_messages);
 PG_FUNCTION_INFO_V1(rs_explode_movements_text);
 PG_FUNCTION_INFO_V1(rs_explode_movements_jsonb);
+PG_FUNCTION_INFO_V1(rs_decode_avro);
 PG_FUNCTION_INFO_V1(rs_decode_power_type);
 PG_FUNCTION_INFO_V1(rs_decode_train_status);
 PG_FUNCTION_INFO_V1(rs_decode_train_category);
@@ -386,6 +388,38 @@ rs_explode_movements_jsonb(PG_FUNCTION_ARGS)
 	text = JsonbToCString(NULL, &frame->root, VARSIZE(frame));
 	explode_frame(rsinfo, text, strlen(text));
 	return (Datum) 0;
+}
+
+/*
+ * decode_avro(value bytea, schema text) RETURNS jsonb
+ *
+ * An Avro binary value as the JSON that an Avro feed reads
+ * (avro_decode.c), for looking into dead letters.  Bounded as a message:
+ * by rail_stream.max_message_size.
+ */
+Datum
+rs_decode_avro(PG_FUNCTION_ARGS)
+{
+	bytea	   *value = PG_GETARG_BYTEA_PP(0);
+	text	   *schema_text = PG_GETARG_TEXT_PP(1);
+	RsAvroSchema *volatile schema;
+	StringInfoData json;
+
+	rs_check_message_size(VARSIZE_ANY_EXHDR(value));
+	schema = rs_avro_schema_parse(VARDATA_ANY(schema_text),
+								  VARSIZE_ANY_EXHDR(schema_text));
+	initStringInfo(&json);
+	PG_TRY();
+	{
+		rs_avro_to_json(schema, VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value),
+						(size_t) rs_max_message_size * 1024 * 2, &json);
+	}
+	PG_FINALLY();
+	{
+		rs_avro_schema_free(schema);
+	}
+	PG_END_TRY();
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data)));
 }
 
 static void

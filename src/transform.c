@@ -28,16 +28,20 @@
 
 #include "catalog/namespace.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 
 #include "guc.h"
 #include "ingest.h"
 #include "pg_compat.h"
+#include "schema_registry.h"
 #include "transform.h"
 
 static Oid	feed_target(const char *name, const char *default_schema);
 static const char *options_start(const char *spec);
+static void parse_options(RsFeed *feed, const char *head, const char *options);
+static bool option_is(const RsJson *value, const char *s);
 
 static const RsFeedType *const feed_types[] = {
 	&rs_trust_feed, &rs_cif_feed, &rs_vstp_feed, &rs_reference_feed,
@@ -62,49 +66,119 @@ rs_feed_parse(const char *spec, RsFeed *feed)
 	/* the feed without its options, trailing blanks dropped */
 	for (char *end = head + strlen(head); end > head && end[-1] == ' '; end--)
 		end[-1] = '\0';
-	if (*options == '\0')
-		options = NULL;
 
 	feed->type = NULL;
 	feed->relid = InvalidOid;
-	feed->name = pstrdup(spec);
 	feed->metadata = NIL;
-	for (size_t i = 0; i < lengthof(feed_types); i++)
+	feed->schema_registry = NULL;
+	for (size_t i = 0; i < lengthof(feed_types) && feed->type == NULL; i++)
 	{
 		const RsFeedType *type = feed_types[i];
-		size_t		len = strlen(type->name);
-		char	   *canonical_options = NULL;
 
 		if (type->tables != NULL ? strcmp(head, type->name) == 0 :
-			strncmp(head, type->name, len) == 0)
-		{
+			strncmp(head, type->name, strlen(type->name)) == 0)
 			feed->type = type;
-			if (options != NULL && !type->takes_options)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("feed \"%s\" takes no options", head),
-						 errdetail("Only \"json:\" and \"reference:\" feeds take options, as in \"json:public.events {\"metadata\": {\"kafka_offset\": \"offset\"}}\".")));
-			if (type->tables != NULL)
-			{
-				feed->name = head;
-				return;
-			}
-			feed->relid = feed_target(head + len, type->default_schema);
-			rs_generic_check_target(feed->relid);
-			if (options != NULL)
-				feed->metadata = rs_generic_parse_options(feed->relid, options,
-														  &canonical_options);
-			feed->name = psprintf("%s%s%s%s", type->name,
-								  rs_qualified_name(feed->relid),
-								  canonical_options ? " " : "",
-								  canonical_options ? canonical_options : "");
-			return;
-		}
 	}
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unrecognized feed \"%s\"", spec),
-			 errhint("Use \"trust\", \"cif\", \"vstp\", \"reference:<table>\" or \"json:<table>\".")));
+	if (feed->type == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized feed \"%s\"", spec),
+				 errhint("Use \"trust\", \"cif\", \"vstp\", \"reference:<table>\" or \"json:<table>\".")));
+	if (feed->type->tables == NULL)
+	{
+		feed->relid = feed_target(head + strlen(feed->type->name),
+								  feed->type->default_schema);
+		rs_generic_check_target(feed->relid);
+		head = psprintf("%s%s", feed->type->name,
+						rs_qualified_name(feed->relid));
+	}
+	feed->name = head;
+	if (*options != '\0')
+		parse_options(feed, head, options);
+}
+
+/*
+ * parse_options
+ *		Check the options written after a feed, as in
+ *			json:public.events {"value_format": "avro",
+ *				"schema_registry": "local", "metadata": {"kafka_offset": "offset"}}
+ *		and append them to feed->name in a canonical form.
+ */
+static void
+parse_options(RsFeed *feed, const char *head, const char *options)
+{
+	const RsJson *json = rs_json_parse(options, strlen(options), "feed options");
+	const RsJson *format;
+	const RsJson *registry;
+	const RsJson *metadata;
+	StringInfoData canonical;
+	size_t		known = 0;
+
+	if (rs_json_type(json) != RS_JSON_OBJECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("feed options are a JSON %s, not an object",
+						rs_json_type_name(json))));
+	format = rs_json_get(json, "value_format");
+	registry = rs_json_get(json, "schema_registry");
+	metadata = rs_json_get(json, "metadata");
+	known = (format != NULL) + (registry != NULL) + (metadata != NULL);
+	if (rs_json_size(json) != known)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized feed option in %s", options),
+				 errhint("The feed options are \"value_format\", \"schema_registry\" and \"metadata\".")));
+
+	initStringInfo(&canonical);
+	appendStringInfoChar(&canonical, '{');
+	if (format != NULL && !option_is(format, "json"))
+	{
+		if (!option_is(format, "avro"))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for feed option \"value_format\""),
+					 errhint("Use \"json\" or \"avro\".")));
+		if (registry == NULL || rs_json_type(registry) != RS_JSON_STRING)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("feed option \"value_format\": \"avro\" needs option \"schema_registry\""),
+					 errhint("Name a registry made with rail_stream.create_schema_registry().")));
+		feed->schema_registry = rs_json_scalar_text(registry);
+		rs_registry_check_usable(feed->schema_registry);
+		appendStringInfoString(&canonical, "\"value_format\": \"avro\", \"schema_registry\": ");
+		escape_json(&canonical, feed->schema_registry);
+	}
+	else if (registry != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("feed option \"schema_registry\" is only for \"value_format\": \"avro\"")));
+	if (metadata != NULL)
+	{
+		StringInfoData columns;
+
+		if (feed->type->tables != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("feed \"%s\" takes no option \"metadata\"", head),
+					 errdetail("Only \"json:\" and \"reference:\" feeds fill columns with Kafka metadata, as in \"json:public.events {\"metadata\": {\"kafka_offset\": \"offset\"}}\".")));
+		initStringInfo(&columns);
+		feed->metadata = rs_generic_parse_metadata(feed->relid, metadata,
+												   &columns);
+		if (columns.len > 0)
+			appendStringInfo(&canonical, "%s%s",
+							 canonical.len > 1 ? ", " : "", columns.data);
+	}
+	appendStringInfoChar(&canonical, '}');
+	if (canonical.len > 2)
+		feed->name = psprintf("%s %s", head, canonical.data);
+}
+
+/* Whether a feed option's value is the string s */
+static bool
+option_is(const RsJson *value, const char *s)
+{
+	return rs_json_type(value) == RS_JSON_STRING &&
+		strcmp(rs_json_scalar_text(value), s) == 0;
 }
 
 /*
@@ -221,6 +295,15 @@ rs_split_message(const RsFeed *feed, const char *data, size_t len,
 	}
 	rs_check_message_size(len);
 
+	if (feed->schema_registry != NULL)
+	{
+		StringInfoData text;
+
+		initStringInfo(&text);
+		rs_registry_to_json(feed->schema_registry, data, len, &text);
+		data = text.data;
+		len = text.len;
+	}
 	json = rs_json_parse(data, len, "message");
 	if (feed->type->split != NULL)
 		return feed->type->split(json);

@@ -37,7 +37,6 @@ typedef struct RsFeedType
 							  const char *key);
 	const char *const *tables;	/* in schema rail; NULL: the named table */
 	const char *const *privileges;	/* needed on each table */
-	bool		takes_options;	/* accepts {"metadata": ...} after its table */
 } RsFeedType;
 
 /* What of a Kafka message a metadata column holds */
@@ -66,6 +65,8 @@ struct RsFeed
 	Oid			relid;			/* target of reference: and json: feeds */
 	char	   *name;			/* canonical: the table schema-qualified */
 	List	   *metadata;		/* of RsMetadataColumn *, json: feeds only */
+	char	   *schema_registry;	/* values are Avro, by this registry's
+									 * schemas; NULL: values are JSON */
 };
 
 /*
@@ -99,8 +100,8 @@ extern const RsFeedType rs_vstp_feed;	/* cif.c */
 extern const RsFeedType rs_reference_feed;	/* generic.c */
 extern const RsFeedType rs_json_feed;	/* generic.c */
 extern void rs_generic_check_target(Oid relid);
-extern List *rs_generic_parse_options(Oid relid, const char *options,
-									  char **canonical);
+extern List *rs_generic_parse_metadata(Oid relid, const RsJson *metadata,
+									   StringInfo canonical);
 extern void rs_generic_add_metadata(const RsFeed *feed, RsRow *row,
 									const struct RsMessage *msg);
 

@@ -6,8 +6,8 @@ set -euo pipefail
 packages=(
 	build-essential pkg-config
 	postgresql-15 postgresql-server-dev-15
-	librdkafka-dev libcurl4-openssl-dev zlib1g-dev
-	kcat jq libipc-run-perl python3 curl openssl
+	librdkafka-dev libcurl4-openssl-dev libavro-dev zlib1g-dev
+	kcat jq libipc-run-perl python3 python3-venv curl openssl
 	clang-14 libclang-rt-14-dev
 	openjdk-17-jre-headless maven
 	docker-compose

@@ -20,6 +20,7 @@ as_test_user() {
 export RAIL_STREAM_CACHE=${RAIL_STREAM_CACHE:-$repo/.cache}
 test/kafka/kafka.sh fetch >/dev/null
 test/stomp/artemis.sh fetch >/dev/null
+test/registry/registry.sh fetch >/dev/null
 
 tmp=$(mktemp -d /tmp/rail_stream_tap.XXXXXX)
 chmod 755 "$tmp"
@@ -42,13 +43,18 @@ trap cleanup EXIT
 if ! as_test_user test -r "$repo/test/t/001_worker_lifecycle.pl"; then
 	mkdir -p "$tmp/repo/.cache"
 	cp -a test data docker "$tmp/repo/"
-	cp -a "$RAIL_STREAM_CACHE"/kafka-* "$RAIL_STREAM_CACHE"/artemis-* "$tmp/repo/.cache/"
+	cp -a "$RAIL_STREAM_CACHE"/kafka-* "$RAIL_STREAM_CACHE"/artemis-* \
+		"$RAIL_STREAM_CACHE"/apicurio-* "$tmp/repo/.cache/"
 	chown -R postgres: "$tmp/repo"
 	repo=$tmp/repo
 	kafka_sh=$repo/test/kafka/kafka.sh
 	export RAIL_STREAM_CACHE=$repo/.cache
 	cd "$repo"
 fi
+
+# the Avro tests' producer: confluent-kafka's serializer, in a venv of the
+# cache (made once, where the test user reads it)
+avro_python=$(test/registry/avro_venv.sh "$RAIL_STREAM_CACHE/avro-venv-$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')")
 
 # the broker runs as the test user, so that tests can stop and start it
 brokers=$(as_test_user env RAIL_STREAM_CACHE="$RAIL_STREAM_CACHE" \
@@ -66,6 +72,7 @@ tests=("$@")
 as_test_user env PATH="$pgbin:$PATH" \
 	RAIL_STREAM_CACHE="$RAIL_STREAM_CACHE" RAIL_STREAM_REPO="$repo" \
 	RAIL_STREAM_TEST_BROKERS="$brokers" RAIL_STREAM_TEST_KAFKA_DIR="$tmp/kafka" \
+	RAIL_STREAM_AVRO_PYTHON="$avro_python" \
 	TESTDIR="$tmp" TESTDATADIR="$tmp/tmp_check" TESTLOGDIR="$tmp/tmp_check/log" \
 	PG_REGRESS="$pgxs/test/regress/pg_regress" \
 	prove -I "$pgxs/test/perl" -I test/perl \

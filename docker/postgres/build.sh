@@ -25,9 +25,10 @@ image=false
 if $image; then
 	# the official postgres image carries the PGDG apt source of its version
 	major=$(${PG_CONFIG} --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')
-	build_deps="build-essential pkg-config postgresql-server-dev-$major librdkafka-dev libcurl4-openssl-dev"
-	run_deps="librdkafka1 libcurl4"
+	build_deps="build-essential pkg-config postgresql-server-dev-$major librdkafka-dev libcurl4-openssl-dev libavro-dev"
 	apt-get update
+	# libavro's run-time package is named for its soname (libavro23, libavro24...)
+	run_deps="librdkafka1 libcurl4 $(apt-cache depends libavro-dev | sed -n 's/^ *Depends: \(libavro[0-9][0-9]*\)$/\1/p')"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 		$build_deps $run_deps
 	# the run-time libraries stay when the build dependencies go

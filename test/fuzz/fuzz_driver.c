@@ -5,7 +5,8 @@
  *	  AddressSanitizer, driven by rail_stream_fuzz.run(text[]).
  *
  * The transforms (transform.c, trust.c, cif.c with VSTP, generic.c, json.c,
- * feed_time.c, decode.c) and the template renderer (alert_body.c) are
+ * feed_time.c, decode.c, avro_decode.c) and the template renderer
+ * (alert_body.c) are
  * backend code: they palloc, ereport, build jsonb and look up tables.  So
  * they are fuzzed where they run, in a backend (test/fuzz/run.sh starts
  * "postgres --single" with the ASan runtime preloaded), and this library
@@ -17,8 +18,11 @@
  *
  * One input is one message for one target, chosen by its first byte (see
  * targets[] below): a TRUST frame, a CIF record, a reference: or json:
- * message "key\nvalue" (without a newline, a tombstone with that key), or an
- * alert template "template\0payload".  Each step runs as ingest.c runs it,
+ * message "key\nvalue" (without a newline, a tombstone with that key), an
+ * Avro value of the JMS message record that carries a TRUST frame (the
+ * schema of test/registry/jms-envelope.avsc, as an Avro TRUST feed reads
+ * it once its registry gave the schema), or an alert template
+ * "template\0payload".  Each step runs as ingest.c runs it,
  * in a subtransaction that is always rolled back: an ERROR is the expected
  * answer to bad input and is ignored.  A finding is whatever a user must
  * never see: a crash or a sanitizer report, an internal error (SQLSTATE
@@ -59,6 +63,7 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
+#include "avro_decode.h"
 #include "transform.h"
 
 PG_MODULE_MAGIC;
@@ -75,6 +80,9 @@ extern Datum rs_render_template(PG_FUNCTION_ARGS);
 /* The longest template body: RS_ALERT_BODY_MAX of alert_body.c */
 #define FUZZ_BODY_MAX		(64 * 1024)
 
+/* The JSON of an Avro input: twice max_message_size, as schema_registry.c */
+#define FUZZ_AVRO_JSON_MAX	(2 * 1024 * 1024)
+
 /*
  * The targets.  The first byte of an input picks one: its letter, or any
  * other byte modulo the number of targets, so that every input runs.
@@ -84,11 +92,13 @@ typedef struct FuzzTarget
 	char		letter;
 	const char *spec;			/* feed specification, NULL for templates */
 	bool		keyed;			/* input is "key\nvalue" */
+	bool		avro;			/* input is an Avro JMS message record */
 	RsFeed		feed;
 } FuzzTarget;
 
 static FuzzTarget targets[] = {
 	{'t', "trust", false},
+	{'A', "trust", false, true},
 	{'c', "cif", false},
 	{'v', "vstp", false},
 	{'r', "reference:cancellation_reasons", true},
@@ -109,9 +119,13 @@ static const char default_payload[] =
 /* The context that an input's allocations go to; reset after each input */
 static MemoryContext input_context = NULL;
 
+/* The schema of the Avro target, from RAIL_STREAM_FUZZ_AVRO_SCHEMA */
+static RsAvroSchema *avro_schema = NULL;
+
 static int	fuzz_one_input(const uint8_t *data, size_t size);
 static void fuzz_feed(const FuzzTarget *target, const char *data, size_t len);
 static void fuzz_template(const char *data, size_t len);
+static RsAvroSchema *load_avro_schema(void);
 static bool run_guarded(void (*step) (void *), void *arg);
 static void check_rows(List *rows);
 static void finding(const char *fmt,...) pg_attribute_printf(1, 2);
@@ -158,6 +172,7 @@ rs_fuzz_run(PG_FUNCTION_ARGS)
 			rs_feed_parse(targets[i].spec, &targets[i].feed);
 	input_context = malloc_context_create(TopMemoryContext,
 										  "rail_stream fuzz input");
+	avro_schema = load_avro_schema();
 	MemoryContextSwitchTo(old);
 
 	PG_RETURN_INT32(LLVMFuzzerRunDriver(&argc, &argv, fuzz_one_input));
@@ -199,6 +214,20 @@ typedef struct FeedStep
 	List	   *units;			/* from the split step */
 	const RsUnit *unit;			/* for a transform step */
 } FeedStep;
+
+/* An Avro value as the JSON text that the feed then reads */
+static void
+avro_step(void *arg)
+{
+	FeedStep   *step = arg;
+	StringInfoData json;
+
+	initStringInfo(&json);
+	rs_avro_to_json(avro_schema, step->value, step->len, FUZZ_AVRO_JSON_MAX,
+					&json);
+	step->value = json.data;
+	step->len = json.len;
+}
 
 static void
 split_step(void *arg)
@@ -263,6 +292,8 @@ fuzz_feed(const FuzzTarget *target, const char *data, size_t len)
 		step.len = len;
 	}
 
+	if (target->avro && !run_guarded(avro_step, &step))
+		return;
 	if (!run_guarded(split_step, &step))
 		return;
 	foreach(lc, step.units)
@@ -591,4 +622,23 @@ malloc_context_create(MemoryContext parent, const char *name)
 	MemoryContextCreate(&mc->header, T_GenerationContext, &malloc_methods,
 						parent, name);
 	return &mc->header;
+}
+
+/* Read and parse the Avro target's schema, named by the environment */
+static RsAvroSchema *
+load_avro_schema(void)
+{
+	const char *path = getenv("RAIL_STREAM_FUZZ_AVRO_SCHEMA");
+	StringInfoData text;
+	FILE	   *f;
+	char		buf[4096];
+	size_t		n;
+
+	if (path == NULL || (f = fopen(path, "r")) == NULL)
+		elog(ERROR, "RAIL_STREAM_FUZZ_AVRO_SCHEMA must name a readable Avro schema");
+	initStringInfo(&text);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		appendBinaryStringInfo(&text, buf, n);
+	fclose(f);
+	return rs_avro_schema_parse(text.data, text.len);
 }

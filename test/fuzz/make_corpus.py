@@ -2,8 +2,9 @@
 """Build the seed corpus of the fuzzer (test/fuzz/corpus) from data/.
 
 Each seed is one input of fuzz_driver.c: a first byte naming the target,
-then the message.  t: a TRUST frame; c: one CIF record; v: one VSTP
-message; r, e, p, l:
+then the message.  t: a TRUST frame; A: a TRUST frame as the Avro JMS
+message record of test/registry/jms-envelope.avsc; c: one CIF record; v:
+one VSTP message; r, e, p, l:
 "key\\nvalue" for reference:cancellation_reasons and the json: tables of
 run.sh (no newline: a tombstone); a: "template\\0payload".  The seeds are
 real messages from data/ (whole frames, single messages, a sample of the
@@ -23,6 +24,39 @@ OUT = os.path.join(ROOT, "test", "fuzz", "corpus")
 seeds = {}
 
 
+def avro_long(n):
+    n = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def avro_string(s):
+    b = s.encode() if isinstance(s, str) else s
+    return avro_long(len(b)) + b
+
+
+def jms_envelope(i, frame):
+    """A TRUST frame in the JMS message record of jms-envelope.avsc"""
+    return (avro_string("ID:rail-%d" % i) + avro_string("text")
+            + avro_long(1722162000000 + i) + avro_long(2)
+            + avro_long(0)                                  # correlationID null
+            + avro_long(0)                                  # replyTo null
+            + avro_long(1) + avro_string("topic") + avro_string("TRAIN_MVT_ALL_TOC")
+            + b"\x00"                                       # redelivered false
+            + avro_long(0)                                  # type null
+            + avro_long(0) + avro_long(4)                   # expiration, priority
+            + avro_long(1) + avro_string("JMSXDeliveryCount")  # one property
+            + avro_string("integer") + avro_long(0) * 3
+            + avro_long(1) + avro_long(1) + avro_long(0) * 4
+            + avro_long(0)                                  # end of the map
+            + avro_long(0) + avro_long(0)                   # bytes, map null
+            + avro_long(1) + avro_string(frame))            # text
+
+
 def seed(name, target, payload):
     if isinstance(payload, str):
         payload = payload.encode()
@@ -35,6 +69,7 @@ for f in sorted(os.listdir(os.path.join(DATA, "trust"))):
         with open(os.path.join(DATA, "trust", f), "rb") as fh:
             raw = fh.read().strip()
         seed("trust-" + f[:-5], "t", raw)
+        seeds["avro-" + f[:-5]] = b"A" + jms_envelope(len(seeds), raw)
         for i, msg in enumerate(json.loads(raw)):
             if f.startswith("trust_examples"):
                 seed("trust-%s-%s" % (msg["header"]["msg_type"], i), "t",

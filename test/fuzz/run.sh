@@ -70,11 +70,13 @@ make -s PG_CONFIG="$PGBIN/pg_config" install >"$tmp/install.log" 2>&1 ||
 mkdir -p "$tmp/lib" "$tmp/obj"
 SAN="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize=alignment,function -fno-sanitize-recover=undefined"
 CFLAGS="-O1 -g -fPIC -fno-omit-frame-pointer -fno-strict-aliasing -Wall -Wno-unused-parameter $SAN"
-INCLUDES="-I$ROOT/src -I$("$PGBIN/pg_config" --includedir-server)"
+INCLUDES="-I$ROOT/src -I$("$PGBIN/pg_config" --includedir-server) $(pkg-config --cflags libcurl avro-c)"
 EXTVERSION=$(sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" rail_stream.control)
 objs=()
 for f in src/json.c src/decode.c src/feed_time.c src/transform.c src/trust.c \
-	src/cif.c src/generic.c src/row.c src/alert_body.c src/guc.c test/fuzz/fuzz_driver.c; do
+	src/cif.c src/generic.c src/row.c src/alert_body.c src/guc.c \
+	src/avro_decode.c src/schema_registry.c src/http_client.c src/run_as.c \
+	test/fuzz/fuzz_driver.c; do
 	o=$tmp/obj/$(basename "$f" .c).o
 	# shellcheck disable=SC2086
 	"$CLANG" $CFLAGS $INCLUDES -DRS_EXTVERSION="\"$EXTVERSION\"" -c "$f" -o "$o" 2>>"$tmp/build.log" ||
@@ -83,7 +85,7 @@ for f in src/json.c src/decode.c src/feed_time.c src/transform.c src/trust.c \
 done
 # shellcheck disable=SC2086
 "$CLANG" -shared $SAN -o "$tmp/lib/rail_stream_fuzz.so" "${objs[@]}" "$FUZZER_RT" \
-	-lstdc++ -Wl,-Bsymbolic 2>>"$tmp/build.log" ||
+	$(pkg-config --libs libcurl avro-c) -lstdc++ -Wl,-Bsymbolic 2>>"$tmp/build.log" ||
 	{ cat "$tmp/build.log"; die "linking rail_stream_fuzz.so failed"; }
 
 # A shim that lets postgres start with the ASan runtime preloaded
@@ -141,9 +143,12 @@ fuzz() {
 		echo "${args[*]}"
 	)]::text[])" |
 		single $((FUZZ_SECONDS + 300)) LD_PRELOAD="$PRELOAD" ASAN_OPTIONS="$ASAN_OPTS" \
+			RAIL_STREAM_FUZZ_AVRO_SCHEMA="$tmp/lib/jms-envelope.avsc" \
 			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 			ASAN_SYMBOLIZER_PATH="$SYMBOLIZER" >"$log" 2>&1
 }
+# the Avro target's schema, where the server's user reads it
+cp test/registry/jms-envelope.avsc "$tmp/lib/"
 mkdir -p "$tmp/corpus" "$tmp/artifacts"
 chmod 777 "$tmp/corpus" "$tmp/artifacts"
 cp "$FUZZ"/corpus/* "$tmp/corpus/"

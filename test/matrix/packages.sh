@@ -9,7 +9,7 @@ v=$1
 printf '%s\n' \
 	build-essential pkg-config \
 	"postgresql-$v" "postgresql-server-dev-$v" \
-	librdkafka-dev libcurl4-openssl-dev zlib1g-dev \
+	librdkafka-dev libcurl4-openssl-dev libavro-dev zlib1g-dev \
 	kcat jq libipc-run-perl python3 curl openssl \
 	default-jre-headless time \
 	ca-certificates util-linux

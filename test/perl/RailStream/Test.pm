@@ -363,4 +363,44 @@ sub kafka_security
 
 push @EXPORT, qw(kafka_security);
 
+# A real schema registry (Apicurio, test/registry/registry.sh) on 127.0.0.1;
+# returns its Confluent-compatible API's URL.  Stopped by stop_registry.
+sub start_registry
+{
+	my ($dir) = @_;
+	my ($out, $err);
+	IPC::Run::run([ repo_path('test/registry/registry.sh'), 'start', $dir ],
+		'>', \$out, '2>', \$err)
+	  or die "could not start the schema registry: $err";
+	chomp $out;
+	return "http://127.0.0.1:$out/apis/ccompat/v7";
+}
+
+sub stop_registry
+{
+	my ($dir) = @_;
+	my ($out, $err);
+	IPC::Run::run([ repo_path('test/registry/registry.sh'), 'stop', $dir ],
+		'>', \$out, '2>', \$err)
+	  or die "could not stop the schema registry: $err";
+}
+
+# Produce JSON lines as Avro values through the registry, with
+# confluent-kafka's AvroSerializer (test/registry/produce_avro.py); returns
+# the schema id.
+sub produce_avro
+{
+	my ($registry, $topic, $schema, $lines, @args) = @_;
+	my ($out, $err);
+	my $python = $ENV{RAIL_STREAM_AVRO_PYTHON}
+	  or die 'RAIL_STREAM_AVRO_PYTHON is not set: run through "make test"';
+	IPC::Run::run([ $python, repo_path('test/registry/produce_avro.py'),
+			brokers(), $registry, $topic, repo_path("test/registry/$schema"), @args ],
+		'<', \join('', map { "$_\n" } @$lines), '>', \$out, '2>', \$err)
+	  or die "produce_avro.py failed: $err";
+	my ($id) = split ' ', $out;
+	return $id;
+}
+push @EXPORT, qw(start_registry stop_registry produce_avro);
+
 1;
