@@ -1426,3 +1426,107 @@ LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'rs_decode_avro';
 COMMENT ON FUNCTION rail_stream.decode_avro(bytea, text) IS
     'An Avro binary value, written with the given schema, as the JSON an Avro feed reads';
+
+-- The limits of a subscription's settings have one home, src/guc.h, which
+-- the table's checks and _check_options() read (issue 13)
+-- The limits of the settings a subscription may set (src/guc.h)
+CREATE FUNCTION rail_stream._option_limits() RETURNS jsonb
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'rs_option_limits';
+
+CREATE FUNCTION rail_stream._within_limits(option text, value integer) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN value BETWEEN (rail_stream._option_limits() -> option ->> 0)::int
+                 AND (rail_stream._option_limits() -> option ->> 1)::int;
+
+ALTER TABLE rail_stream.subscriptions
+    DROP CONSTRAINT subscriptions_batch_size_check,
+    DROP CONSTRAINT subscriptions_batch_ms_check,
+    DROP CONSTRAINT subscriptions_parallelism_check,
+    ADD CONSTRAINT subscriptions_batch_size_check
+        CHECK (rail_stream._within_limits('batch_size', batch_size)),
+    ADD CONSTRAINT subscriptions_batch_ms_check
+        CHECK (rail_stream._within_limits('batch_ms', batch_ms)),
+    ADD CONSTRAINT subscriptions_parallelism_check
+        CHECK (rail_stream._within_limits('parallelism', parallelism));
+CREATE OR REPLACE FUNCTION rail_stream._check_options(options jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k text;
+    v jsonb;
+    result jsonb := '{}';
+    n numeric;
+    -- a subscription has at most as many workers as the server
+    limits constant jsonb := jsonb_set(rail_stream._option_limits(), '{parallelism,1}',
+        coalesce(to_jsonb(current_setting('rail_stream.max_workers', true)::int),
+                 rail_stream._option_limits() #> '{parallelism,1}'));
+BEGIN
+    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'subscription options must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR k, v IN SELECT * FROM jsonb_each(options) LOOP
+        IF k = 'start' THEN
+            IF jsonb_typeof(v) <> 'string' THEN
+                RAISE EXCEPTION 'invalid value for option "start": %', v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Use "earliest", "latest" or a timestamp.';
+            ELSIF v #>> '{}' IN ('earliest', 'latest') THEN
+                result := result || jsonb_build_object(k, v);
+            ELSE
+                BEGIN
+                    result := result || jsonb_build_object(k,
+                        to_char((v #>> '{}')::timestamptz AT TIME ZONE 'UTC',
+                                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+                EXCEPTION WHEN data_exception THEN
+                    RAISE EXCEPTION 'invalid value for option "start": %', v
+                        USING ERRCODE = 'invalid_parameter_value',
+                              HINT = 'Use "earliest", "latest" or a timestamp.';
+                END;
+            END IF;
+        ELSIF limits ? k THEN
+            IF jsonb_typeof(v) <> 'number' OR (v #>> '{}')::numeric <> trunc((v #>> '{}')::numeric)
+               OR (v #>> '{}')::numeric NOT BETWEEN (limits -> k ->> 0)::numeric AND (limits -> k ->> 1)::numeric THEN
+                RAISE EXCEPTION 'invalid value for option "%": %', k, v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = format('Use an integer from %s to %s.', limits -> k ->> 0, limits -> k ->> 1);
+            END IF;
+            result := result || jsonb_build_object(k, v);
+        ELSIF k = 'kafka' THEN
+            IF jsonb_typeof(v) <> 'object' THEN
+                RAISE EXCEPTION 'invalid value for option "kafka": %', v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Give librdkafka properties as an object, as in {"security.protocol": "ssl"}.';
+            END IF;
+            result := result || jsonb_build_object(k, rail_stream._check_kafka_properties(v));
+        ELSIF k IN ('value_format', 'schema_registry') THEN
+            -- feed options, checked with the feed (src/transform.c)
+            IF jsonb_typeof(v) <> 'string' THEN
+                RAISE EXCEPTION 'invalid value for option "%": %', k, v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = CASE k WHEN 'value_format' THEN 'Use "json" or "avro".'
+                                 ELSE 'Name a registry made with rail_stream.create_schema_registry().' END;
+            END IF;
+            result := result || jsonb_build_object(k, v);
+        ELSIF k = 'metadata' THEN
+            -- columns of a json: feed's table that take the Kafka metadata;
+            -- the names are checked with the feed (src/generic.c), which
+            -- keeps them after its table
+            IF jsonb_typeof(v) <> 'object' THEN
+                RAISE EXCEPTION 'invalid value for option "metadata": %', v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Give an object of columns and what each holds, as in {"kafka_offset": "offset"}.';
+            END IF;
+            result := result || jsonb_build_object(k, v);
+        ELSE
+            RAISE EXCEPTION 'unrecognized subscription option "%"', k
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'The options are start, batch_size, batch_ms, parallelism, kafka, value_format, schema_registry and metadata.';
+        END IF;
+    END LOOP;
+    RETURN result;
+END;
+$$;
+

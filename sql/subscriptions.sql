@@ -64,6 +64,16 @@ BEGIN ATOMIC
                           AND pg_catalog.pg_has_role(CURRENT_USER, o.oid, 'MEMBER')));
 END;
 
+-- The limits of the settings a subscription may set (src/guc.h)
+CREATE FUNCTION rail_stream._option_limits() RETURNS jsonb
+LANGUAGE c IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'rs_option_limits';
+
+CREATE FUNCTION rail_stream._within_limits(option text, value integer) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN value BETWEEN (rail_stream._option_limits() -> option ->> 0)::int
+                 AND (rail_stream._option_limits() -> option ->> 1)::int;
+
 CREATE TABLE rail_stream.subscriptions (
     id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name                text NOT NULL UNIQUE
@@ -72,9 +82,10 @@ CREATE TABLE rail_stream.subscriptions (
     feed                text NOT NULL,
     brokers             text,
     start_position      text NOT NULL DEFAULT 'earliest',
-    batch_size          integer CHECK (batch_size BETWEEN 1 AND 100000),
-    batch_ms            integer CHECK (batch_ms BETWEEN 1 AND 60000),
-    parallelism         integer NOT NULL DEFAULT 1 CHECK (parallelism BETWEEN 1 AND 256),
+    batch_size          integer CHECK (rail_stream._within_limits('batch_size', batch_size)),
+    batch_ms            integer CHECK (rail_stream._within_limits('batch_ms', batch_ms)),
+    parallelism         integer NOT NULL DEFAULT 1
+                        CHECK (rail_stream._within_limits('parallelism', parallelism)),
     kafka_properties    jsonb NOT NULL DEFAULT '{}',
     owner               regrole NOT NULL DEFAULT CURRENT_USER::regrole,
     enabled             boolean NOT NULL DEFAULT true,
@@ -319,10 +330,10 @@ DECLARE
     v jsonb;
     result jsonb := '{}';
     n numeric;
-    limits constant jsonb := jsonb_build_object(
-        'batch_size', jsonb_build_array(1, 100000),
-        'batch_ms', jsonb_build_array(1, 60000),
-        'parallelism', jsonb_build_array(1, coalesce(current_setting('rail_stream.max_workers', true)::int, 256)));
+    -- a subscription has at most as many workers as the server
+    limits constant jsonb := jsonb_set(rail_stream._option_limits(), '{parallelism,1}',
+        coalesce(to_jsonb(current_setting('rail_stream.max_workers', true)::int),
+                 rail_stream._option_limits() #> '{parallelism,1}'));
 BEGIN
     IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
         RAISE EXCEPTION 'subscription options must be a JSON object'

@@ -82,7 +82,7 @@ rs_guc_init(void)
 							gettext_noop("Sets the largest number of Kafka messages written per transaction."),
 							gettext_noop("A batch also ends at 4 MB of message values."),
 							&rs_batch_size,
-							1000, 1, 100000,
+							1000, 1, RS_BATCH_SIZE_MAX,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 
@@ -90,7 +90,7 @@ rs_guc_init(void)
 							gettext_noop("Sets the longest time a batch waits for more messages before it is written."),
 							gettext_noop("This bounds the latency that batching adds."),
 							&rs_batch_ms,
-							100, 1, 60000,
+							100, 1, RS_BATCH_MS_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
@@ -128,7 +128,7 @@ rs_guc_init(void)
 								gettext_noop("Sets the largest number of ingest workers that can run at once."),
 								gettext_noop("Each also takes a slot of max_worker_processes."),
 								&rs_max_workers,
-								8, 1, 256,
+								8, 1, RS_MAX_WORKERS_MAX,
 								PGC_POSTMASTER, 0,
 								NULL, NULL, NULL);
 	}

@@ -13,6 +13,15 @@
 #ifndef RAIL_STREAM_GUC_H
 #define RAIL_STREAM_GUC_H
 
+/*
+ * Limits of the settings that a subscription may also set; the SQL reads
+ * them through rail_stream._option_limits() (the table's checks and
+ * create_subscription's), so they are written here only.
+ */
+#define RS_BATCH_SIZE_MAX	100000
+#define RS_BATCH_MS_MAX		60000	/* ms */
+#define RS_MAX_WORKERS_MAX	256 /* and a subscription's parallelism */
+
 extern int	rs_max_message_size;
 extern int	rs_dead_letter_max_size;
 extern char *rs_database;

@@ -65,6 +65,7 @@ PG_FUNCTION_INFO_V1(rs_check_feed);
 PG_FUNCTION_INFO_V1(rs_feed_name);
 PG_FUNCTION_INFO_V1(rs_list_feed_tables);
 PG_FUNCTION_INFO_V1(rs_check_kafka_property);
+PG_FUNCTION_INFO_V1(rs_option_limits);
 PG_FUNCTION_INFO_V1(rs_wake_launcher);
 PG_FUNCTION_INFO_V1(rs_wake_sender);
 PG_FUNCTION_INFO_V1(rs_worker_status);
@@ -642,6 +643,24 @@ rs_check_kafka_property(PG_FUNCTION_ARGS)
 							text_to_cstring(PG_GETARG_TEXT_PP(1)),
 							PG_GETARG_BOOL(2) ? RS_KAFKA_PRODUCER : RS_KAFKA_CONSUMER);
 	PG_RETURN_VOID();
+}
+
+/*
+ * _option_limits() RETURNS jsonb
+ *
+ * The least and greatest values of the settings that a subscription may
+ * also set, as {"batch_size": [1, 100000], ...}: guc.h's, for the checks of
+ * rail_stream.subscriptions and _check_options().
+ */
+Datum
+rs_option_limits(PG_FUNCTION_ARGS)
+{
+	char	   *limits = psprintf("{\"batch_size\": [1, %d], \"batch_ms\": [1, %d],"
+								  " \"parallelism\": [1, %d]}",
+								  RS_BATCH_SIZE_MAX, RS_BATCH_MS_MAX,
+								  RS_MAX_WORKERS_MAX);
+
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(limits)));
 }
 
 /*

@@ -10,6 +10,6 @@ printf '%s\n' \
 	build-essential pkg-config \
 	"postgresql-$v" "postgresql-server-dev-$v" \
 	librdkafka-dev libcurl4-openssl-dev libavro-dev zlib1g-dev \
-	kcat jq libipc-run-perl python3 curl openssl \
+	kcat jq libipc-run-perl python3 python3-venv curl openssl \
 	default-jre-headless time \
 	ca-certificates util-linux

@@ -75,10 +75,12 @@ suite_of() {
 	esac
 }
 
-# The jars are fetched here, with the host's Maven: the chroots need no Maven.
+# The jars are fetched here, with the host's Maven: the chroots need no Maven
+# (nor PyPI: the Avro test's wheels come from the host too, see below).
 if [[ " $steps " == *" tap "* || " $steps " == *" bench "* ]]; then
 	test/kafka/kafka.sh fetch >/dev/null
 	test/stomp/artemis.sh fetch >/dev/null
+	test/registry/registry.sh fetch >/dev/null
 fi
 
 mkdir -p "$chroots/logs"
@@ -98,7 +100,8 @@ in_chroot() {
 		mount -t tmpfs -o mode=1777 shm "$ROOT/dev/shm"
 		mount -t tmpfs -o mode=1777 tmp "$ROOT/tmp"
 		mkdir -p "$ROOT/cache"
-		for d in "$CACHE"/kafka-* "$CACHE"/artemis-*; do
+		for d in "$CACHE"/kafka-* "$CACHE"/artemis-* "$CACHE"/apicurio-* \
+			"$CACHE"/avro-wheels-*; do
 			[ -d "$d" ] || continue
 			mkdir -p "$ROOT/cache/${d##*/}"
 			mount --bind -o ro "$d" "$ROOT/cache/${d##*/}"
@@ -195,6 +198,11 @@ for v in "${versions[@]}"; do
 	fi
 	root=$chroots/pg$v
 	copy_tree "$root/build/rail_stream"
+	# the Avro test's Python packages, for the chroot's Python, from PyPI
+	if [[ " $steps " == *" tap "* ]]; then
+		pyver=$(chroot "$root" /usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+		test/registry/avro_venv.sh --wheels "$RAIL_STREAM_CACHE/avro-wheels-$pyver" "$pyver"
+	fi
 	# the bench step's settings (env -i drops them) and its results
 	bench_env=(MATRIX_BENCH_MESSAGES="${MATRIX_BENCH_MESSAGES:-}")
 	while IFS= read -r name; do

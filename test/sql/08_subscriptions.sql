@@ -22,6 +22,12 @@ SELECT rail_stream.create_subscription('x', 't', 'trains');
 SELECT rail_stream.create_subscription('x', 't', 'json:no_such_table');
 SELECT rail_stream.create_subscription('x', 't', 'trust', NULL, '{"batchsize": 10}');
 SELECT rail_stream.create_subscription('x', 't', 'trust', NULL, '{"batch_size": 0}');
+-- the limits are the parameters' (src/guc.h), and the table keeps them too
+SELECT rail_stream._option_limits();
+INSERT INTO rail_stream.subscriptions (name, topic, feed, batch_size)
+VALUES ('x', 't', 'trust', 100001);
+INSERT INTO rail_stream.subscriptions (name, topic, feed, parallelism)
+VALUES ('x', 't', 'trust', 257);
 SELECT rail_stream.create_subscription('x', 't', 'trust', NULL, '{"batch_ms": "fast"}');
 SELECT rail_stream.create_subscription('x', 't', 'trust', NULL, '{"parallelism": 1.5}');
 SELECT rail_stream.create_subscription('x', 't', 'trust', NULL, '{"start": "yesterday-ish"}');
