@@ -3,8 +3,9 @@
 
     test/webhook_receiver.py --port PORT --log FILE [--mode-file FILE]
 
-Answers every POST according to the first line of the mode file, read
-afresh for each request (no file, or an empty one: "ok"):
+Answers every POST (and GET, as a schema registry would be asked)
+according to the first line of the mode file, read afresh for each request
+(no file, or an empty one: "ok"):
 
     ok                 200 {"ok":true}
     status:CODE        CODE with a short JSON error
@@ -67,6 +68,8 @@ class Handler(BaseHTTPRequestHandler):
             status = -1     # the client has gone (timed out)
         if not mode.startswith("slow:"):
             self.log_request_as(arrived, body, mode, status)
+
+    do_GET = do_POST
 
     def log_request_as(self, arrived, body, mode, status):
         entry = {"t": arrived, "path": self.path, "status": status,

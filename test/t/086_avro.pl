@@ -9,7 +9,11 @@
 #   - a registry outage stops the batch, shows in the status, and loses
 #     nothing: the rows land once when it is back;
 #   - the TRUST feed reads the real sample frames as the Avro JMS messages
-#     of Kafka Connect's ActiveMQ source, into the same rows as JSON.
+#     of Kafka Connect's ActiveMQ source, into the same rows as JSON;
+#   - a registry's credentials go out as basic authentication, and what a
+#     registry that refuses them or answers no schema makes of a message
+#     (a real HTTP server on loopback, test/webhook_receiver.py, as the
+#     registry).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -181,6 +185,32 @@ $node->safe_psql('postgres', q{SELECT rail_stream.create_subscription('trust_avr
 	'trust {"value_format": "avro", "schema_registry": "apicurio"}')});
 produce_avro($registry, 'trust_avro', 'jms-envelope.avsc', \@trust, '--envelope');
 wait_for($node, "SELECT $tables", $from_json, 'the Avro frames land as the JSON ones');
+
+# 5. Credentials, and registries that answer no schema: errors, not dead
+# letters
+my $receiver = start_receiver();
+$node->safe_psql('postgres', qq{SELECT rail_stream.create_schema_registry('guarded',
+	'$receiver->{url}/apis/ccompat/v7', 'reader', 's3cret')});
+my $dead_before = $node->safe_psql('postgres', 'SELECT count(*) FROM rail_stream.dead_letters');
+my $guarded = q{SELECT rail_stream.ingest_message(
+	'json:public.readings_avro {"value_format": "avro", "schema_registry": "guarded"}',
+	'\x000000004202'::bytea)};
+for my $case (['status:401', qr/schema registry "guarded" refused the request for schema 66\n.*HTTP 401/],
+	['status:503', qr/could not fetch schema 66 from schema registry "guarded"\n.*HTTP 503/],
+	['ok', qr/schema registry "guarded" answered schema 66 without a "schema" string/])
+{
+	receiver_mode($receiver, $case->[0]);
+	my ($ret, $out, $err) = $node->psql('postgres', $guarded);
+	like($err, $case->[1], "a registry answering $case->[0] is an error");
+}
+my @asked = @{ receiver_requests($receiver) };
+is(scalar(@asked), 3, 'the registry was asked each time');
+is($asked[0]{path}, '/apis/ccompat/v7/schemas/ids/66', 'for the schema of the id');
+is($asked[0]{headers}{authorization}, 'Basic cmVhZGVyOnMzY3JldA==',
+	'with the credentials, as basic authentication');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM rail_stream.dead_letters'), $dead_before,
+	'and no dead letter');
+stop_receiver($receiver);
 
 $node->stop;
 done_testing();
