@@ -72,7 +72,7 @@ static const unsigned char *read_bytes(AvroReader *r, size_t n);
 static void write_string(AvroReader *r, const unsigned char *s, size_t n);
 static void write_hex(AvroReader *r, const unsigned char *s, size_t n);
 static void write_double(AvroReader *r, double d, int digits);
-static void check_json_size(AvroReader *r);
+static void check_json_size(AvroReader *r, size_t more);
 static void bad_value(const AvroReader *r, const char *fmt,...) pg_attribute_printf(2, 3);
 
 /*
@@ -129,7 +129,7 @@ static void
 read_value(AvroReader *r, avro_schema_t schema)
 {
 	check_stack_depth();
-	check_json_size(r);
+	check_json_size(r, 0);
 	switch (avro_typeof(schema))
 	{
 		case AVRO_NULL:
@@ -338,6 +338,7 @@ write_string(AvroReader *r, const unsigned char *s, size_t n)
 
 	if (!pg_verify_mbstr(PG_UTF8, (const char *) s, n, true))
 		bad_value(r, "string is not valid UTF-8 without NUL");
+	check_json_size(r, n + 2);
 	text = pnstrdup((const char *) s, n);
 	escape_json(r->out, text);
 	pfree(text);
@@ -348,8 +349,7 @@ write_hex(AvroReader *r, const unsigned char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 
-	if ((uint64) n * 2 > r->max_json)
-		check_json_size(r);
+	check_json_size(r, n * 2);
 	appendStringInfoString(r->out, "\"\\\\x");
 	for (size_t i = 0; i < n; i++)
 	{
@@ -370,10 +370,11 @@ write_double(AvroReader *r, double d, int digits)
 		appendStringInfo(r->out, "%.*g", digits, d);
 }
 
+/* An ERROR if the JSON would outgrow its bound with more bytes */
 static void
-check_json_size(AvroReader *r)
+check_json_size(AvroReader *r, size_t more)
 {
-	if ((size_t) r->out->len > r->max_json)
+	if ((size_t) r->out->len + more > r->max_json)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("Avro value of %zu bytes is more than %zu bytes as JSON",
