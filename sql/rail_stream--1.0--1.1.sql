@@ -1530,3 +1530,89 @@ BEGIN
 END;
 $$;
 
+
+-- Alerts are raised per statement, not per late movement (issue 9): one
+-- INSERT of the matching rules' alerts for all the rows a statement wrote
+DROP TRIGGER raise_alerts ON rail.movements;
+-- AFTER statement triggers on rail.movements: the matching rules' alerts
+-- for the LATE movements a statement inserted or updated, in one INSERT
+-- (a batch of a worker costs one statement, not one call per late
+-- movement).  Runs as the extension's owner, since the rules and the outbox
+-- are private.  An alert is unique per rule and movement: a re-sent or
+-- corrected movement does not alert twice.
+CREATE OR REPLACE FUNCTION rail_stream._raise_alerts() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a record;
+    notice text;
+BEGIN
+    -- it runs as the extension's owner: on no other table
+    IF TG_RELID <> 'rail.movements'::regclass THEN
+        RAISE EXCEPTION 'trigger function "_raise_alerts" only serves rail.movements'
+            USING ERRCODE = 'triggered_action_exception';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM rail_stream.alert_rules x WHERE x.enabled) THEN
+        RETURN NULL;
+    END IF;
+    FOR a IN
+        WITH matched AS (
+            SELECT r.id AS rule_id, r.channel, r.webhook_url, r.kafka_topic, r.template,
+                   n.msg_key, rail_stream.alert_text(n, r.over_minutes) AS message,
+                   jsonb_build_object('rule_id', r.id, 'station', r.station,
+                       'threshold_minutes', r.over_minutes, 'msg_key', n.msg_key,
+                       'train_id', n.train_id, 'train_uid', n.train_uid,
+                       'location', n.loc_name, 'stanox', n.loc_stanox,
+                       'origin', n.origin_name, 'toc', n.toc_name,
+                       'variation', n.variation, 'minutes_late', n.timetable_variation,
+                       'actual_timestamp', n.actual_timestamp) AS fields
+            FROM new_movements n
+            LEFT JOIN rail.tiplocs t ON t.tiploc_code = n.loc_tiploc
+            JOIN rail_stream.alert_rules r
+              ON r.enabled AND n.timetable_variation > r.over_minutes
+             AND upper(r.station) IN (upper(n.loc_name), upper(t.tps_description),
+                                      n.loc_tiploc, n.loc_stanox, n.loc_crs)
+            WHERE n.variation_status = 'LATE'
+              -- not for trains that start at the station
+              AND NOT coalesce(n.origin_tiploc = n.loc_tiploc, false)
+        ),
+        queued AS (
+            INSERT INTO rail_stream.alerts AS x (rule_id, msg_key, channel, message, payload,
+                                                 body, state, next_attempt_at)
+            SELECT m.rule_id, m.msg_key, m.channel, m.message,
+                   m.fields || jsonb_build_object('text', m.message),
+                   CASE WHEN m.webhook_url IS NOT NULL
+                        THEN rail_stream.alert_body(m.template, m.fields || jsonb_build_object('text', m.message))
+                        WHEN m.kafka_topic IS NOT NULL
+                        THEN coalesce(rail_stream._render_template(m.template,
+                                          m.fields || jsonb_build_object('text', m.message)),
+                                      (m.fields || jsonb_build_object('text', m.message))::text) END,
+                   CASE WHEN coalesce(m.webhook_url, m.kafka_topic) IS NULL THEN 'notify only' ELSE 'pending' END,
+                   CASE WHEN coalesce(m.webhook_url, m.kafka_topic) IS NOT NULL THEN pg_catalog.now() END
+            FROM matched m
+            ORDER BY m.msg_key, m.rule_id
+            ON CONFLICT (rule_id, msg_key) DO NOTHING
+            RETURNING x.id, x.rule_id, x.channel, x.payload
+        )
+        SELECT * FROM queued ORDER BY id
+    LOOP
+        -- NOTIFY takes less than 8000 bytes: a longer payload is cut to the
+        -- alert's ids (the row has it all), never failing the movement
+        notice := (a.payload || jsonb_build_object('alert_id', a.id))::text;
+        IF octet_length(notice) >= 8000 THEN
+            notice := jsonb_build_object('alert_id', a.id, 'rule_id', a.rule_id,
+                                         'truncated', true)::text;
+        END IF;
+        PERFORM pg_notify(a.channel, notice);
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER raise_alerts_insert AFTER INSERT ON rail.movements
+    REFERENCING NEW TABLE AS new_movements
+    FOR EACH STATEMENT EXECUTE FUNCTION rail_stream._raise_alerts();
+CREATE TRIGGER raise_alerts_update AFTER UPDATE ON rail.movements
+    REFERENCING NEW TABLE AS new_movements
+    FOR EACH STATEMENT EXECUTE FUNCTION rail_stream._raise_alerts();

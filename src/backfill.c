@@ -63,8 +63,8 @@
  * actual_timestamp, toc_id, variation_status) changes, which the back-fill
  * never does: no count moves.
  *
- * Alerts, exactly once.  raise_alerts fires for the back-filled LATE
- * movements as for any update.  An alert is unique per rule and movement,
+ * Alerts, exactly once.  raise_alerts_update fires for the back-filled
+ * LATE movements as for any update.  An alert is unique per rule and movement,
  * so one raised when the movement came is not raised again; a rule that
  * matches the enriched movement and has not alerted for it alerts now (a
  * rule added while the movement waited, as on a correction).  An alert
