@@ -20,6 +20,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use JSON::PP;
+use Time::HiRes qw(sleep);
 use RailStream::Test;
 
 brokers();
@@ -203,7 +204,14 @@ for my $case (['status:401', qr/schema registry "guarded" refused the request fo
 	my ($ret, $out, $err) = $node->psql('postgres', $guarded);
 	like($err, $case->[1], "a registry answering $case->[0] is an error");
 }
-my @asked = @{ receiver_requests($receiver) };
+# the receiver logs a request once it has answered it: wait for the third
+my @asked;
+for (1 .. 100)
+{
+	@asked = @{ receiver_requests($receiver) };
+	last if @asked >= 3;
+	sleep 0.1;
+}
 is(scalar(@asked), 3, 'the registry was asked each time');
 is($asked[0]{path}, '/apis/ccompat/v7/schemas/ids/66', 'for the schema of the id');
 is($asked[0]{headers}{authorization}, 'Basic cmVhZGVyOnMzY3JldA==',
