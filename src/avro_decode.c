@@ -26,7 +26,8 @@
  * 2^62 nulls takes no bytes and allocates until memory runs out.  Here
  * every length and union branch is checked against what is left, the JSON
  * text is bounded by max_json, and a value with bytes left over after its
- * schema is refused: whatever the bytes, memory stays bounded and a bad
+ * schema is refused (max_json: twice rail_stream.max_message_size):
+ * whatever the bytes, memory stays bounded and a bad
  * value raises ERRCODE_INVALID_BINARY_REPRESENTATION, which makes it a
  * dead letter.
  *
@@ -48,6 +49,7 @@
 #include "utils/json.h"
 
 #include "avro_decode.h"
+#include "guc.h"
 
 struct RsAvroSchema
 {
@@ -111,13 +113,14 @@ rs_avro_schema_free(RsAvroSchema *schema)
 /*
  * rs_avro_to_json
  *		Append to out the JSON text of the Avro binary value data[0..len)
- *		written with schema, at most max_json bytes of it.
+ *		written with schema, at most twice rail_stream.max_message_size.
  */
 void
 rs_avro_to_json(const RsAvroSchema *schema, const char *data, size_t len,
-				size_t max_json, StringInfo out)
+				StringInfo out)
 {
-	AvroReader	r = {(const unsigned char *) data, len, 0, max_json, out};
+	AvroReader	r = {(const unsigned char *) data, len, 0,
+	(size_t) rs_max_message_size * 1024 * 2, out};
 
 	read_value(&r, schema->schema);
 	if (r.pos != r.len)

@@ -21,6 +21,6 @@ typedef struct RsAvroSchema RsAvroSchema;
 extern RsAvroSchema *rs_avro_schema_parse(const char *json, size_t len);
 extern void rs_avro_schema_free(RsAvroSchema *schema);
 extern void rs_avro_to_json(const RsAvroSchema *schema, const char *data,
-							size_t len, size_t max_json, StringInfo out);
+							size_t len, StringInfo out);
 
 #endif							/* RAIL_STREAM_AVRO_DECODE_H */

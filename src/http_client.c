@@ -96,6 +96,8 @@ static void reserve_sockets(RsHttpClient *client, int n);
 static bool append_header(Request *req, const char *header);
 static void socket_action(RsHttpClient *client, curl_socket_t fd, int events);
 static void init_curl(void);
+static void set_common_options(CURL *easy, const char *url, int connect_timeout_ms,
+							   int timeout_ms, char *error_buffer);
 static int	stop_if_interrupted(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 								curl_off_t ultotal, curl_off_t ulnow);
 static size_t keep_body(char *data, size_t size, size_t nmemb, void *arg);
@@ -122,6 +124,24 @@ init_curl(void)
 }
 
 /*
+ * What every request of rail_stream's sets: http and https only, no
+ * redirects, no signals, its timeouts, and where libcurl says what failed.
+ */
+static void
+set_common_options(CURL *easy, const char *url, int connect_timeout_ms,
+				   int timeout_ms, char *error_buffer)
+{
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, RS_HTTP_USER_AGENT);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) connect_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer);
+}
+
+/*
  * rs_http_get
  *		GET spec->url and wait for the answer, which goes into body; result
  *		says how it went, as for a POST.  Returns early, with the interrupt
@@ -142,20 +162,14 @@ rs_http_get(const RsHttpGetSpec *spec, StringInfo body, RsHttpResult *result)
 	easy = curl_easy_init();
 	if (easy == NULL)
 		elog(ERROR, "out of memory for a libcurl request");
-	curl_easy_setopt(easy, CURLOPT_URL, spec->url);
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, RS_HTTP_USER_AGENT);
+	set_common_options(easy, spec->url, spec->connect_timeout_ms,
+					   spec->timeout_ms, req.curl_error);
 	if (spec->username != NULL)
 	{
 		curl_easy_setopt(easy, CURLOPT_USERNAME, spec->username);
 		curl_easy_setopt(easy, CURLOPT_PASSWORD,
 						 spec->password ? spec->password : "");
 	}
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) spec->connect_timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) spec->timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, req.curl_error);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, keep_body);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &answer);
 	curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
@@ -166,16 +180,17 @@ rs_http_get(const RsHttpGetSpec *spec, StringInfo body, RsHttpResult *result)
 
 	result->status = (int) status;
 	if (answer.too_long)
+	{
+		result->transport_error = true;
 		snprintf(result->error, RS_HTTP_ERROR_LEN,
 				 "the answer is longer than %zu bytes", spec->max_len);
+	}
 	else
 	{
 		memcpy(req.snippet, answer.data, Min(answer.len, RS_HTTP_SNIPPET_LEN));
 		req.snippet_len = Min(answer.len, RS_HTTP_SNIPPET_LEN);
 		describe_failure(&req, code, result);
 	}
-	if (answer.too_long || code != CURLE_OK)
-		result->transport_error = true;
 	appendBinaryStringInfo(body, answer.data, answer.len);
 	pfree(answer.data);
 }
@@ -263,17 +278,11 @@ rs_http_post(RsHttpClient *client, const RsHttpRequestSpec *spec)
 	}
 	pfree(key_header);
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, req);
-	curl_easy_setopt(easy, CURLOPT_URL, spec->url);
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	set_common_options(easy, spec->url, spec->connect_timeout_ms,
+					   spec->timeout_ms, req->curl_error);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, req->headers);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, RS_HTTP_USER_AGENT);
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req->body);
 	curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long) strlen(req->body));
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) spec->connect_timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) spec->timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, req->curl_error);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, keep_snippet);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, req);
 	if (curl_multi_add_handle(client->multi, easy) != CURLM_OK)

@@ -46,7 +46,6 @@
 #include "utils/memutils.h"
 
 #include "avro_decode.h"
-#include "guc.h"
 #include "http_client.h"
 #include "json.h"
 #include "run_as.h"
@@ -82,13 +81,7 @@ typedef struct Registry
 } Registry;
 
 /* This process's schemas */
-typedef struct SchemaCache
-{
-	HTAB	   *schemas;
-	int			count;
-} SchemaCache;
-
-static SchemaCache cache = {NULL, 0};
+static HTAB *schemas = NULL;
 
 static const RsAvroSchema *schema_by_id(const char *registry, int32 id);
 static bool read_registry(const char *name, Registry *reg);
@@ -144,8 +137,7 @@ rs_registry_to_json(const char *registry, const char *data, size_t len,
 				 errhint("Values of this feed must come from a schema registry's Avro serializer; JSON values need a feed without \"value_format\".")));
 	id = (int32) ((uint32) b[1] << 24 | (uint32) b[2] << 16 | (uint32) b[3] << 8 | b[4]);
 	rs_avro_to_json(schema_by_id(registry, id), data + RS_WIRE_HEADER_LEN,
-					len - RS_WIRE_HEADER_LEN,
-					(size_t) rs_max_message_size * 1024 * 2, out);
+					len - RS_WIRE_HEADER_LEN, out);
 }
 
 /* The schema of an id, from the cache or else from the registry */
@@ -158,12 +150,12 @@ schema_by_id(const char *registry, int32 id)
 	RsAvroSchema *schema;
 	bool		found;
 
-	if (cache.schemas == NULL || cache.count >= RS_SCHEMA_CACHE_SIZE)
+	if (schemas == NULL || hash_get_num_entries(schemas) >= RS_SCHEMA_CACHE_SIZE)
 		reset_cache();
 	memset(&key, 0, sizeof(key));
 	strlcpy(key.registry, registry, NAMEDATALEN);
 	key.id = id;
-	entry = hash_search(cache.schemas, &key, HASH_FIND, NULL);
+	entry = hash_search(schemas, &key, HASH_FIND, NULL);
 	if (entry != NULL)
 		return entry->schema;
 
@@ -172,9 +164,8 @@ schema_by_id(const char *registry, int32 id)
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("schema registry \"%s\" does not exist", registry)));
 	schema = fetch_schema(&reg, id);
-	entry = hash_search(cache.schemas, &key, HASH_ENTER, &found);
+	entry = hash_search(schemas, &key, HASH_ENTER, &found);
 	entry->schema = schema;
-	cache.count++;
 	return schema;
 }
 
@@ -184,22 +175,21 @@ reset_cache(void)
 {
 	HASHCTL		ctl;
 
-	if (cache.schemas != NULL)
+	if (schemas != NULL)
 	{
 		HASH_SEQ_STATUS seq;
 		SchemaEntry *entry;
 
-		hash_seq_init(&seq, cache.schemas);
+		hash_seq_init(&seq, schemas);
 		while ((entry = hash_seq_search(&seq)) != NULL)
 			rs_avro_schema_free(entry->schema);
-		hash_destroy(cache.schemas);
+		hash_destroy(schemas);
 	}
 	ctl.keysize = sizeof(SchemaKey);
 	ctl.entrysize = sizeof(SchemaEntry);
 	ctl.hcxt = TopMemoryContext;
-	cache.schemas = hash_create("rail_stream Avro schemas", 64, &ctl,
+	schemas = hash_create("rail_stream Avro schemas", 64, &ctl,
 								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	cache.count = 0;
 }
 
 /*

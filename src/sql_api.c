@@ -413,7 +413,7 @@ rs_decode_avro(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		rs_avro_to_json(schema, VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value),
-						(size_t) rs_max_message_size * 1024 * 2, &json);
+						&json);
 	}
 	PG_FINALLY();
 	{

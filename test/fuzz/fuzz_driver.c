@@ -80,9 +80,6 @@ extern Datum rs_render_template(PG_FUNCTION_ARGS);
 /* The longest template body: RS_ALERT_BODY_MAX of alert_body.c */
 #define FUZZ_BODY_MAX		(64 * 1024)
 
-/* The JSON of an Avro input: twice max_message_size, as schema_registry.c */
-#define FUZZ_AVRO_JSON_MAX	(2 * 1024 * 1024)
-
 /*
  * The targets.  The first byte of an input picks one: its letter, or any
  * other byte modulo the number of targets, so that every input runs.
@@ -223,8 +220,7 @@ avro_step(void *arg)
 	StringInfoData json;
 
 	initStringInfo(&json);
-	rs_avro_to_json(avro_schema, step->value, step->len, FUZZ_AVRO_JSON_MAX,
-					&json);
+	rs_avro_to_json(avro_schema, step->value, step->len, &json);
 	step->value = json.data;
 	step->len = json.len;
 }
