@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate synthetic TRUST 0003 (train movement) frames for the benchmark.
 
-    bench/gen_trust.py [MESSAGES] [--seed N] [--out FILE]
+    bench/gen_trust.py [MESSAGES] [--seed N] [--out FILE] [--array]
 
 Writes NDJSON: one ActiveMQ connector envelope per line,
     {"text":"[{\"header\":{...},\"body\":{...}}, ...]"}
@@ -12,6 +12,10 @@ ActiveMQ source connector produces.  Load it with
     \\copy t(line) FROM 'file' WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')
 
 (the CSV trick keeps COPY from interpreting the JSON's backslashes).
+
+With --array it writes the same messages, in the same order, as one JSON
+array of TRUST messages, one per line, as the samples in data/trust/ are:
+the day that the feeder replays on today's clock (docker/feeder/replay.c).
 
 The messages are shaped like the real 2024-07-28 frame in
 data/trust/trust_frame_2024-07-28_matnich89_part1.json (the current feed
@@ -309,6 +313,8 @@ def main():
     ap.add_argument("messages", nargs="?", type=int, default=100000)
     ap.add_argument("--seed", type=int, default=20240728)
     ap.add_argument("--out", default="-", help="output file (default stdout)")
+    ap.add_argument("--array", action="store_true",
+                    help="one JSON array of the messages instead of envelopes")
     args = ap.parse_args()
     if args.messages < 1:
         ap.error("MESSAGES must be positive")
@@ -316,19 +322,24 @@ def main():
     frames, rows, rereports = generate(args.messages, args.seed)
     out = sys.stdout if args.out == "-" else open(args.out, "w")
     compact = (",", ":")
+    if args.array:
+        messages = [m for frame in frames for m in frame]
+        out.write("[\n")
+        out.write(",\n".join(json.dumps(m, separators=compact) for m in messages))
+        out.write("\n]\n")
     msg_bytes = 0
-    for frame in frames:
+    for frame in frames if not args.array else []:
         text = json.dumps(frame, separators=compact)
         msg_bytes += len(text) - 1 - len(frame)   # brackets and commas
         out.write(json.dumps({"text": text}, separators=compact))
         out.write("\n")
     if out is not sys.stdout:
         out.close()
-    print("gen_trust: %d messages (%d re-reports, %d distinct keys) in %d frames,"
-          " %.0f B/message, seed %d"
-          % (args.messages, rereports, rows, len(frames),
-             msg_bytes / args.messages, args.seed), file=sys.stderr)
-
+    print("gen_trust: %d messages (%d re-reports, %d distinct keys) %s, seed %d"
+          % (args.messages, rereports, rows,
+             "as one array" if args.array else "in %d frames, %.0f B/message"
+             % (len(frames), msg_bytes / args.messages), args.seed),
+          file=sys.stderr)
 
 if __name__ == "__main__":
     main()

@@ -1,8 +1,10 @@
 -- rail_stream 1.0 -> 1.1
 --
 -- Every change made to the install script's parts (sql/*.sql) since 1.0,
--- in the order of the parts.  A fresh 1.1 install and an updated 1.0 must
--- end with the same objects: test/t/080_upgrade.pl compares them.
+-- in the order of the parts.  A function that several changes touched is
+-- defined once, in its final form, where the last of them is; the earlier
+-- sections say so.  A fresh 1.1 install and an updated 1.0 must end with
+-- the same objects: test/upgrade/run.sh compares them.
 
 \echo Use "ALTER EXTENSION rail_stream UPDATE TO '1.1'" to load this file. \quit
 
@@ -333,166 +335,11 @@ BEGIN
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION rail_stream._check_options(options jsonb) RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    k text;
-    v jsonb;
-    p text;
-    pv jsonb;
-    result jsonb := '{}';
-    n numeric;
-    limits constant jsonb := jsonb_build_object(
-        'batch_size', jsonb_build_array(1, 100000),
-        'batch_ms', jsonb_build_array(1, 60000),
-        'parallelism', jsonb_build_array(1, coalesce(current_setting('rail_stream.max_workers', true)::int, 256)));
-BEGIN
-    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
-        RAISE EXCEPTION 'subscription options must be a JSON object'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    FOR k, v IN SELECT * FROM jsonb_each(options) LOOP
-        IF k = 'start' THEN
-            IF jsonb_typeof(v) <> 'string' THEN
-                RAISE EXCEPTION 'invalid value for option "start": %', v
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Use "earliest", "latest" or a timestamp.';
-            ELSIF v #>> '{}' IN ('earliest', 'latest') THEN
-                result := result || jsonb_build_object(k, v);
-            ELSE
-                BEGIN
-                    result := result || jsonb_build_object(k,
-                        to_char((v #>> '{}')::timestamptz AT TIME ZONE 'UTC',
-                                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
-                EXCEPTION WHEN data_exception THEN
-                    RAISE EXCEPTION 'invalid value for option "start": %', v
-                        USING ERRCODE = 'invalid_parameter_value',
-                              HINT = 'Use "earliest", "latest" or a timestamp.';
-                END;
-            END IF;
-        ELSIF limits ? k THEN
-            IF jsonb_typeof(v) <> 'number' OR (v #>> '{}')::numeric <> trunc((v #>> '{}')::numeric)
-               OR (v #>> '{}')::numeric NOT BETWEEN (limits -> k ->> 0)::numeric AND (limits -> k ->> 1)::numeric THEN
-                RAISE EXCEPTION 'invalid value for option "%": %', k, v
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = format('Use an integer from %s to %s.', limits -> k ->> 0, limits -> k ->> 1);
-            END IF;
-            result := result || jsonb_build_object(k, v);
-        ELSIF k = 'kafka' THEN
-            IF jsonb_typeof(v) <> 'object' THEN
-                RAISE EXCEPTION 'invalid value for option "kafka": %', v
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Give librdkafka properties as an object, as in {"security.protocol": "ssl"}.';
-            END IF;
-            FOR p, pv IN SELECT * FROM jsonb_each(v) LOOP
-                -- the value is not shown: it may be a password
-                IF jsonb_typeof(pv) IN ('object', 'array', 'null') THEN
-                    RAISE EXCEPTION 'invalid value for Kafka property "%": a JSON % is not a setting', p, jsonb_typeof(pv)
-                        USING ERRCODE = 'invalid_parameter_value',
-                              HINT = 'Give each property a string, number or boolean.';
-                END IF;
-                -- only connection, security (PEM strings, not files) and fetch
-                -- settings: the list is in C (src/kafka.c), where the
-                -- worker checks it again before librdkafka sees a property
-                PERFORM rail_stream._check_kafka_property(p, pv #>> '{}');
-            END LOOP;
-            result := result || jsonb_build_object(k,
-                (SELECT coalesce(jsonb_object_agg(e.key, e.value #>> '{}'), '{}')
-                 FROM jsonb_each(v) e));
-        ELSIF k = 'metadata' THEN
-            -- columns of a json: feed's table that take the Kafka metadata;
-            -- the names are checked with the feed (src/generic.c), which
-            -- keeps them after its table
-            IF jsonb_typeof(v) <> 'object' THEN
-                RAISE EXCEPTION 'invalid value for option "metadata": %', v
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Give an object of columns and what each holds, as in {"kafka_offset": "offset"}.';
-            END IF;
-            result := result || jsonb_build_object(k, v);
-        ELSE
-            RAISE EXCEPTION 'unrecognized subscription option "%"', k
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'The options are start, batch_size, batch_ms, parallelism, kafka and metadata.';
-        END IF;
-    END LOOP;
-    RETURN result;
-END;
-$$;
+-- _check_options(): changed here too; its final form is in the limits section below
 
+-- create_subscription(): changed here too; its final form is in the schema registries section below
 
-CREATE OR REPLACE FUNCTION rail_stream.create_subscription(name text, topic text, feed text,
-    brokers text DEFAULT NULL, options jsonb DEFAULT '{}')
-RETURNS bigint
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    o jsonb;
-    new_id bigint;
-BEGIN
-    PERFORM rail_stream._require_admin();
-    IF name IS NULL OR topic IS NULL OR feed IS NULL THEN
-        RAISE EXCEPTION 'name, topic and feed must not be null'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    o := rail_stream._check_options(coalesce(options, '{}'));
-    -- the feed is checked for the owner by the trigger _check_subscription
-    INSERT INTO rail_stream.subscriptions AS s (name, topic, feed, brokers,
-        start_position, batch_size, batch_ms, parallelism, kafka_properties)
-    VALUES (name, topic, rail_stream._feed_name(rail_stream._feed_with_metadata(feed, o -> 'metadata')), brokers,
-            coalesce(o ->> 'start', 'earliest'),
-            (o ->> 'batch_size')::int, (o ->> 'batch_ms')::int,
-            coalesce((o ->> 'parallelism')::int, 1), coalesce(o -> 'kafka', '{}'))
-    RETURNING s.id INTO new_id;
-    RETURN new_id;
-EXCEPTION
-    WHEN unique_violation THEN
-        RAISE EXCEPTION 'subscription "%" already exists', name
-            USING ERRCODE = 'duplicate_object';
-    WHEN check_violation THEN
-        RAISE EXCEPTION 'invalid subscription name "%"', name
-            USING ERRCODE = 'invalid_name',
-                  DETAIL = 'A name has 1 to 100 letters, digits, dots, dashes and underscores; it names the Kafka consumer group.';
-END;
-$$;
-
-
-CREATE OR REPLACE FUNCTION rail_stream.alter_subscription(name text, topic text DEFAULT NULL,
-    feed text DEFAULT NULL, brokers text DEFAULT NULL, options jsonb DEFAULT NULL)
-RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    s rail_stream.subscriptions;
-    o jsonb;
-BEGIN
-    PERFORM rail_stream._require_admin();
-    s := rail_stream._subscription(name);
-    o := rail_stream._check_options(coalesce(options, '{}'));
-    UPDATE rail_stream.subscriptions u SET
-        topic = coalesce(alter_subscription.topic, u.topic),
-        feed = CASE WHEN o ? 'metadata'
-                    THEN rail_stream._feed_name(rail_stream._feed_with_metadata(
-                        coalesce(alter_subscription.feed, u.feed), o -> 'metadata', true))
-                    ELSE coalesce(rail_stream._feed_name(alter_subscription.feed), u.feed) END,
-        brokers = coalesce(alter_subscription.brokers, u.brokers),
-        start_position = coalesce(o ->> 'start', u.start_position),
-        batch_size = coalesce((o ->> 'batch_size')::int, u.batch_size),
-        batch_ms = coalesce((o ->> 'batch_ms')::int, u.batch_ms),
-        parallelism = coalesce((o ->> 'parallelism')::int, u.parallelism),
-        kafka_properties = coalesce(o -> 'kafka', u.kafka_properties),
-        config_version = u.config_version + 1
-    WHERE u.id = s.id;
-    -- offsets belong to the topic they were read from
-    IF alter_subscription.topic IS NOT NULL AND alter_subscription.topic <> s.topic THEN
-        DELETE FROM rail_stream.subscription_offsets WHERE subscription_id = s.id;
-    END IF;
-END;
-$$;
-
+-- alter_subscription(): changed here too; its final form is in the schema registries section below
 
 DROP FUNCTION rail_stream._replay_message(text, bytea, text, text, text, integer, bigint, timestamptz, jsonb);
 CREATE FUNCTION rail_stream._replay_dead_letter(id bigint) RETURNS bigint
@@ -599,61 +446,7 @@ END;
 $$;
 
 
-CREATE OR REPLACE FUNCTION rail_stream._raise_alerts() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    r rail_stream.alert_rules;
-    tps text;
-    msg text;
-    payload jsonb;
-    alert_id bigint;
-    notice text;
-BEGIN
-    -- it runs as the extension's owner: on no other table
-    IF TG_RELID <> 'rail.movements'::regclass THEN
-        RAISE EXCEPTION 'trigger function "_raise_alerts" only serves rail.movements'
-            USING ERRCODE = 'triggered_action_exception';
-    END IF;
-    SELECT t.tps_description INTO tps FROM rail.tiplocs t WHERE t.tiploc_code = NEW.loc_tiploc;
-    FOR r IN SELECT * FROM rail_stream.alert_rules x
-             WHERE x.enabled AND NEW.timetable_variation > x.over_minutes
-               AND upper(x.station) IN (upper(NEW.loc_name), upper(tps), NEW.loc_tiploc,
-                                        NEW.loc_stanox, NEW.loc_crs)
-    LOOP
-        -- not for trains that start at the station
-        CONTINUE WHEN NEW.origin_tiploc IS NOT NULL AND NEW.origin_tiploc = NEW.loc_tiploc;
-        msg := rail_stream.alert_text(NEW, r.over_minutes);
-        payload := jsonb_build_object('rule_id', r.id, 'station', r.station,
-            'threshold_minutes', r.over_minutes, 'msg_key', NEW.msg_key,
-            'train_id', NEW.train_id, 'train_uid', NEW.train_uid,
-            'location', NEW.loc_name, 'stanox', NEW.loc_stanox,
-            'origin', NEW.origin_name, 'toc', NEW.toc_name,
-            'variation', NEW.variation, 'minutes_late', NEW.timetable_variation,
-            'actual_timestamp', NEW.actual_timestamp, 'text', msg);
-        INSERT INTO rail_stream.alerts AS a (rule_id, msg_key, channel, message, payload,
-                                             body, state, next_attempt_at)
-        VALUES (r.id, NEW.msg_key, r.channel, msg, payload,
-                CASE WHEN r.webhook_url IS NOT NULL THEN rail_stream.alert_body(r.template, payload) END,
-                CASE WHEN r.webhook_url IS NULL THEN 'notify only' ELSE 'pending' END,
-                CASE WHEN r.webhook_url IS NULL THEN NULL ELSE pg_catalog.now() END)
-        ON CONFLICT (rule_id, msg_key) DO NOTHING
-        RETURNING a.id INTO alert_id;
-        IF alert_id IS NOT NULL THEN
-            -- NOTIFY takes less than 8000 bytes: a longer payload is cut to
-            -- the alert's ids (the row has it all), never failing the movement
-            notice := (payload || jsonb_build_object('alert_id', alert_id))::text;
-            IF octet_length(notice) >= 8000 THEN
-                notice := jsonb_build_object('alert_id', alert_id, 'rule_id', r.id,
-                                             'truncated', true)::text;
-            END IF;
-            PERFORM pg_notify(r.channel, notice);
-        END IF;
-    END LOOP;
-    RETURN NULL;
-END;
-$$;
+-- _raise_alerts(): changed here too; its final form is in the last section (alerts per statement)
 
 REVOKE EXECUTE ON FUNCTION rail_stream._raise_alerts() FROM PUBLIC;
 
@@ -820,77 +613,7 @@ BEGIN
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION rail_stream._check_options(options jsonb) RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    k text;
-    v jsonb;
-    result jsonb := '{}';
-    n numeric;
-    limits constant jsonb := jsonb_build_object(
-        'batch_size', jsonb_build_array(1, 100000),
-        'batch_ms', jsonb_build_array(1, 60000),
-        'parallelism', jsonb_build_array(1, coalesce(current_setting('rail_stream.max_workers', true)::int, 256)));
-BEGIN
-    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
-        RAISE EXCEPTION 'subscription options must be a JSON object'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    FOR k, v IN SELECT * FROM jsonb_each(options) LOOP
-        IF k = 'start' THEN
-            IF jsonb_typeof(v) <> 'string' THEN
-                RAISE EXCEPTION 'invalid value for option "start": %', v
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Use "earliest", "latest" or a timestamp.';
-            ELSIF v #>> '{}' IN ('earliest', 'latest') THEN
-                result := result || jsonb_build_object(k, v);
-            ELSE
-                BEGIN
-                    result := result || jsonb_build_object(k,
-                        to_char((v #>> '{}')::timestamptz AT TIME ZONE 'UTC',
-                                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
-                EXCEPTION WHEN data_exception THEN
-                    RAISE EXCEPTION 'invalid value for option "start": %', v
-                        USING ERRCODE = 'invalid_parameter_value',
-                              HINT = 'Use "earliest", "latest" or a timestamp.';
-                END;
-            END IF;
-        ELSIF limits ? k THEN
-            IF jsonb_typeof(v) <> 'number' OR (v #>> '{}')::numeric <> trunc((v #>> '{}')::numeric)
-               OR (v #>> '{}')::numeric NOT BETWEEN (limits -> k ->> 0)::numeric AND (limits -> k ->> 1)::numeric THEN
-                RAISE EXCEPTION 'invalid value for option "%": %', k, v
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = format('Use an integer from %s to %s.', limits -> k ->> 0, limits -> k ->> 1);
-            END IF;
-            result := result || jsonb_build_object(k, v);
-        ELSIF k = 'kafka' THEN
-            IF jsonb_typeof(v) <> 'object' THEN
-                RAISE EXCEPTION 'invalid value for option "kafka": %', v
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Give librdkafka properties as an object, as in {"security.protocol": "ssl"}.';
-            END IF;
-            result := result || jsonb_build_object(k, rail_stream._check_kafka_properties(v));
-        ELSIF k = 'metadata' THEN
-            -- columns of a json: feed's table that take the Kafka metadata;
-            -- the names are checked with the feed (src/generic.c), which
-            -- keeps them after its table
-            IF jsonb_typeof(v) <> 'object' THEN
-                RAISE EXCEPTION 'invalid value for option "metadata": %', v
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Give an object of columns and what each holds, as in {"kafka_offset": "offset"}.';
-            END IF;
-            result := result || jsonb_build_object(k, v);
-        ELSE
-            RAISE EXCEPTION 'unrecognized subscription option "%"', k
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'The options are start, batch_size, batch_ms, parallelism, kafka and metadata.';
-        END IF;
-    END LOOP;
-    RETURN result;
-END;
-$$;
+-- _check_options(): changed here too; its final form is in the limits section below
 
 -- alerts.sql
 ALTER TABLE rail_stream.alert_rules
@@ -1007,64 +730,7 @@ $$;
 COMMENT ON FUNCTION rail_stream.add_alert_rule(text, integer, text, text, text, text, text, jsonb) IS
     'Alert when a movement at the station is late by more than over_minutes';
 
-CREATE OR REPLACE FUNCTION rail_stream._raise_alerts() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    r rail_stream.alert_rules;
-    tps text;
-    msg text;
-    payload jsonb;
-    alert_id bigint;
-    notice text;
-BEGIN
-    -- it runs as the extension's owner: on no other table
-    IF TG_RELID <> 'rail.movements'::regclass THEN
-        RAISE EXCEPTION 'trigger function "_raise_alerts" only serves rail.movements'
-            USING ERRCODE = 'triggered_action_exception';
-    END IF;
-    SELECT t.tps_description INTO tps FROM rail.tiplocs t WHERE t.tiploc_code = NEW.loc_tiploc;
-    FOR r IN SELECT * FROM rail_stream.alert_rules x
-             WHERE x.enabled AND NEW.timetable_variation > x.over_minutes
-               AND upper(x.station) IN (upper(NEW.loc_name), upper(tps), NEW.loc_tiploc,
-                                        NEW.loc_stanox, NEW.loc_crs)
-    LOOP
-        -- not for trains that start at the station
-        CONTINUE WHEN NEW.origin_tiploc IS NOT NULL AND NEW.origin_tiploc = NEW.loc_tiploc;
-        msg := rail_stream.alert_text(NEW, r.over_minutes);
-        payload := jsonb_build_object('rule_id', r.id, 'station', r.station,
-            'threshold_minutes', r.over_minutes, 'msg_key', NEW.msg_key,
-            'train_id', NEW.train_id, 'train_uid', NEW.train_uid,
-            'location', NEW.loc_name, 'stanox', NEW.loc_stanox,
-            'origin', NEW.origin_name, 'toc', NEW.toc_name,
-            'variation', NEW.variation, 'minutes_late', NEW.timetable_variation,
-            'actual_timestamp', NEW.actual_timestamp, 'text', msg);
-        -- a Kafka record holds the payload, or the rule's template filled
-        INSERT INTO rail_stream.alerts AS a (rule_id, msg_key, channel, message, payload,
-                                             body, state, next_attempt_at)
-        VALUES (r.id, NEW.msg_key, r.channel, msg, payload,
-                CASE WHEN r.webhook_url IS NOT NULL THEN rail_stream.alert_body(r.template, payload)
-                     WHEN r.kafka_topic IS NOT NULL
-                     THEN coalesce(rail_stream._render_template(r.template, payload), payload::text) END,
-                CASE WHEN coalesce(r.webhook_url, r.kafka_topic) IS NULL THEN 'notify only' ELSE 'pending' END,
-                CASE WHEN coalesce(r.webhook_url, r.kafka_topic) IS NOT NULL THEN pg_catalog.now() END)
-        ON CONFLICT (rule_id, msg_key) DO NOTHING
-        RETURNING a.id INTO alert_id;
-        IF alert_id IS NOT NULL THEN
-            -- NOTIFY takes less than 8000 bytes: a longer payload is cut to
-            -- the alert's ids (the row has it all), never failing the movement
-            notice := (payload || jsonb_build_object('alert_id', alert_id))::text;
-            IF octet_length(notice) >= 8000 THEN
-                notice := jsonb_build_object('alert_id', alert_id, 'rule_id', r.id,
-                                             'truncated', true)::text;
-            END IF;
-            PERFORM pg_notify(r.channel, notice);
-        END IF;
-    END LOOP;
-    RETURN NULL;
-END;
-$$;
+-- _raise_alerts(): changed here too; its final form is in the last section (alerts per statement)
 
 -- Late activations back-fill (issue 12) ----------------------------------
 -- An activation or a schedule written after movements of its train fills
@@ -1168,86 +834,7 @@ BEGIN
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION rail_stream._check_options(options jsonb) RETURNS jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    k text;
-    v jsonb;
-    result jsonb := '{}';
-    n numeric;
-    limits constant jsonb := jsonb_build_object(
-        'batch_size', jsonb_build_array(1, 100000),
-        'batch_ms', jsonb_build_array(1, 60000),
-        'parallelism', jsonb_build_array(1, coalesce(current_setting('rail_stream.max_workers', true)::int, 256)));
-BEGIN
-    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
-        RAISE EXCEPTION 'subscription options must be a JSON object'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    FOR k, v IN SELECT * FROM jsonb_each(options) LOOP
-        IF k = 'start' THEN
-            IF jsonb_typeof(v) <> 'string' THEN
-                RAISE EXCEPTION 'invalid value for option "start": %', v
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Use "earliest", "latest" or a timestamp.';
-            ELSIF v #>> '{}' IN ('earliest', 'latest') THEN
-                result := result || jsonb_build_object(k, v);
-            ELSE
-                BEGIN
-                    result := result || jsonb_build_object(k,
-                        to_char((v #>> '{}')::timestamptz AT TIME ZONE 'UTC',
-                                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
-                EXCEPTION WHEN data_exception THEN
-                    RAISE EXCEPTION 'invalid value for option "start": %', v
-                        USING ERRCODE = 'invalid_parameter_value',
-                              HINT = 'Use "earliest", "latest" or a timestamp.';
-                END;
-            END IF;
-        ELSIF limits ? k THEN
-            IF jsonb_typeof(v) <> 'number' OR (v #>> '{}')::numeric <> trunc((v #>> '{}')::numeric)
-               OR (v #>> '{}')::numeric NOT BETWEEN (limits -> k ->> 0)::numeric AND (limits -> k ->> 1)::numeric THEN
-                RAISE EXCEPTION 'invalid value for option "%": %', k, v
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = format('Use an integer from %s to %s.', limits -> k ->> 0, limits -> k ->> 1);
-            END IF;
-            result := result || jsonb_build_object(k, v);
-        ELSIF k = 'kafka' THEN
-            IF jsonb_typeof(v) <> 'object' THEN
-                RAISE EXCEPTION 'invalid value for option "kafka": %', v
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Give librdkafka properties as an object, as in {"security.protocol": "ssl"}.';
-            END IF;
-            result := result || jsonb_build_object(k, rail_stream._check_kafka_properties(v));
-        ELSIF k IN ('value_format', 'schema_registry') THEN
-            -- feed options, checked with the feed (src/transform.c)
-            IF jsonb_typeof(v) <> 'string' THEN
-                RAISE EXCEPTION 'invalid value for option "%": %', k, v
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = CASE k WHEN 'value_format' THEN 'Use "json" or "avro".'
-                                 ELSE 'Name a registry made with rail_stream.create_schema_registry().' END;
-            END IF;
-            result := result || jsonb_build_object(k, v);
-        ELSIF k = 'metadata' THEN
-            -- columns of a json: feed's table that take the Kafka metadata;
-            -- the names are checked with the feed (src/generic.c), which
-            -- keeps them after its table
-            IF jsonb_typeof(v) <> 'object' THEN
-                RAISE EXCEPTION 'invalid value for option "metadata": %', v
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Give an object of columns and what each holds, as in {"kafka_offset": "offset"}.';
-            END IF;
-            result := result || jsonb_build_object(k, v);
-        ELSE
-            RAISE EXCEPTION 'unrecognized subscription option "%"', k
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'The options are start, batch_size, batch_ms, parallelism, kafka, value_format, schema_registry and metadata.';
-        END IF;
-    END LOOP;
-    RETURN result;
-END;
-$$;
+-- _check_options(): changed here too; its final form is in the limits section below
 
 CREATE OR REPLACE FUNCTION rail_stream.create_subscription(name text, topic text, feed text,
     brokers text DEFAULT NULL, options jsonb DEFAULT '{}')

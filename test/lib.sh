@@ -98,6 +98,19 @@ stop_pid() {
     fi
 }
 
+# Stop a server given its pid ("" if it is not running), then remove its
+# pid file: stop_server <pid file> <timeout> <pid>
+stop_server() {
+    local pidfile=$1 timeout=$2 pid=$3
+    if [[ -n $pid ]]; then
+        stop_pid "$pid" "$timeout"
+        log "stopped pid $pid"
+    else
+        log "not running"
+    fi
+    rm -f "$pidfile"
+}
+
 pid_running() {
     local pid cmdline
     [[ -f $1 ]] || return 1

@@ -8,7 +8,8 @@
  *	--fetch-cif		fetch the CIF extract once into Kafka, then exit;
  *	live			NR_USERNAME is set: the STOMP feed into Kafka (live.c);
  *	replay			NR_USERNAME is unset: the repository's sample data,
- *					shifted to today, so that dashboards move (replay.c).
+ *					shifted to now, or a generated day on today's clock, so
+ *					that dashboards move (replay.c).
  *
  * With CIF_DAILY_AT set, the live and replay loops call cif_daily_tick(),
  * which starts this same program with --fetch-cif once a day at that time
@@ -257,7 +258,7 @@ main(int argc, char **argv)
 		rc = live_run(&cfg);
 	else
 	{
-		log_info("NR_USERNAME is not set: replaying the sample data in \"%s\"",
+		log_info("NR_USERNAME is not set: replaying the data in \"%s\"",
 				 cfg.replay_dir);
 		rc = replay_run(&cfg);
 	}

@@ -24,6 +24,18 @@
  * pass, and the program exits, which the tests use.  At a positive speed
  * the passes repeat until SIGTERM, each at the then current time.
  *
+ * A generated day (day/ *.json under REPLAY_DIR, written by
+ * bench/gen_trust.py --array; the feeder's image holds one) replaces the
+ * samples: a whole day of a region's movements, on today's clock.  Its
+ * messages are moved by whole days, to today's date, keeping their time of
+ * day in UK wall-clock time, the time the TRUST body's times are written
+ * in; each is sent when the UK clock reaches it (its msg_queue_timestamp
+ * in UK time), so a feeder started at noon sends the morning at once and
+ * then the afternoon as it happens, and the next day's copy after
+ * midnight.  REPLAY_SPEED 0 sends the whole day at once and exits.  The
+ * headers' msg_queue_timestamp keeps the generated day's offset from UTC
+ * (an hour in summer).
+ *
  * The JSON arrays are cut by a small scanner that tracks strings and
  * nesting, not by a parser: the frames' text is sent unchanged but for the
  * timestamps.
@@ -40,10 +52,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "feeder.h"
 
 #define REPLAY_FRAME_MESSAGES 4
+#define REPLAY_TO_NOW	INT64_MIN	/* a delta: each message's own, to now */
+#define DAY_MS			INT64_C(86400000)
+#define HOUR_MS			INT64_C(3600000)
 
 /* One TRUST message's text in a file */
 typedef struct Span
@@ -202,23 +218,27 @@ replay_shift_timestamps(const char *text, size_t len, int64_t delta_ms,
 }
 
 /*
- * One message's text with its timestamps moved so that its
- * msg_queue_timestamp is now; appended to frame at *len.
+ * One message's text with its timestamps moved by delta, or, if delta is
+ * REPLAY_TO_NOW, so that its msg_queue_timestamp is now; appended to frame
+ * at *len.
  */
 static void
 append_shifted(char **frame, size_t *len, size_t *cap, const Span *span,
-			   int64_t now)
+			   int64_t delta)
 {
 	char	   *text = xmalloc(span->len + 1);
 	char	   *shifted;
 	size_t		slen;
-	int64_t		ts;
 
 	memcpy(text, span->start, span->len);
 	text[span->len] = '\0';
-	ts = first_queue_timestamp(text);
-	shifted = replay_shift_timestamps(text, span->len, ts > 0 ? now - ts : 0,
-									  &slen);
+	if (delta == REPLAY_TO_NOW)
+	{
+		int64_t		ts = first_queue_timestamp(text);
+
+		delta = ts > 0 ? wall_ms() - ts : 0;
+	}
+	shifted = replay_shift_timestamps(text, span->len, delta, &slen);
 	if (*len + slen + 2 > *cap)
 	{
 		*cap = (*len + slen + 2) * 2;
@@ -230,14 +250,16 @@ append_shifted(char **frame, size_t *len, size_t *cap, const Span *span,
 	free(text);
 }
 
-/* Send one frame of messages spans[0..n) */
+/*
+ * Send one frame of messages spans[0..n), their timestamps moved by delta
+ * (see append_shifted)
+ */
 static bool
-send_frame(Replay *r, const Span *spans, int n)
+send_frame(Replay *r, const Span *spans, int n, int64_t delta)
 {
 	size_t		cap = 4096;
 	size_t		slen = 0;
 	char	   *shifted = xmalloc(cap);
-	int64_t		now = wall_ms();
 	char		msgid[64];
 	char		err[512];
 	int			i;
@@ -248,7 +270,7 @@ send_frame(Replay *r, const Span *spans, int n)
 	{
 		if (i > 0)
 			shifted[slen++] = ',';
-		append_shifted(&shifted, &slen, &cap, &spans[i], now);
+		append_shifted(&shifted, &slen, &cap, &spans[i], delta);
 	}
 	shifted[slen++] = ']';
 
@@ -298,7 +320,7 @@ replay_file(Replay *r, const char *path)
 	{
 		int			k = n - i < REPLAY_FRAME_MESSAGES ? n - i : REPLAY_FRAME_MESSAGES;
 
-		ok = send_frame(r, spans + i, k);
+		ok = send_frame(r, spans + i, k, REPLAY_TO_NOW);
 		cif_daily_tick(r->cfg);
 		if (r->cfg->replay_speed > 0)
 		{
@@ -311,6 +333,149 @@ replay_file(Replay *r, const char *path)
 	free(spans);
 	free(text);
 	return ok && r->failed == 0;
+}
+
+/*
+ * 01:00 UTC on the last Sunday of a month of 31 days (March, October): when
+ * the UK's summer time starts and ends.
+ */
+static int64_t
+last_sunday_1am(int year, int month)
+{
+	struct tm	tm = {0};
+	time_t		t;
+
+	tm.tm_year = year - 1900;
+	tm.tm_mon = month - 1;
+	tm.tm_mday = 31;
+	tm.tm_hour = 1;
+	t = timegm(&tm);
+	gmtime_r(&t, &tm);
+	return ((int64_t) t - (int64_t) tm.tm_wday * 86400) * 1000;
+}
+
+/* UK time minus UTC at the instant utc (ms): an hour in summer time */
+static int64_t
+uk_offset_ms(int64_t utc)
+{
+	time_t		t = (time_t) (utc / 1000);
+	struct tm	tm;
+	int			year;
+
+	gmtime_r(&t, &tm);
+	year = tm.tm_year + 1900;
+	return utc >= last_sunday_1am(year, 3) && utc < last_sunday_1am(year, 10) ?
+		HOUR_MS : 0;
+}
+
+/* When the day's message in text is due: its msg_queue_timestamp, UK time */
+static int64_t
+uk_due_time(const char *start, size_t len)
+{
+	char	   *text = xmalloc(len + 1);
+	int64_t		ts;
+
+	memcpy(text, start, len);
+	text[len] = '\0';
+	ts = first_queue_timestamp(text);
+	free(text);
+	return ts > 0 ? ts + uk_offset_ms(ts) : -1;
+}
+
+/* Wait until the UK clock reads at least due; false if told to stop */
+static bool
+wait_until_uk(Replay *r, int64_t due)
+{
+	for (;;)
+	{
+		int64_t		now = wall_ms();
+		int64_t		left = due - (now + uk_offset_ms(now));
+
+		if (feeder_stop)
+			return false;
+		if (left <= 0)
+			return true;
+		cif_daily_tick(r->cfg);
+		producer_poll(r->producer, left < 1000 ? (int) left : 1000);
+	}
+}
+
+/*
+ * One pass over a generated day's messages spans[0..n), due at due[], moved
+ * by shift (whole days): each frame goes when its first message is due,
+ * with the messages due by then, at most REPLAY_FRAME_MESSAGES.
+ */
+static bool
+replay_day_pass(Replay *r, const Span *spans, const int64_t *due, int n,
+				int64_t shift)
+{
+	bool		ok = true;
+	int			i = 0;
+
+	while (ok && i < n && !feeder_stop)
+	{
+		int64_t		now;
+		int			k = 1;
+
+		if (r->cfg->replay_speed > 0 && !wait_until_uk(r, due[i] + shift))
+			break;
+		now = wall_ms() + uk_offset_ms(wall_ms());
+		while (i + k < n && k < REPLAY_FRAME_MESSAGES &&
+			   (r->cfg->replay_speed == 0 || due[i + k] + shift <= now))
+			k++;
+		ok = send_frame(r, spans + i, k, shift);
+		cif_daily_tick(r->cfg);
+		i += k;
+	}
+	return ok && r->failed == 0;
+}
+
+/*
+ * A generated day, on today's clock (see the header); one pass at speed 0,
+ * otherwise a pass a day until told to stop.
+ */
+static bool
+replay_day(Replay *r, const char *path)
+{
+	size_t		len;
+	char	   *text = read_file(path, &len);
+	Span	   *spans = NULL;
+	int64_t    *due;
+	int			n;
+	int64_t		now;
+	int64_t		shift = 0;
+	bool		ok = true;
+
+	if (text == NULL)
+		return false;
+	n = split_array(text, len, &spans);
+	due = xmalloc(sizeof(int64_t) * (n > 0 ? n : 1));
+	for (int i = 0; i < n && ok; i++)
+		ok = (due[i] = uk_due_time(spans[i].start, spans[i].len)) > 0;
+	if (n <= 0 || !ok)
+	{
+		log_error("\"%s\" is not a JSON array of TRUST messages with msg_queue_timestamp",
+				  path);
+		ok = false;
+	}
+	else
+	{
+		now = wall_ms();
+		shift = ((now + uk_offset_ms(now)) / DAY_MS - due[0] / DAY_MS) * DAY_MS;
+		log_info("replaying the generated day \"%s\" (%d messages) on today's clock",
+				 path, n);
+	}
+	while (ok && !feeder_stop)
+	{
+		ok = replay_day_pass(r, spans, due, n, shift);
+		if (r->cfg->replay_speed == 0)
+			break;
+		shift += DAY_MS;
+	}
+	free(due);
+	free(spans);
+	free(text);
+	return ok;
 }
 
 /* The sorted paths matching REPLAY_DIR/sub/pattern */
@@ -341,6 +506,7 @@ replay_run(const FeederConfig *cfg)
 	Replay		r;
 	glob_t		trust;
 	glob_t		cif;
+	glob_t		day;
 	char		err[512];
 	size_t		i;
 	bool		ok = true;
@@ -368,12 +534,23 @@ replay_run(const FeederConfig *cfg)
 		log_error("%s", err);
 		ok = false;
 	}
-	while (ok && !feeder_stop)
+	if (ok && find_files(cfg, "day/*.json", &day))
 	{
-		for (i = 0; ok && i < trust.gl_pathc && !feeder_stop; i++)
-			ok = replay_file(&r, trust.gl_pathv[i]);
-		if (!cfg->replay_loop)
-			break;
+		if (day.gl_pathc > 1)
+			log_info("replaying only the first generated day of %zu in \"%s/day\"",
+					 day.gl_pathc, cfg->replay_dir);
+		ok = replay_day(&r, day.gl_pathv[0]);
+		globfree(&day);
+	}
+	else
+	{
+		while (ok && !feeder_stop)
+		{
+			for (i = 0; ok && i < trust.gl_pathc && !feeder_stop; i++)
+				ok = replay_file(&r, trust.gl_pathv[i]);
+			if (!cfg->replay_loop)
+				break;
+		}
 	}
 	globfree(&trust);
 	if (r.producer != NULL)

@@ -411,18 +411,11 @@ cmd_start() {
 
 cmd_stop() {
     [[ $# -eq 1 ]] || die "usage: stop <dir>"
-    local dir=$1 pid
-    dir=$(cd "$dir" 2>/dev/null && pwd -P) || { log "no such dir"; return 0; }
-    if ! pid=$(running_pid "$dir"); then
-        rm -f "$dir/kafka.pid"
-        log "not running"
-        return 0
-    fi
+    local dir
+    dir=$(cd "$1" 2>/dev/null && pwd -P) || { log "no such dir"; return 0; }
     # SIGTERM = controlled shutdown (flushes logs, writes a clean-shutdown
     # marker so the next start skips log recovery).
-    stop_pid "$pid" "$STOP_TIMEOUT"
-    rm -f "$dir/kafka.pid"
-    log "stopped pid $pid"
+    stop_server "$dir/kafka.pid" "$STOP_TIMEOUT" "$(running_pid "$dir")"
 }
 
 cmd_status() {

@@ -94,15 +94,9 @@ cmd_start() {
 
 cmd_stop() {
     [[ $# -eq 1 ]] || die "usage: stop <dir>"
-    local dir=$1 pid
-    dir=$(cd "$dir" 2>/dev/null && pwd -P) || { log "no such dir"; return 0; }
-    if ! pid=$(running_pid "$dir"); then
-        rm -f "$dir/registry.pid"
-        return 0
-    fi
-    stop_pid "$pid" 30
-    rm -f "$dir/registry.pid"
-    log "stopped pid $pid"
+    local dir
+    dir=$(cd "$1" 2>/dev/null && pwd -P) || { log "no such dir"; return 0; }
+    stop_server "$dir/registry.pid" 30 "$(running_pid "$dir")"
 }
 
 cmd_url() {

@@ -186,16 +186,9 @@ cmd_start() {
 
 cmd_stop() {
     [[ $# -eq 1 ]] || die "usage: stop <dir>"
-    local dir=$1 pid
-    dir=$(cd "$dir" 2>/dev/null && pwd -P) || { log "no such dir"; return 0; }
-    if ! pid=$(running_pid "$dir"); then
-        rm -f "$dir/artemis.pid"
-        log "not running"
-        return 0
-    fi
-    stop_pid "$pid" "$STOP_TIMEOUT"
-    rm -f "$dir/artemis.pid"
-    log "stopped pid $pid"
+    local dir
+    dir=$(cd "$1" 2>/dev/null && pwd -P) || { log "no such dir"; return 0; }
+    stop_server "$dir/artemis.pid" "$STOP_TIMEOUT" "$(running_pid "$dir")"
 }
 
 cmd_restart() {

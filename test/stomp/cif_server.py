@@ -10,7 +10,7 @@ extract gzipped (application/octet-stream, as a .gz file, no
 Content-Encoding), as Network Rail redirects to a signed storage URL.
 Wrong or missing credentials get 401 with a WWW-Authenticate challenge.
 Each request is logged as one JSON line (path, whether an Authorization
-header came, status), before it is answered, so the lines are in the
+header came, status, Unix time), before it is answered, so the lines are in the
 order of the requests.  Port 0 picks a free port; the chosen one is written
 on the first line of the log file's sibling FILE.port.
 """
@@ -19,6 +19,7 @@ import base64
 import gzip
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()
@@ -49,7 +50,8 @@ def main():
                 log.write(json.dumps({
                     "path": self.path,
                     "authorization": "Authorization" in self.headers,
-                    "status": status}) + "\n")
+                    "status": status,
+                    "time": time.time()}) + "\n")
             self.send_response(status)
             for k, v in headers.items():
                 self.send_header(k, v)

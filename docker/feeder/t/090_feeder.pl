@@ -16,7 +16,12 @@
 #    redirect and a gzipped body lands line for line;
 #  - bad credentials (STOMP and HTTP) and unreachable hosts end the feeder
 #    with a clear error and exit status 1;
-#  - without credentials the sample data is replayed, shifted to today.
+#  - CIF_DAILY_AT starts the fetch when its minute comes, while the feeder
+#    runs live;
+#  - without credentials the sample data is replayed, shifted to today; a
+#    generated day (bench/gen_trust.py --array) is replayed on today's
+#    clock: all at once at REPLAY_SPEED 0, moved by whole days; in real
+#    time otherwise, each message when the UK clock reaches it, not before.
 #
 # No PostgreSQL server is needed.
 use strict;
@@ -25,7 +30,8 @@ use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use IPC::Run;
 use JSON::PP;
-use POSIX qw(WNOHANG);
+use POSIX qw(WNOHANG strftime);
+use Time::Local qw(timegm);
 use Test::More;
 use Time::HiRes qw(time sleep);
 use RailStream::Test;
@@ -158,19 +164,53 @@ sub kafka_count
 	return $n;
 }
 
+# Every message of a topic as kcat -f formats it, split into its fields
+# (tab-separated; ASCII RS ends each message: replayed sample frames span
+# lines)
+sub kcat_records
+{
+	my ($topic, $format, $nfields) = @_;
+	my $out = '';
+	IPC::Run::run([ 'kcat', '-C', '-b', $bootstrap, '-t', $topic, '-e', '-q',
+		'-f', "$format\x1e" ], '>', \$out, '2>', \my $kcat_err)
+	  or die "kcat failed";
+	return map { [ split /\t/, $_, $nfields ] } split /\x1e/, $out;
+}
+
 # Every message of a topic:
 # [ [partition, key length, value, offset, headers, key], ... ]
 sub consume
 {
 	my ($topic) = @_;
-	my $out = '';
-	IPC::Run::run([ 'kcat', '-C', '-b', $bootstrap, '-t', $topic, '-e', '-q',
-		'-f', "%p\t%K\t%o\t%k\t%h\t%s\x1e" ], '>', \$out, '2>', \my $kcat_err)
-	  or die "kcat failed";
-	# ASCII RS ends each message: replayed sample frames span lines
-	return [
-		map { my @f = split /\t/, $_, 6; [ @f[ 0, 1, 5, 2, 4, 3 ] ] }
-		  split /\x1e/, $out ];
+	return [ map { [ @$_[ 0, 1, 5, 2, 4, 3 ] ] }
+		  kcat_records($topic, "%p\t%K\t%o\t%k\t%h\t%s", 6) ];
+}
+
+# Every message of a topic with its Kafka timestamp: [ [ms, value], ... ]
+sub consume_with_times
+{
+	my ($topic) = @_;
+	return [ kcat_records($topic, "%T\t%s", 2) ];
+}
+
+# UK time minus UTC, in ms, at the Unix time $ms (the host's tz database)
+sub uk_offset_ms
+{
+	my ($ms) = @_;
+	local $ENV{TZ} = 'Europe/London';
+	POSIX::tzset();
+	my $s = int($ms / 1000);
+	my $off = (timegm(localtime($s)) - $s) * 1000;
+	delete local $ENV{TZ};
+	POSIX::tzset();
+	return $off;
+}
+
+# The UK date now, YYYY-MM-DD
+sub uk_today
+{
+	my $ms = int(time * 1000);
+	return strftime('%Y-%m-%d', gmtime(($ms + uk_offset_ms($ms)) / 1000));
 }
 
 # ------------------------------------------------------------ the broker ----
@@ -448,6 +488,50 @@ is($? >> 8, 1, 'CIF fetch from an unreachable host: exit status 1');
 like($cif_out, qr{error: could not fetch CIF extract from "http://127\.0\.0\.1:$closed_port/ntrod/CifFileAuthenticate": Failed to connect},
 	'CIF fetch from an unreachable host: clear error');
 
+# ------------------------------------------------------ the daily CIF fetch
+# A feeder running live with CIF_DAILY_AT set to the coming minute (UTC)
+# fetches the extract once that minute has come, from a server that takes
+# the same credentials as the STOMP broker (Network Rail's do).
+my $daily_log = "$tmp/cif_daily_server.log";
+my $daily_server = fork() // die;
+if ($daily_server == 0)
+{
+	exec 'python3', repo_path('test/stomp/cif_server.py'), '--user', $user,
+	  '--password', $password, '--file', $cif_file, '--log', $daily_log;
+	die "exec: $!";
+}
+$children{$daily_server} = 1;
+wait_until(sub { -s "$daily_log.port" }, 30, 'the second CIF server');
+my $daily_port = slurp("$daily_log.port") =~ s/\s+//gr;
+my $next_minute = (int(time / 60) + 1) * 60;
+$next_minute += 60 if $next_minute - time < 5;
+my @at = gmtime($next_minute);
+create_topic("cif_daily_t090_$$", 1);
+my $daily_feeder_log = "$tmp/feeder_daily.log";
+my $daily_pid = start_feeder($daily_feeder_log, %live,
+	NR_CLIENT_ID => 't090_daily',
+	FEEDER_VERBOSE => 0,
+	CIF_URL => "http://127.0.0.1:$daily_port/ntrod/CifFileAuthenticate?type=CIF_ALL_FULL_DAILY&day=toc-full",
+	CIF_TOPIC => "cif_daily_t090_$$",
+	CIF_DAILY_AT => sprintf('%02d:%02d', $at[2], $at[1]));
+wait_until(sub { kafka_count("cif_daily_t090_$$", 1) >= @want }, 150,
+	'the daily CIF fetch');
+my @daily_requests = map { decode_json($_) } split /\n/, slurp($daily_log);
+cmp_ok($daily_requests[0]{time}, '>=', $next_minute,
+	sprintf('CIF_DAILY_AT %02d:%02d: the fetch starts once that minute has come', $at[2], $at[1]));
+my $daily_got = consume("cif_daily_t090_$$");
+is_deeply([ map { $_->[2] } @$daily_got ], \@want,
+	'CIF_DAILY_AT: the extract lands once, line for line');
+my $daily_text = slurp($daily_feeder_log);
+is(scalar(() = $daily_text =~ /info: daily CIF fetch started/g), 1,
+	'CIF_DAILY_AT: one fetch started') or diag $daily_text;
+like($daily_text, qr/subscribed to/, 'CIF_DAILY_AT: the feeder runs live meanwhile');
+kill 'TERM', $daily_pid;
+is(wait_exit($daily_pid, 60), 0, 'CIF_DAILY_AT: the feeder stops cleanly on SIGTERM');
+kill 'TERM', $daily_server;
+waitpid($daily_server, 0);
+delete $children{$daily_server};
+
 # ----------------------------------------------- replay without credentials
 
 my $t_replay = time;
@@ -457,7 +541,7 @@ my $t_replay = time;
 	NR_TOPICS => "TRAIN_MVT_ALL_TOC=replay_t090_$$",
 	CIF_TOPIC => "replay_cif_t090_$$");
 is($status, 0, 'replay: exit status 0');
-like($err, qr/info: NR_USERNAME is not set: replaying the sample data/, 'replay: says so');
+like($err, qr/info: NR_USERNAME is not set: replaying the data in "[^"]*\/data"/, 'replay: says so');
 my $replayed = consume("replay_t090_$$");
 my @replayed_msgs = map { @{ decode_json($_->[2]) } } @$replayed;
 is(scalar @replayed_msgs, scalar @messages, 'replay: every sample TRUST message, once');
@@ -469,6 +553,108 @@ is(scalar @stale, 0, 'replay: timestamps shifted to now');
 is_deeply([ sort map { $_->{body}{train_id} // '' } @replayed_msgs ],
 	[ sort map { $_->{body}{train_id} // '' } @messages ], 'replay: the messages are the samples');
 is(kafka_count("replay_cif_t090_$$", 1), scalar @want, 'replay: the CIF sample, one message per line');
+
+# ------------------------------------------ a generated day on today's clock
+# All at once (REPLAY_SPEED 0): every message once, in order, each of its
+# times moved by the same whole number of days, to today's UK date.
+my $day_dir = "$tmp/replay_day";
+mkdir $_ or die "mkdir $_: $!" for $day_dir, "$day_dir/day";
+symlink(repo_path('data/trust'), "$day_dir/trust") or die "symlink: $!";
+my $gen_err = '';
+IPC::Run::run([ 'python3', repo_path('bench/gen_trust.py'), 2000, '--array',
+	'--out', "$day_dir/day/trust_day.json" ], '2>', \$gen_err)
+  or die "gen_trust.py: $gen_err";
+my @day = @{ decode_json(slurp("$day_dir/day/trust_day.json")) };
+create_topic("day_t090_$$", 1);
+my $today_before = uk_today();
+($status, $err) = run_feeder(120,
+	REPLAY_DIR => $day_dir,
+	REPLAY_SPEED => 0,
+	NR_TOPICS => "TRAIN_MVT_ALL_TOC=day_t090_$$");
+my $today_after = uk_today();
+is($status, 0, 'generated day: exit status 0');
+like($err, qr/info: replaying the generated day ".*trust_day\.json" \(2000 messages\) on today's clock/,
+	'generated day: says so');
+my @day_got = map { @{ decode_json($_->[2]) } } @{ consume("day_t090_$$") };
+is(scalar @day_got, scalar @day, 'generated day: every message, once');
+# (on copies: numeric use would make JSON::PP write the originals as numbers)
+my $shift = (my $got_ts = $day_got[0]{header}{msg_queue_timestamp})
+  - (my $want_ts = $day[0]{header}{msg_queue_timestamp});
+is($shift % 86_400_000, 0, 'generated day: moved by whole days');
+my $unshift = sub {
+	my ($m) = @_;
+	return $json->encode($json->decode(
+		$json->encode($m) =~ s/"(\d{13})"/sprintf('"%013d"', $1 - $shift)/ger));
+};
+my @moved = grep { $unshift->($day_got[$_]) ne $json->encode($day[$_]) } 0 .. $#day;
+is(scalar @moved, 0, 'generated day: the messages in order, every time moved alike')
+  or diag 'first different: ' . $json->encode($day_got[ $moved[0] ]);
+my $first_ms = $got_ts;
+my $first_uk = strftime('%Y-%m-%d', gmtime(($first_ms + uk_offset_ms($first_ms - $shift)) / 1000));
+ok($first_uk eq $today_before || $first_uk eq $today_after,
+	"generated day: on today's date ($first_uk)");
+
+# In real time (REPLAY_SPEED > 0): a day of 24 real messages (the 16 of a
+# sample frame, and 8 of them again), 16 due a
+# minute ago (UK time of day) and 8 due 6 to 13 s from now.  The first 16
+# go at once; each of the others when its time comes, not before.
+my $uk_tod = sub {
+	my $ms = int(time * 1000);
+	return ($ms + uk_offset_ms($ms)) % 86_400_000;
+};
+sleep 1 while $uk_tod->() < 120_000 || $uk_tod->() > 86_400_000 - 60_000;
+my @sample = @{ decode_json(slurp(repo_path('data/trust/trust_frame_2024-07-28_matnich89_part1.json'))) };
+my $old_day = timegm(0, 0, 0, 28, 6, 2024) * 1000;	# a BST day: UK = UTC + 1 h
+my $tod = $uk_tod->();
+my (@rt, @rt_due);
+for my $i (0 .. 23)
+{
+	my $s = $sample[ $i % @sample ];
+	my %m = (header => { %{ $s->{header} } }, body => $s->{body});
+	my $due = $i < 16 ? $tod - 60_000 : $tod + 6_000 + 1_000 * ($i - 16);
+	$m{header}{msg_queue_timestamp} = sprintf('%d', $old_day + $due - 3_600_000);
+	push @rt, \%m;
+	push @rt_due, $due;
+}
+my $rt_dir = "$tmp/replay_rt";
+mkdir $_ or die "mkdir $_: $!" for $rt_dir, "$rt_dir/day";
+symlink(repo_path('data/trust'), "$rt_dir/trust") or die "symlink: $!";
+open my $rt_fh, '>', "$rt_dir/day/rt.json" or die;
+print $rt_fh '[', join(",\n", map { $json->encode($_) } @rt), "]\n";
+close $rt_fh;
+create_topic("rt_t090_$$", 1);
+my $rt_pid = start_feeder("$tmp/feeder_rt.log",
+	REPLAY_DIR => $rt_dir,
+	REPLAY_SPEED => 1,
+	NR_TOPICS => "TRAIN_MVT_ALL_TOC=rt_t090_$$");
+my $rt_got;
+wait_until(sub {
+	$rt_got = consume_with_times("rt_t090_$$");
+	(map { @{ decode_json($_->[1]) } } @$rt_got) >= 24;
+}, 40, 'the real-time day');
+kill 'TERM', $rt_pid;
+is(wait_exit($rt_pid, 60), 0, 'real-time day: the feeder stops cleanly on SIGTERM');
+# one partition: the messages in the order sent, with their frame's time
+my @sent = map {
+	my $t = $_->[0];
+	map { [ $t, $_ ] } @{ decode_json($_->[1]) }
+} @$rt_got;
+my $what = sub { join '/', @{ $_[0]{body} }{qw(train_id loc_stanox planned_event_type event_type)} };
+is_deeply([ map { $what->($_->[1]) } @sent ], [ map { $what->($_) } @rt ],
+	'real-time day: every message sent once, in order');
+my ($early, $late) = (0, 0);
+my $start_ms = $sent[0][0];
+for my $i (16 .. 23)
+{
+	# the UTC instant at which the UK clock read the message's time today
+	my $due_utc = int(time * 1000) - ($uk_tod->() - $rt_due[$i]);
+	$early++ if $sent[$i][0] < $due_utc - 100;
+	$late++ if $sent[$i][0] > $due_utc + 2_000;
+}
+is($early, 0, 'real-time day: no message of the next seconds is sent early');
+is($late, 0, 'real-time day: each is sent within 2 s of its time');
+cmp_ok($start_ms, '<', int(time * 1000) - ($uk_tod->() - $rt_due[16]),
+	'real-time day: the messages already due go at once');
 
 note sprintf('090_feeder took %.0f s', time - $t_start);
 done_testing();
