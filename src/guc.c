@@ -29,7 +29,7 @@ int			rs_max_message_size = 1024;
 int			rs_dead_letter_max_size = 64;
 char	   *rs_database = NULL;
 char	   *rs_brokers = NULL;
-int			rs_batch_size = 1000;
+int			rs_batch_size = 100;
 int			rs_batch_ms = 100;
 int			rs_max_workers = 8;
 int			rs_restart_backoff_max = 60;
@@ -82,7 +82,7 @@ rs_guc_init(void)
 							gettext_noop("Sets the largest number of Kafka messages written per transaction."),
 							gettext_noop("A batch also ends at 4 MB of message values."),
 							&rs_batch_size,
-							1000, 1, RS_BATCH_SIZE_MAX,
+							100, 1, RS_BATCH_SIZE_MAX,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 
