@@ -454,7 +454,7 @@ replay_day(Replay *r, const char *path)
 		ok = (due[i] = uk_due_time(spans[i].start, spans[i].len)) > 0;
 	if (n <= 0 || !ok)
 	{
-		log_error("\"%s\" is not a JSON array of TRUST messages with msg_queue_timestamp",
+		log_error("file \"%s\" is not a JSON array of TRUST messages, each with a msg_queue_timestamp",
 				  path);
 		ok = false;
 	}
