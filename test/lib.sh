@@ -98,17 +98,19 @@ stop_pid() {
     fi
 }
 
-# Stop a server given its pid ("" if it is not running), then remove its
-# pid file: stop_server <pid file> <timeout> <pid>
+# A server script's "stop <dir>": stop the server running in dir (as the
+# script's running_pid finds it), then remove its pid file:
+# stop_server <dir> <pid file name> <timeout>
 stop_server() {
-    local pidfile=$1 timeout=$2 pid=$3
-    if [[ -n $pid ]]; then
-        stop_pid "$pid" "$timeout"
+    local dir pid
+    dir=$(cd "$1" 2>/dev/null && pwd -P) || { log "no such dir"; return 0; }
+    if pid=$(running_pid "$dir"); then
+        stop_pid "$pid" "$3"
         log "stopped pid $pid"
     else
         log "not running"
     fi
-    rm -f "$pidfile"
+    rm -f "$dir/$2"
 }
 
 pid_running() {

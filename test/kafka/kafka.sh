@@ -411,11 +411,9 @@ cmd_start() {
 
 cmd_stop() {
     [[ $# -eq 1 ]] || die "usage: stop <dir>"
-    local dir
-    dir=$(cd "$1" 2>/dev/null && pwd -P) || { log "no such dir"; return 0; }
     # SIGTERM = controlled shutdown (flushes logs, writes a clean-shutdown
     # marker so the next start skips log recovery).
-    stop_server "$dir/kafka.pid" "$STOP_TIMEOUT" "$(running_pid "$dir")"
+    stop_server "$1" kafka.pid "$STOP_TIMEOUT"
 }
 
 cmd_status() {

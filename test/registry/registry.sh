@@ -94,9 +94,7 @@ cmd_start() {
 
 cmd_stop() {
     [[ $# -eq 1 ]] || die "usage: stop <dir>"
-    local dir
-    dir=$(cd "$1" 2>/dev/null && pwd -P) || { log "no such dir"; return 0; }
-    stop_server "$dir/registry.pid" 30 "$(running_pid "$dir")"
+    stop_server "$1" registry.pid 30
 }
 
 cmd_url() {

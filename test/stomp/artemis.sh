@@ -186,9 +186,7 @@ cmd_start() {
 
 cmd_stop() {
     [[ $# -eq 1 ]] || die "usage: stop <dir>"
-    local dir
-    dir=$(cd "$1" 2>/dev/null && pwd -P) || { log "no such dir"; return 0; }
-    stop_server "$dir/artemis.pid" "$STOP_TIMEOUT" "$(running_pid "$dir")"
+    stop_server "$1" artemis.pid "$STOP_TIMEOUT"
 }
 
 cmd_restart() {
