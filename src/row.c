@@ -38,8 +38,8 @@ static int32 text_int4(const char *text, const char *name, bool *isnull);
 static int64 parse_int8(const char *field, const char *text,
 						const char *expected);
 static bool parse_json_bool(const char *field, const RsJson *node);
-static void add_time(RsRow *row, const char *name, const char *text,
-					 bool event_time);
+static void add_time(RsRow *row, const RsField *field, const char *name,
+					 const char *text, bool event_time);
 
 /* An empty row, with room for about ncols columns */
 RsRow *
@@ -173,7 +173,8 @@ add_field(RsRow *row, const RsJson *object, const RsField *field,
 			break;
 		case RS_FIELD_EVENT_TIME:
 		case RS_FIELD_UTC_TIME:
-			add_time(row, column, text, field->kind == RS_FIELD_EVENT_TIME);
+			add_time(row, field, column, text,
+					 field->kind == RS_FIELD_EVENT_TIME);
 			break;
 		case RS_FIELD_DATE:
 			rs_row_add(row, column, DATEOID,
@@ -299,13 +300,16 @@ parse_json_bool(const char *field, const RsJson *node)
 /*
  * add_time
  *		A TRUST time in epoch milliseconds: the column <name> as timestamptz
- *		and the raw value as <name>_ms.  A time of 0 or less is TRUST's
- *		"none": NULL, with the raw value kept.
+ *		and the raw value as <name>_ms (the field's ms_column, a constant,
+ *		when it names one: no name to format per message).  A time of 0 or
+ *		less is TRUST's "none": NULL, with the raw value kept.
  */
 static void
-add_time(RsRow *row, const char *name, const char *text, bool event_time)
+add_time(RsRow *row, const RsField *field, const char *name,
+		 const char *text, bool event_time)
 {
-	char	   *ms_name = psprintf("%s_ms", name);
+	const char *ms_name = field->ms_column ? field->ms_column :
+		psprintf("%s_ms", name);
 	int64		ms;
 	TimestampTz ts;
 

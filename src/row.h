@@ -61,6 +61,7 @@ typedef struct RsField
 	RsFieldKind kind;
 	bool		required;		/* a missing or empty value is an error */
 	const char *column;			/* column name, if not the field name */
+	const char *ms_column;		/* a time's <column>_ms, if spelled out */
 } RsField;
 
 extern RsRow *rs_row_new(RsRowOp op, Oid relid, int ncols);

@@ -34,8 +34,9 @@
 #define KEY(n)		{.name = n, .kind = RS_FIELD_TEXT, .required = true}
 #define INT(n)		{.name = n, .kind = RS_FIELD_INT4}
 #define BOOL(n)		{.name = n, .kind = RS_FIELD_BOOL}
-#define TIME(n)		{.name = n, .kind = RS_FIELD_EVENT_TIME}
-#define KEYTIME(n)	{.name = n, .kind = RS_FIELD_EVENT_TIME, .required = true}
+#define TIME(n)		{.name = n, .kind = RS_FIELD_EVENT_TIME, .ms_column = n "_ms"}
+#define KEYTIME(n)	{.name = n, .kind = RS_FIELD_EVENT_TIME, .required = true, \
+					 .ms_column = n "_ms"}
 #define DATE(n)		{.name = n, .kind = RS_FIELD_DATE}
 #define END			{.name = NULL}
 
@@ -46,7 +47,8 @@
  */
 static const RsField header_fields[] = {
 	KEY("msg_type"),
-	{.name = "msg_queue_timestamp", .kind = RS_FIELD_UTC_TIME},
+	{.name = "msg_queue_timestamp", .kind = RS_FIELD_UTC_TIME,
+	.ms_column = "msg_queue_timestamp_ms"},
 	T("source_system_id"), T("original_data_source"), T("source_dev_id"),
 	T("user_id"), END
 };

@@ -340,7 +340,16 @@ $pid = start_feeder($log2, %live);
 wait_until(sub { kafka_count($kafka_topic, 3) >= $n_frames }, 120, "$n_frames frames in Kafka");
 # Kafka holding every frame does not mean the feeder is done: redelivered
 # copies may still be on their way to it, to be skipped and ACKed
-wait_until(sub { frames_left($stomp_topic) eq '0' }, 60, 'the feeder to ACK every frame');
+my @queue;
+eval {
+	wait_until(sub { @queue = subscription_queue($stomp_topic); $queue[1] eq '0' },
+		60, 'the feeder to ACK every frame');
+	1;
+} or do {
+	diag "the broker's queue of the subscription last held $queue[1] frames, with $queue[0] consumers";
+	diag 'the second feeder last said: ' . (grep { /info: frames:/ } split /\n/, slurp($log2))[-1];
+	die $@;
+};
 kill 'TERM', $pid;
 is(wait_exit($pid, 60), 0, 'feeder stops cleanly on SIGTERM');
 my $elapsed = time - $t0;
