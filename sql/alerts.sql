@@ -370,20 +370,22 @@ BEGIN
     FOR a IN
         WITH matched AS (
             SELECT r.id AS rule_id, r.channel, r.webhook_url, r.kafka_topic, r.template,
-                   n.msg_key, rail_stream.alert_text(n, r.over_minutes) AS message,
+                   n.msg_key, txt.message,
                    jsonb_build_object('rule_id', r.id, 'station', r.station,
                        'threshold_minutes', r.over_minutes, 'msg_key', n.msg_key,
                        'train_id', n.train_id, 'train_uid', n.train_uid,
                        'location', n.loc_name, 'stanox', n.loc_stanox,
                        'origin', n.origin_name, 'toc', n.toc_name,
                        'variation', n.variation, 'minutes_late', n.timetable_variation,
-                       'actual_timestamp', n.actual_timestamp) AS fields
+                       'actual_timestamp', n.actual_timestamp,
+                       'text', txt.message) AS payload
             FROM new_movements n
             LEFT JOIN rail.tiplocs t ON t.tiploc_code = n.loc_tiploc
             JOIN rail_stream.alert_rules r
               ON r.enabled AND n.timetable_variation > r.over_minutes
              AND upper(r.station) IN (upper(n.loc_name), upper(t.tps_description),
                                       n.loc_tiploc, n.loc_stanox, n.loc_crs)
+            CROSS JOIN LATERAL (SELECT rail_stream.alert_text(n, r.over_minutes)) AS txt(message)
             WHERE n.variation_status = 'LATE'
               -- not for trains that start at the station
               AND NOT coalesce(n.origin_tiploc = n.loc_tiploc, false)
@@ -391,14 +393,12 @@ BEGIN
         queued AS (
             INSERT INTO rail_stream.alerts AS x (rule_id, msg_key, channel, message, payload,
                                                  body, state, next_attempt_at)
-            SELECT m.rule_id, m.msg_key, m.channel, m.message,
-                   m.fields || jsonb_build_object('text', m.message),
+            SELECT m.rule_id, m.msg_key, m.channel, m.message, m.payload,
                    CASE WHEN m.webhook_url IS NOT NULL
-                        THEN rail_stream.alert_body(m.template, m.fields || jsonb_build_object('text', m.message))
+                        THEN rail_stream.alert_body(m.template, m.payload)
                         WHEN m.kafka_topic IS NOT NULL
-                        THEN coalesce(rail_stream._render_template(m.template,
-                                          m.fields || jsonb_build_object('text', m.message)),
-                                      (m.fields || jsonb_build_object('text', m.message))::text) END,
+                        THEN coalesce(rail_stream._render_template(m.template, m.payload),
+                                      m.payload::text) END,
                    CASE WHEN coalesce(m.webhook_url, m.kafka_topic) IS NULL THEN 'notify only' ELSE 'pending' END,
                    CASE WHEN coalesce(m.webhook_url, m.kafka_topic) IS NOT NULL THEN pg_catalog.now() END
             FROM matched m
