@@ -323,23 +323,24 @@ def main():
     out = sys.stdout if args.out == "-" else open(args.out, "w")
     compact = (",", ":")
     if args.array:
-        messages = [m for frame in frames for m in frame]
         out.write("[\n")
-        out.write(",\n".join(json.dumps(m, separators=compact) for m in messages))
+        out.write(",\n".join(json.dumps(m, separators=compact)
+                             for frame in frames for m in frame))
         out.write("\n]\n")
-    msg_bytes = 0
-    for frame in frames if not args.array else []:
-        text = json.dumps(frame, separators=compact)
-        msg_bytes += len(text) - 1 - len(frame)   # brackets and commas
-        out.write(json.dumps({"text": text}, separators=compact))
-        out.write("\n")
+        shape = "as one array"
+    else:
+        msg_bytes = 0
+        for frame in frames:
+            text = json.dumps(frame, separators=compact)
+            msg_bytes += len(text) - 1 - len(frame)   # brackets and commas
+            out.write(json.dumps({"text": text}, separators=compact))
+            out.write("\n")
+        shape = "in %d frames, %.0f B/message" % (len(frames), msg_bytes / args.messages)
     if out is not sys.stdout:
         out.close()
     print("gen_trust: %d messages (%d re-reports, %d distinct keys) %s, seed %d"
-          % (args.messages, rereports, rows,
-             "as one array" if args.array else "in %d frames, %.0f B/message"
-             % (len(frames), msg_bytes / args.messages), args.seed),
-          file=sys.stderr)
+          % (args.messages, rereports, rows, shape, args.seed), file=sys.stderr)
+
 
 if __name__ == "__main__":
     main()

@@ -189,7 +189,7 @@ reset_cache(void)
 	ctl.entrysize = sizeof(SchemaEntry);
 	ctl.hcxt = TopMemoryContext;
 	schemas = hash_create("rail_stream Avro schemas", 64, &ctl,
-								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
 /*

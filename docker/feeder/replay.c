@@ -47,6 +47,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#define _GNU_SOURCE			/* memmem */
 #include <ctype.h>
 #include <glob.h>
 #include <stdio.h>
@@ -165,18 +166,20 @@ split_array(const char *text, size_t len, Span **spans)
 	return n;
 }
 
-/* The first msg_queue_timestamp's value in text, or -1 */
+/* The first msg_queue_timestamp's value in the message span, or -1 */
 static int64_t
-first_queue_timestamp(const char *text)
+first_queue_timestamp(const Span *span)
 {
-	const char *p = strstr(text, "\"msg_queue_timestamp\"");
+	static const char key[] = "\"msg_queue_timestamp\"";
+	const char *end = span->start + span->len;
+	const char *p = memmem(span->start, span->len, key, sizeof(key) - 1);
 
 	if (p == NULL)
 		return -1;
-	p += strlen("\"msg_queue_timestamp\"");
-	while (*p && (isspace((unsigned char) *p) || *p == ':'))
+	p += sizeof(key) - 1;
+	while (p < end && (isspace((unsigned char) *p) || *p == ':'))
 		p++;
-	if (*p != '"')
+	if (p == end || *p != '"')
 		return -1;
 	return strtoll(p + 1, NULL, 10);
 }
@@ -226,19 +229,16 @@ static void
 append_shifted(char **frame, size_t *len, size_t *cap, const Span *span,
 			   int64_t delta)
 {
-	char	   *text = xmalloc(span->len + 1);
 	char	   *shifted;
 	size_t		slen;
 
-	memcpy(text, span->start, span->len);
-	text[span->len] = '\0';
 	if (delta == REPLAY_TO_NOW)
 	{
-		int64_t		ts = first_queue_timestamp(text);
+		int64_t		ts = first_queue_timestamp(span);
 
 		delta = ts > 0 ? wall_ms() - ts : 0;
 	}
-	shifted = replay_shift_timestamps(text, span->len, delta, &slen);
+	shifted = replay_shift_timestamps(span->start, span->len, delta, &slen);
 	if (*len + slen + 2 > *cap)
 	{
 		*cap = (*len + slen + 2) * 2;
@@ -247,7 +247,6 @@ append_shifted(char **frame, size_t *len, size_t *cap, const Span *span,
 	memcpy(*frame + *len, shifted, slen);
 	*len += slen;
 	free(shifted);
-	free(text);
 }
 
 /*
@@ -368,17 +367,21 @@ uk_offset_ms(int64_t utc)
 		HOUR_MS : 0;
 }
 
-/* When the day's message in text is due: its msg_queue_timestamp, UK time */
+/* The UK clock now, in ms since the epoch as if UK time were UTC */
 static int64_t
-uk_due_time(const char *start, size_t len)
+uk_now_ms(void)
 {
-	char	   *text = xmalloc(len + 1);
-	int64_t		ts;
+	int64_t		now = wall_ms();
 
-	memcpy(text, start, len);
-	text[len] = '\0';
-	ts = first_queue_timestamp(text);
-	free(text);
+	return now + uk_offset_ms(now);
+}
+
+/* When a day's message is due: its msg_queue_timestamp in UK time, or -1 */
+static int64_t
+uk_due_time(const Span *span)
+{
+	int64_t		ts = first_queue_timestamp(span);
+
 	return ts > 0 ? ts + uk_offset_ms(ts) : -1;
 }
 
@@ -388,8 +391,7 @@ wait_until_uk(Replay *r, int64_t due)
 {
 	for (;;)
 	{
-		int64_t		now = wall_ms();
-		int64_t		left = due - (now + uk_offset_ms(now));
+		int64_t		left = due - uk_now_ms();
 
 		if (feeder_stop)
 			return false;
@@ -419,7 +421,7 @@ replay_day_pass(Replay *r, const Span *spans, const int64_t *due, int n,
 
 		if (r->cfg->replay_speed > 0 && !wait_until_uk(r, due[i] + shift))
 			break;
-		now = wall_ms() + uk_offset_ms(wall_ms());
+		now = uk_now_ms();
 		while (i + k < n && k < REPLAY_FRAME_MESSAGES &&
 			   (r->cfg->replay_speed == 0 || due[i + k] + shift <= now))
 			k++;
@@ -442,7 +444,6 @@ replay_day(Replay *r, const char *path)
 	Span	   *spans = NULL;
 	int64_t    *due;
 	int			n;
-	int64_t		now;
 	int64_t		shift = 0;
 	bool		ok = true;
 
@@ -451,7 +452,7 @@ replay_day(Replay *r, const char *path)
 	n = split_array(text, len, &spans);
 	due = xmalloc(sizeof(int64_t) * (n > 0 ? n : 1));
 	for (int i = 0; i < n && ok; i++)
-		ok = (due[i] = uk_due_time(spans[i].start, spans[i].len)) > 0;
+		ok = (due[i] = uk_due_time(&spans[i])) > 0;
 	if (n <= 0 || !ok)
 	{
 		log_error("file \"%s\" is not a JSON array of TRUST messages, each with a msg_queue_timestamp",
@@ -460,8 +461,7 @@ replay_day(Replay *r, const char *path)
 	}
 	else
 	{
-		now = wall_ms();
-		shift = ((now + uk_offset_ms(now)) / DAY_MS - due[0] / DAY_MS) * DAY_MS;
+		shift = (uk_now_ms() / DAY_MS - due[0] / DAY_MS) * DAY_MS;
 		log_info("replaying the generated day \"%s\" (%d messages) on today's clock",
 				 path, n);
 	}

@@ -42,7 +42,7 @@ my $artemis_sh = repo_path('test/stomp/artemis.sh');
 my $art = "$tmp/artemis";
 my $json = JSON::PP->new->utf8->canonical;
 my $t_start = time;
-my (%children, $cif_server);
+my %children;
 
 END
 {
@@ -55,7 +55,6 @@ END
 			$ENV{TESTLOGDIR});
 	}
 	kill 'KILL', $_ for keys %children;
-	kill 'TERM', $cif_server if $cif_server;
 	IPC::Run::run([ $artemis_sh, 'stop', $art ], '>', \my $o, '2>', \my $e)
 	  if $art && -d $art;
 }
@@ -444,17 +443,28 @@ like($err, qr/error: could not connect to STOMP server at 127\.0\.0\.1:$closed_p
 # ---------------------------------------------------------- the CIF fetch
 
 my $cif_file = repo_path('data/cif/cif_toc_full_GX_2018-07-02_seq2210_trimmed.ndjson');
-my $cif_log = "$tmp/cif_server.log";
-$cif_server = fork() // die;
-if ($cif_server == 0)
+my $cif_path = '/ntrod/CifFileAuthenticate?type=CIF_ALL_FULL_DAILY&day=toc-full';
+
+# A CIF server (test/stomp/cif_server.py) serving $cif_file to one user,
+# logging its requests to $log: (its pid, its port)
+sub start_cif_server
 {
-	exec 'python3', repo_path('test/stomp/cif_server.py'), '--user', 'nr_user',
-	  '--password', 'nr-secret', '--file', $cif_file, '--log', $cif_log;
-	die "exec: $!";
+	my ($cif_user, $cif_password, $log) = @_;
+	my $server = fork() // die "fork: $!";
+	if ($server == 0)
+	{
+		exec 'python3', repo_path('test/stomp/cif_server.py'), '--user', $cif_user,
+		  '--password', $cif_password, '--file', $cif_file, '--log', $log;
+		die "exec: $!";
+	}
+	$children{$server} = 1;
+	wait_until(sub { -s "$log.port" }, 30, "the CIF server logging to $log");
+	return ($server, slurp("$log.port") =~ s/\s+//gr);
 }
-wait_until(sub { -s "$cif_log.port" }, 30, 'the CIF server');
-my $http_port = slurp("$cif_log.port") =~ s/\s+//gr;
-my $cif_url = "http://127.0.0.1:$http_port/ntrod/CifFileAuthenticate?type=CIF_ALL_FULL_DAILY&day=toc-full";
+
+my $cif_log = "$tmp/cif_server.log";
+my (undef, $http_port) = start_cif_server('nr_user', 'nr-secret', $cif_log);
+my $cif_url = "http://127.0.0.1:$http_port$cif_path";
 create_topic("cif_t090_$$", 1);
 
 my %cif = (
@@ -502,16 +512,7 @@ like($cif_out, qr{error: could not fetch CIF extract from "http://127\.0\.0\.1:$
 # fetches the extract once that minute has come, from a server that takes
 # the same credentials as the STOMP broker (Network Rail's do).
 my $daily_log = "$tmp/cif_daily_server.log";
-my $daily_server = fork() // die;
-if ($daily_server == 0)
-{
-	exec 'python3', repo_path('test/stomp/cif_server.py'), '--user', $user,
-	  '--password', $password, '--file', $cif_file, '--log', $daily_log;
-	die "exec: $!";
-}
-$children{$daily_server} = 1;
-wait_until(sub { -s "$daily_log.port" }, 30, 'the second CIF server');
-my $daily_port = slurp("$daily_log.port") =~ s/\s+//gr;
+my ($daily_server, $daily_port) = start_cif_server($user, $password, $daily_log);
 my $next_minute = (int(time / 60) + 1) * 60;
 $next_minute += 60 if $next_minute - time < 5;
 my @at = gmtime($next_minute);
@@ -520,7 +521,7 @@ my $daily_feeder_log = "$tmp/feeder_daily.log";
 my $daily_pid = start_feeder($daily_feeder_log, %live,
 	NR_CLIENT_ID => 't090_daily',
 	FEEDER_VERBOSE => 0,
-	CIF_URL => "http://127.0.0.1:$daily_port/ntrod/CifFileAuthenticate?type=CIF_ALL_FULL_DAILY&day=toc-full",
+	CIF_URL => "http://127.0.0.1:$daily_port$cif_path",
 	CIF_TOPIC => "cif_daily_t090_$$",
 	CIF_DAILY_AT => sprintf('%02d:%02d', $at[2], $at[1]));
 wait_until(sub { kafka_count("cif_daily_t090_$$", 1) >= @want }, 150,
